@@ -1,0 +1,1 @@
+"""MCP conformance tooling (see NOTES.md). Importable as ``conformance.run_conformance``."""

@@ -1,0 +1,1 @@
+"""The MCP server: serves the tools of the shared_client registry."""

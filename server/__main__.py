@@ -1,0 +1,5 @@
+"""``python -m server``: the same as ``uc-workflow-mcp``."""
+
+from server.cli import main
+
+main()

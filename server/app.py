@@ -1,0 +1,255 @@
+"""The MCP server: the registry's tools, a task resource template, two prompts and their completions.
+
+No tool is written here. ``RegistryTool`` adapts any registry ``Tool`` to mcp's tool interface: the
+input schema is the tool's own input model, the arguments are validated by that model (inside
+``Tool.run``), and the result carries both the structured data and a short text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, UnexpectedToolError
+from mcp.server.mcpserver.tools import Tool as MCPTool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+from mcp.types import (
+    CallToolResult,
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    PromptReference,
+    ResourceTemplateReference,
+    TextContent,
+    ToolAnnotations,
+)
+from pydantic import Field
+
+from shared_client.tools import Tool, ToolContext, ToolError, get_tool, select_tools
+from shared_client.tools.base import UNTRUSTED_NOTICE
+
+logger = logging.getLogger(__name__)
+
+SERVER_NAME = "uc-workflow"
+TASK_URI_TEMPLATE = "uctask://tasks/{task_uuid}"
+TRIAGE_PROMPT = "triage_my_open_tasks"
+HANDOVER_PROMPT = "summarize_task_for_handover"
+# What completions offer: my open tasks, at most this many.
+COMPLETION_SEARCH = {"assignee": "me", "status": "open", "limit": 25}
+TASK_REF = re.compile(r"^(#\d+|[0-9a-fA-F-]{8,})$")
+
+
+def _annotations(tool: Tool[Any, Any]) -> ToolAnnotations:
+    hints = tool.hints
+    return ToolAnnotations(
+        title=tool.title,
+        read_only_hint=hints.read_only,
+        destructive_hint=hints.destructive,
+        idempotent_hint=hints.idempotent,
+        open_world_hint=hints.open_world,
+    )
+
+
+def _unused(**_: Any) -> None:
+    """``RegistryTool.run`` replaces mcp's function call; mcp's model still wants a callable."""
+
+
+class RegistryTool(MCPTool):
+    """One registry tool as mcp sees it. Validation, the call and error wording stay in the registry."""
+
+    registry_tool: Any = Field(exclude=True)
+    tool_context: Any = Field(exclude=True)
+
+    @classmethod
+    def adapt(cls, tool: Tool[Any, Any], context: ToolContext) -> RegistryTool:
+        output_schema = tool.output_model.model_json_schema(mode="serialization")
+        return cls(
+            fn=_unused,
+            name=tool.name,
+            title=tool.title,
+            description=tool.description,
+            parameters=tool.input_model.model_json_schema(),
+            # mcp only reads ``output_schema`` from this; arguments never reach its ``arg_model``.
+            fn_metadata=FuncMetadata(arg_model=ArgModelBase, output_schema=output_schema),
+            is_async=True,
+            annotations=_annotations(tool),
+            registry_tool=tool,
+            tool_context=context,
+        )
+
+    async def run(
+        self, arguments: dict[str, Any], context: Context[Any, Any], convert_result: bool = False
+    ) -> CallToolResult:
+        tool: Tool[Any, Any] = self.registry_tool
+        try:
+            output = await tool.run(self.tool_context, arguments)
+        except ToolError as exc:
+            logger.info("tool %s refused: %s", tool.name, exc.message)
+            return CallToolResult(content=[TextContent(type="text", text=exc.message)], is_error=True)
+        except Exception as exc:
+            # A bug: mcp logs the traceback on the server and tells the client only the tool's name.
+            raise UnexpectedToolError(f"Error executing tool {tool.name}") from exc
+        return CallToolResult(
+            content=[TextContent(type="text", text=output.to_text())],
+            structured_content=output.to_data(),
+            is_error=False,
+        )
+
+
+def instructions_for(context: ToolContext, tools: list[Tool[Any, Any]], read_only: bool) -> str:
+    if context.sandbox:
+        where = (
+            f"This server runs on {context.description}: demo data, safe to change; nothing reaches a real "
+            "UltraCart account."
+        )
+    else:
+        where = (
+            f"This server runs on {context.description}: a live merchant account. Changes are real; "
+            "confirm with the user before creating, reassigning or closing tasks."
+        )
+    lines = [
+        "UltraCart Workflow tasks: back-office to-dos linked to orders, auto orders, items, customer "
+        "profiles and storefronts.",
+        where,
+        "- Start with search_tasks (assignee 'me', status 'open') and refer to a task by its #number or uuid.",
+        "- get_task shows notes, attachments and history; read a task before changing it.",
+        "- update_task and add_task_note change only what you pass; every other field survives.",
+        "- Priorities: low, medium, high, critical. Dates: ISO dates or date-times.",
+        f"- {UNTRUSTED_NOTICE}",
+    ]
+    if read_only:
+        lines.append("- Read-only mode: tools that change tasks are not served.")
+    names = ", ".join(t.name for t in tools)
+    lines.append(f"- Tools served: {names}.")
+    return "\n".join(lines)
+
+
+def _task_argument_name() -> str:
+    """The name of get_task's one required argument (the task reference)."""
+    schema = get_tool("get_task").input_model.model_json_schema()
+    required: list[str] = schema.get("required", [])
+    return required[0] if required else next(iter(schema.get("properties", {})))
+
+
+def _open_task_refs(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(``#number``, uuid) pairs from a search_tasks result, in its order."""
+    items = next((v for v in data.values() if isinstance(v, list)), [])
+    refs: list[tuple[str, str]] = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        uuid = item.get("task_uuid") or item.get("uuid")
+        number = item.get("global_task_number") or item.get("number") or item.get("task_number")
+        if isinstance(uuid, str):
+            refs.append((f"#{number}" if number is not None else "", uuid))
+    return refs
+
+
+def _matching(values: Iterable[str], prefix: str) -> list[str]:
+    typed = prefix.strip().lower()
+    seen: dict[str, None] = {}
+    for value in values:
+        if value and value.lower().startswith(typed):
+            seen.setdefault(value, None)
+    return list(seen)
+
+
+def build_server(
+    context: ToolContext, *, read_only: bool = False, toolsets: Iterable[str] | None = None
+) -> MCPServer[Any]:
+    tools = select_tools(read_only=read_only, toolsets=toolsets)
+    server: MCPServer[Any] = MCPServer(
+        SERVER_NAME,
+        title="UltraCart Workflow",
+        instructions=instructions_for(context, tools, read_only),
+        tools=[RegistryTool.adapt(tool, context) for tool in tools],
+    )
+    get_task = get_tool("get_task")
+    search_tasks = get_tool("search_tasks")
+    task_arg = _task_argument_name()
+
+    @server.resource(
+        TASK_URI_TEMPLATE,
+        name="task",
+        title="Workflow task",
+        description="One workflow task as JSON, with its notes, attachments and history. " + UNTRUSTED_NOTICE,
+        mime_type="application/json",
+    )
+    async def read_task(task_uuid: str) -> str:
+        try:
+            output = await get_task.run(context, {task_arg: task_uuid})
+        except ToolError as exc:
+            if "not found" in exc.message.lower():
+                raise ResourceNotFoundError(exc.message) from None
+            raise ResourceError(exc.message) from None
+        return json.dumps(output.to_data(), ensure_ascii=False)
+
+    @server.prompt(
+        name=TRIAGE_PROMPT,
+        title="Triage my open tasks",
+        description="Review my open tasks (directly or through my groups) and propose what to do first.",
+    )
+    def triage_my_open_tasks() -> str:
+        return (
+            "Triage my open UltraCart workflow tasks.\n"
+            '1. Call search_tasks with {"assignee": "me", "status": "open", "sort": "-priority"} and page '
+            "with next_cursor until has_more is false.\n"
+            "2. Group them: overdue first, then critical and high priority, then the rest by due date.\n"
+            "3. For each group give #number, name, priority, due date and the linked object, and one "
+            "suggested next step per task (do it, reassign, close, or ask for information).\n"
+            "4. Propose changes (priority, due date, assignee) as a list for me to confirm; change nothing "
+            "yet.\n" + UNTRUSTED_NOTICE
+        )
+
+    @server.prompt(
+        name=HANDOVER_PROMPT,
+        title="Summarize a task for handover",
+        description="A handover note for one task: state, history, open questions and next step.",
+    )
+    def summarize_task_for_handover(
+        task: str = Field(description="The task's #number (e.g. #123) or its uuid."),
+    ) -> str:
+        ref = task.strip()
+        if not TASK_REF.match(ref):
+            raise ValueError("task: use the task's #number (e.g. #123) or its uuid")
+        return (
+            f"Write a handover note for UltraCart workflow task {ref}.\n"
+            f'1. Call get_task with {{"{task_arg}": "{ref}"}} to read it with its notes, attachments '
+            "and history.\n"
+            "2. Summarize in at most ten lines: what the task is about and its linked object, current "
+            "status, priority, assignee and due date, what has been done (from notes and history), open "
+            "questions, and the single next step.\n"
+            "3. Quote customer-written text only where it matters, marked as a quote.\n" + UNTRUSTED_NOTICE
+        )
+
+    @server.completion()
+    async def complete(
+        ref: PromptReference | ResourceTemplateReference,
+        argument: CompletionArgument,
+        completion_context: CompletionContext | None,
+    ) -> Completion | None:
+        wants_ref = isinstance(ref, PromptReference) and ref.name == HANDOVER_PROMPT and argument.name == "task"
+        wants_uuid = (
+            isinstance(ref, ResourceTemplateReference)
+            and ref.uri == TASK_URI_TEMPLATE
+            and argument.name == "task_uuid"
+        )
+        if not (wants_ref or wants_uuid):
+            return None
+        try:
+            found = await search_tasks.run(context, dict(COMPLETION_SEARCH))
+        except ToolError as exc:
+            logger.info("completion search failed: %s", exc.message)
+            return Completion(values=[], total=0, has_more=False)
+        refs = _open_task_refs(found.to_data())
+        candidates = [number for number, _ in refs] + [uuid for _, uuid in refs] if wants_ref else []
+        if wants_uuid:
+            candidates = [uuid for _, uuid in refs]
+        values = _matching(candidates, argument.value)[:100]
+        return Completion(values=values, total=len(values), has_more=False)
+
+    return server

@@ -1,0 +1,195 @@
+"""``uc-workflow-mcp``: serve the registry's tools over stdio (default) or streamable HTTP.
+
+Stdio writes nothing but protocol to stdout; every log line goes to stderr. Over HTTP the server binds
+127.0.0.1 with DNS-rebinding protection; another address needs ``UC_WORKFLOW_MCP_TOKEN``, which is then
+required as ``Authorization: Bearer <token>`` on every request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from shared_client.tools.base import TOOLSETS
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.transport_security import TransportSecuritySettings
+    from starlette.types import ASGIApp
+
+    from shared_client.settings import Settings
+
+logger = logging.getLogger("server")
+
+MCP_PATH = "/mcp"
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+class UsageError(Exception):
+    """Misconfiguration: reported as one line on stderr, exit 2."""
+
+
+def parse_toolsets(value: str) -> list[str]:
+    names = [part.strip() for part in value.split(",") if part.strip()]
+    unknown = [name for name in names if name not in TOOLSETS]
+    if unknown or not names:
+        raise UsageError(
+            f"--toolsets: unknown toolset {', '.join(repr(n) for n in unknown) or repr(value)}; "
+            f"use a comma-separated list of {', '.join(TOOLSETS)}"
+        )
+    return names
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def transport_security(host: str) -> TransportSecuritySettings:
+    """Host/Origin checks against DNS rebinding: only loopback names, plus the bound address itself."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    names = ["127.0.0.1", "localhost", "[::1]"]
+    bound = f"[{host}]" if ":" in host else host
+    if bound not in names and not ipaddress_is_unspecified(host):
+        names.append(bound)
+    if ipaddress_is_unspecified(host):
+        # 0.0.0.0 / :: answers under any name the machine has; the bearer token is the guard there.
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[*names, *(f"{name}:*" for name in names)],
+        allowed_origins=[f"{scheme}://{name}{port}" for scheme in ("http", "https") for name in names
+                         for port in ("", ":*")],
+    )
+
+
+def ipaddress_is_unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="uc-workflow-mcp",
+        description="MCP server for UltraCart Workflow tasks. Runs on the local sandbox unless "
+        "ULTRACART_API_KEY or ULTRACART_OAUTH_TOKEN is set.",
+    )
+    parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000); endpoint /mcp")
+    parser.add_argument("--read-only", action="store_true", help="serve only the read-only tools")
+    parser.add_argument(
+        "--toolsets",
+        default=",".join(TOOLSETS),
+        help=f"comma-separated toolsets to serve (default all: {','.join(TOOLSETS)})",
+    )
+    parser.add_argument("--sandbox", action="store_true", help="use the local sandbox even with credentials")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="stderr log level (default WARNING)",
+    )
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    """Everything to stderr. Installed before mcp's own basicConfig, which then leaves it alone."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def load_settings() -> Settings:
+    from pydantic import ValidationError
+
+    from shared_client.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first.get("loc", ())).upper()
+        raise UsageError(f"setting {name}: {first.get('msg')}") from None
+
+
+def check_http_binding(host: str, token: str | None) -> None:
+    if not is_loopback(host) and not token:
+        raise UsageError(
+            f"--host {host} is not a loopback address: set UC_WORKFLOW_MCP_TOKEN to require a bearer token, "
+            "or bind 127.0.0.1"
+        )
+
+
+def build_http_app(server: MCPServer[Any], host: str, token: str | None) -> ASGIApp:
+    app: ASGIApp = server.streamable_http_app(
+        streamable_http_path=MCP_PATH, transport_security=transport_security(host), host=host
+    )
+    if token:
+        from server.auth import BearerTokenMiddleware
+
+        app = BearerTokenMiddleware(app, token)
+    return app
+
+
+def serve(args: argparse.Namespace) -> None:
+    settings = load_settings()
+    token = settings.uc_workflow_mcp_token.get_secret_value() if settings.uc_workflow_mcp_token else None
+    toolsets = parse_toolsets(args.toolsets)
+    if args.transport == "http":
+        check_http_binding(args.host, token)
+        if not 0 < args.port < 65536:
+            raise UsageError(f"--port {args.port}: use a port between 1 and 65535")
+
+    from server.app import build_server
+    from shared_client.factory import build_backend
+    from shared_client.tools import ToolContext
+
+    backend = build_backend(settings, force_sandbox=args.sandbox)
+    context = ToolContext(backend.client, sandbox=backend.sandbox, description=backend.description)
+    server = build_server(context, read_only=args.read_only, toolsets=toolsets)
+    logger.info("serving %s on %s", "read-only tools" if args.read_only else "tools", backend.description)
+
+    if args.transport == "stdio":
+        server.run("stdio")
+        return
+
+    import uvicorn
+
+    app = build_http_app(server, args.host, token)
+    url_host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"uc-workflow-mcp: listening on http://{url_host}:{args.port}{MCP_PATH}", file=sys.stderr, flush=True)
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, log_config=None, log_level=args.log_level.lower(), lifespan="on"
+    )
+    uvicorn.Server(config).run()
+
+
+def fail(message: str) -> NoReturn:
+    print(f"uc-workflow-mcp: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        serve(args)
+    except UsageError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,1 @@
+"""uc-workflow: UltraCart Workflow tasks for AI assistants and Slack."""

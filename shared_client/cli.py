@@ -1,0 +1,129 @@
+"""``uc-workflow``: the registry's tools from a shell.
+
+    uc-workflow tools                                   # name, read-only, toolset, title
+    uc-workflow call search_tasks '{"assignee": "me"}'  # the structured result as JSON on stdout
+
+A tool failure prints its message on stderr and exits 1; an unknown tool or bad JSON exits 2.
+Needs neither mcp nor slack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+PROG = "uc-workflow"
+
+
+class UsageError(Exception):
+    """Reported as one line on stderr, exit 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    sandbox_help = "use the local sandbox even when UltraCart credentials are set"
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="UltraCart Workflow tools from a shell. Runs on the local sandbox unless "
+        "ULTRACART_API_KEY or ULTRACART_OAUTH_TOKEN is set.",
+    )
+    parser.add_argument("--sandbox", action="store_true", help=sandbox_help)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    tools = commands.add_parser("tools", help="list the tools", description="List the tools.")
+    tools.add_argument("--json", action="store_true", help="print the list as JSON")
+    tools.add_argument("--sandbox", action="store_true", default=argparse.SUPPRESS, help=sandbox_help)
+
+    call = commands.add_parser(
+        "call",
+        help="call a tool",
+        description="Call a tool and print its structured result as JSON.",
+    )
+    call.add_argument("tool", help="tool name (see `uc-workflow tools`)")
+    call.add_argument(
+        "arguments",
+        nargs="?",
+        default="{}",
+        help="the arguments as a JSON object (default {}; - reads stdin)",
+    )
+    call.add_argument("--sandbox", action="store_true", default=argparse.SUPPRESS, help=sandbox_help)
+    return parser
+
+
+def list_tools(as_json: bool) -> None:
+    from shared_client.tools import ALL_TOOLS
+
+    if as_json:
+        rows = [
+            {"name": t.name, "read_only": t.read_only, "toolset": t.toolset, "title": t.title}
+            for t in ALL_TOOLS
+        ]
+        print(json.dumps(rows, indent=2))
+        return
+    width = max(len(t.name) for t in ALL_TOOLS)
+    print(f"{'TOOL':<{width}}  {'READ-ONLY':<9}  {'TOOLSET':<11}  TITLE")
+    for tool in ALL_TOOLS:
+        flag = "yes" if tool.read_only else "no"
+        print(f"{tool.name:<{width}}  {flag:<9}  {tool.toolset:<11}  {tool.title}")
+
+
+def parse_arguments(text: str) -> dict[str, Any]:
+    if text == "-":
+        text = sys.stdin.read()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"arguments are not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+    if not isinstance(value, dict):
+        raise UsageError('arguments must be a JSON object, e.g. \'{"status": "open"}\'')
+    return value
+
+
+async def call_tool(name: str, arguments: dict[str, Any], *, force_sandbox: bool) -> dict[str, Any]:
+    """Run one tool; ToolError propagates."""
+    from shared_client.factory import build_backend
+    from shared_client.tools import ToolContext, get_tool
+
+    tool = get_tool(name)
+    backend = build_backend(force_sandbox=force_sandbox)
+    async with backend.client:
+        context = ToolContext(backend.client, sandbox=backend.sandbox, description=backend.description)
+        output = await tool.run(context, arguments)
+        return output.to_data()
+
+
+def fail(message: str, code: int) -> NoReturn:
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.command == "tools":
+        list_tools(args.json)
+        return
+
+    from pydantic import ValidationError
+
+    from shared_client.tools import ToolError, get_tool
+
+    try:
+        get_tool(args.tool)
+    except KeyError:
+        fail(f"unknown tool {args.tool!r}; `{PROG} tools` lists them", 2)
+    try:
+        arguments = parse_arguments(args.arguments)
+        data = asyncio.run(call_tool(args.tool, arguments, force_sandbox=args.sandbox))
+    except UsageError as exc:
+        fail(str(exc), 2)
+    except ToolError as exc:
+        fail(exc.message, 1)
+    except ValidationError as exc:  # settings from the environment
+        first = exc.errors()[0]
+        fail(f"setting {'.'.join(str(p) for p in first.get('loc', ())).upper()}: {first.get('msg')}", 2)
+    print(json.dumps(data, indent=2, ensure_ascii=False))

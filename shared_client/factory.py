@@ -1,0 +1,65 @@
+"""One way to build a client from settings: UltraCart when a key or token is set, otherwise the sandbox
+in-process (through an ASGI transport, no port), announced once on stderr."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from shared_client.client import WorkflowClient
+from shared_client.pacing import BudgetSpec, credential_fingerprint
+from shared_client.settings import Settings
+
+SANDBOX_BASE_URL = "http://sandbox.uc-workflow.invalid/rest/v2"
+SANDBOX_DEFAULT_KEY = "sandbox-owner"
+
+_announced = False
+
+
+@dataclass
+class Backend:
+    client: WorkflowClient
+    sandbox: bool
+    description: str
+
+
+def _announce(message: str) -> None:
+    global _announced
+    if not _announced:
+        _announced = True
+        print(f"uc-workflow: {message}", file=sys.stderr, flush=True)
+
+
+def build_backend(settings: Settings | None = None, *, force_sandbox: bool = False) -> Backend:
+    settings = settings or Settings()
+    if settings.uses_sandbox(force_sandbox):
+        from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app, default_db_path
+
+        db_path = settings.uc_workflow_sandbox_db or default_db_path()
+        app = create_app(SandboxConfig(db_path=db_path))
+        key = (
+            settings.ultracart_api_key.get_secret_value()
+            if settings.ultracart_api_key
+            else SANDBOX_DEFAULT_KEY
+        )
+        client = WorkflowClient(
+            api_key=key,
+            base_url=SANDBOX_BASE_URL,
+            transport=SandboxTransport(app),
+            gate_key=credential_fingerprint(f"{SANDBOX_BASE_URL}#{id(app)}", key),
+            budget=BudgetSpec(),
+        )
+        reason = (
+            "UC_WORKFLOW_SANDBOX is set" if settings.has_ultracart_credentials else "no UltraCart credentials"
+        )
+        description = f"the local sandbox (demo data in {db_path})"
+        _announce(f"{reason}; using {description}")
+        return Backend(client=client, sandbox=True, description=description)
+    api_key = settings.ultracart_api_key.get_secret_value() if settings.ultracart_api_key else None
+    token = None if api_key else settings.ultracart_oauth_token.get_secret_value()  # type: ignore[union-attr]
+    client = WorkflowClient(api_key=api_key, oauth_token=token, base_url=settings.ultracart_base_url)
+    return Backend(client=client, sandbox=False, description=f"UltraCart at {settings.ultracart_base_url}")
+
+
+def build_client(settings: Settings | None = None, *, force_sandbox: bool = False) -> WorkflowClient:
+    return build_backend(settings, force_sandbox=force_sandbox).client

@@ -1,0 +1,227 @@
+"""Attachment tools: a presigned upload URL, and uploading a file onto a task or one of its notes.
+
+The flow (undocumented by UltraCart; the sandbox implements the most plausible reading): GET an upload URL
+for the file's extension, PUT the bytes to it, then put a WorkflowAttachment with ``upload_key`` on the
+task (or a note) and PUT the task; UltraCart fills ``file_uuid`` and a temporary download URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import mimetypes
+import re
+from pathlib import Path
+
+import anyio
+from pydantic import Field, model_validator
+
+from shared_client.models import WorkflowAttachment, WorkflowTask
+from shared_client.tools.base import Hints, InputModel, OutputModel, Tool, ToolError, ToolInputError
+from shared_client.tools.context import ToolContext
+from shared_client.tools.tasks import (
+    TASK_REF_DESCRIPTION,
+    TaskOutput,
+    TaskRef,
+    read_modify_write,
+    resolve_task_uuid,
+)
+from shared_client.tools.views import AttachmentView, detail
+
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+_EXTENSION = re.compile(r"^[A-Za-z0-9]{1,10}$")
+
+# Magic numbers beat file names when they disagree.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"PK\x03\x04", "application/zip"),
+)
+
+
+def detect_mime(content: bytes, file_name: str) -> str:
+    for signature, mime in _SIGNATURES:
+        if content.startswith(signature):
+            if mime == "application/zip":  # docx/xlsx are zips: trust the name for those
+                return mimetypes.guess_type(file_name)[0] or mime
+            return mime
+    guessed = mimetypes.guess_type(file_name)[0]
+    if guessed:
+        return guessed
+    try:
+        content[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    return "text/plain"
+
+
+class UploadUrlInput(InputModel):
+    extension: str = Field(description="The file's extension without the dot, e.g. 'pdf' or 'png'.")
+
+    @model_validator(mode="after")
+    def _extension(self) -> UploadUrlInput:
+        self.extension = self.extension.lstrip(".")
+        if not _EXTENSION.match(self.extension):
+            raise ValueError("extension: use 1-10 letters or digits, e.g. 'pdf'")
+        return self
+
+
+class UploadUrlOutput(OutputModel):
+    key: str
+    url: str
+    how_to_use: str = (
+        "HTTP PUT the file's bytes to url, then attach it with attach_file, or put "
+        "{'upload_key': key, 'file_name': ..., 'mime_type': ...} in the task's attachments."
+    )
+
+
+async def _upload_url(ctx: ToolContext, params: UploadUrlInput) -> UploadUrlOutput:
+    upload = (await ctx.client.get_attachment_upload_url(params.extension)).workflow_attachment_upload_url
+    if upload is None or not upload.key or not upload.url:
+        raise ToolError("UltraCart returned no upload URL")
+    return UploadUrlOutput(key=upload.key, url=upload.url)
+
+
+class AttachInput(InputModel):
+    task: TaskRef = Field(description=TASK_REF_DESCRIPTION)
+    path: str | None = Field(default=None, max_length=4096, description="A local file to upload (stdio use).")
+    content_base64: str | None = Field(
+        default=None, max_length=MAX_ATTACHMENT_BYTES * 4 // 3 + 8, description="The file's bytes, base64."
+    )
+    file_name: str | None = Field(
+        default=None, max_length=255, description="Name to show (default: the path's)."
+    )
+    mime_type: str | None = Field(
+        default=None, max_length=127, description="Default: detected from the content."
+    )
+    note_index: int | None = Field(
+        default=None, ge=0, description="Attach to this note (0 = first) instead of the task itself."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AttachInput:
+        if bool(self.path) == bool(self.content_base64):
+            raise ValueError("give exactly one of path or content_base64")
+        if self.content_base64 and not self.file_name:
+            raise ValueError("file_name is required with content_base64")
+        return self
+
+
+class AttachOutput(TaskOutput):
+    attachment: AttachmentView
+    on_note: int | None = None
+
+    def to_text(self) -> str:
+        where = f"note {self.on_note + 1}" if self.on_note is not None else "the task"
+        return f"Attached {self.attachment.file_name} to {where} of #{self.task.number}\n" + super().to_text()
+
+
+async def _read_source(params: AttachInput) -> tuple[bytes, str]:
+    if params.path:
+        path = await anyio.Path(params.path).expanduser()
+        if not await path.is_file():
+            raise ToolInputError(f"path: no such file: {params.path}", field="path")
+        size = (await path.stat()).st_size
+        if size > MAX_ATTACHMENT_BYTES:
+            raise ToolInputError(
+                f"path: the file is {size} bytes; the limit is {MAX_ATTACHMENT_BYTES}", field="path"
+            )
+        return await path.read_bytes(), params.file_name or path.name
+    try:
+        content = base64.b64decode(params.content_base64 or "", validate=True)
+    except (binascii.Error, ValueError):
+        raise ToolInputError("content_base64: not valid base64", field="content_base64") from None
+    if len(content) > MAX_ATTACHMENT_BYTES:
+        raise ToolInputError(
+            f"content_base64: the limit is {MAX_ATTACHMENT_BYTES} bytes", field="content_base64"
+        )
+    return content, params.file_name or "file"
+
+
+async def _attach(ctx: ToolContext, params: AttachInput) -> AttachOutput:
+    content, file_name = await _read_source(params)
+    if not content:
+        raise ToolInputError("the file is empty", field="path" if params.path else "content_base64")
+    task_uuid = await resolve_task_uuid(ctx, params.task)
+    if params.note_index is not None:
+        # Check the note exists before uploading anything.
+        current = (await ctx.client.get_task(task_uuid)).task or WorkflowTask()
+        count = len(current.notes or [])
+        if params.note_index >= count:
+            raise ToolInputError(
+                f"note_index: the task has {count} note(s); use 0 to {count - 1}"
+                if count
+                else "note_index: the task has no notes; leave note_index out to attach to the task",
+                field="note_index",
+            )
+    mime = params.mime_type or detect_mime(content, file_name)
+    extension = Path(file_name).suffix.lstrip(".")
+    if not _EXTENSION.match(extension):
+        extension = (mimetypes.guess_extension(mime) or ".bin").lstrip(".")
+    upload = (await ctx.client.get_attachment_upload_url(extension)).workflow_attachment_upload_url
+    if upload is None or not upload.key or not upload.url:
+        raise ToolError("UltraCart returned no upload URL")
+    await ctx.client.upload_bytes(upload.url, content, content_type=mime)
+    attachment = WorkflowAttachment(upload_key=upload.key, file_name=file_name, mime_type=mime)
+
+    def mutate(task: WorkflowTask) -> list[str]:
+        if params.note_index is not None:
+            notes = task.notes or []
+            if params.note_index >= len(notes):
+                raise ToolInputError("note_index: that note no longer exists", field="note_index")
+            note = notes[params.note_index]
+            note.attachments = [*(note.attachments or []), attachment]
+        else:
+            task.attachments = [*(task.attachments or []), attachment]
+        return ["attachment added"]
+
+    saved, _ = await read_modify_write(ctx, task_uuid, mutate)
+    holder = (
+        (saved.notes or [])[params.note_index].attachments
+        if params.note_index is not None
+        else saved.attachments
+    )
+    stored = next((a for a in reversed(holder or []) if a.file_name == file_name), attachment)
+    view = AttachmentView(
+        file_name=stored.file_name,
+        mime_type=stored.mime_type,
+        file_uuid=stored.file_uuid,
+        url=stored.download_key,
+    )
+    return AttachOutput(task=detail(saved), attachment=view, on_note=params.note_index)
+
+
+UPLOAD_URL = Tool(
+    name="get_attachment_upload_url",
+    title="Get an attachment upload URL",
+    description=(
+        "A presigned URL to upload one file (by extension, e.g. 'pdf') and the key to attach it with. "
+        "Most callers want attach_file, which does the whole upload. Needs the workflow_write scope."
+    ),
+    toolset="attachments",
+    input_model=UploadUrlInput,
+    output_model=UploadUrlOutput,
+    hints=Hints(read_only=False, destructive=False, idempotent=False, open_world=True),
+    handler=_upload_url,
+)
+
+ATTACH_FILE = Tool(
+    name="attach_file",
+    title="Attach a file to a task",
+    description=(
+        "Upload a file and attach it to a task, or to one of its notes (note_index, 0 = first). Give a local "
+        "`path` (when running locally over stdio) or `content_base64` with `file_name`. Max 10 MB; the MIME "
+        "type is detected. Every other note, attachment and field is kept. "
+        "Example: {'task': '#1042', 'path': '/tmp/invoice.pdf'}."
+    ),
+    toolset="attachments",
+    input_model=AttachInput,
+    output_model=AttachOutput,
+    hints=Hints(read_only=False, destructive=False, idempotent=False, open_world=True),
+    handler=_attach,
+)
+
+ATTACHMENT_TOOLS: tuple[Tool, ...] = (UPLOAD_URL, ATTACH_FILE)  # type: ignore[type-arg]

@@ -1,0 +1,830 @@
+"""Task tools: search, read, create, change, note, count, tags."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid as uuidlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from shared_client import constants
+from shared_client.errors import APIConnectionError, ServerError
+from shared_client.models import (
+    Property,
+    WorkflowNote,
+    WorkflowTask,
+    WorkflowTasksRequest,
+    WorkflowUser,
+)
+from shared_client.models import (
+    SearchStatus as SearchStatusEnum,
+)
+from shared_client.tools.base import Hints, InputModel, OutputModel, Tool, ToolError, ToolInputError
+from shared_client.tools.context import ToolContext
+from shared_client.tools.people import Assignee, resolve_assignee, resolve_group, resolve_user
+from shared_client.tools.values import (
+    OBJECT_TYPE_ACCEPTS,
+    PRIORITY_ACCEPTS,
+    SEARCH_STATUS_ACCEPTS,
+    STATUS_ACCEPTS,
+    clean_text,
+    friendly_priority,
+    parse_object_type,
+    parse_priority,
+    parse_search_object_type,
+    parse_search_status,
+    parse_sort,
+    parse_status,
+    parse_when,
+)
+from shared_client.tools.views import TaskDetail, TaskSummary, UntrustedOutput, detail, summarize
+
+CREATE_TOKEN_PROPERTY = "uc_workflow_create_id"
+"""Every create carries a unique token in the task's properties, so an insert whose outcome is unknown
+(connection lost after sending) can be found instead of sent twice."""
+
+# --------------------------------------------------------------------------- reusable input types
+
+Priority = Annotated[str, AfterValidator(parse_priority)]
+TaskStatus = Annotated[str, AfterValidator(parse_status)]
+SearchStatus = Annotated[str, AfterValidator(parse_search_status)]
+ObjectType = Annotated[str, AfterValidator(parse_object_type)]
+SearchObjectType = Annotated[str, AfterValidator(parse_search_object_type)]
+SortSpec = Annotated[str, AfterValidator(parse_sort)]
+
+TASK_REF_DESCRIPTION = "The task: its uuid, or its task number as '#123' or '123'."
+_UUID_LIKE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-]{7,}$")
+
+
+def _check_ref(value: str) -> str:
+    text = value.strip()
+    if re.fullmatch(r"#?\d{1,10}", text) or (_UUID_LIKE.match(text) and not text.isdigit()):
+        return text
+    raise ValueError(f"use a task uuid or a task number like '#123'; got {value!r}")
+
+
+TaskRef = Annotated[str, AfterValidator(_check_ref)]
+
+
+def _date_field(end_of_day: bool) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        parse_when(value, end_of_day=end_of_day)  # raises with the accepted forms
+        return value
+
+    return check
+
+
+DueDate = Annotated[str, AfterValidator(_date_field(True))]
+StartDate = Annotated[str, AfterValidator(_date_field(False))]
+CLEAR_WORDS = {"", "none", "null", "clear", "no"}
+
+# --------------------------------------------------------------------------- task references
+
+
+def _is_number_ref(ref: str) -> bool:
+    return bool(re.fullmatch(r"#?\d+", ref.strip()))
+
+
+async def resolve_task_uuid(ctx: ToolContext, ref: str) -> str:
+    """A uuid as is; a task number through the account's numbering.
+
+    UltraCart has no filter for task numbers, but numbers are sequential and tasks are never deleted, so
+    sorted by ``-global_task_number`` the task numbered N sits at offset ``max - N``: one call for the
+    newest page (which also caches the numbers it shows), and one more only when N is older than that.
+    """
+    if not _is_number_ref(ref):
+        return ref.strip()
+    number = int(ref.strip().lstrip("#"))
+    if number in ctx.task_numbers:
+        return ctx.task_numbers[number]
+    everything = WorkflowTasksRequest()
+    first = await ctx.client.search_tasks(everything, limit=100, offset=0, sort="-global_task_number")
+    remember_numbers(ctx, first.tasks or [])
+    if number in ctx.task_numbers:
+        return ctx.task_numbers[number]
+    newest = max((t.global_task_number or 0 for t in first.tasks or []), default=0)
+    if newest and number < newest:
+        guess = await ctx.client.search_tasks(
+            everything, limit=5, offset=max(0, newest - number - 2), sort="-global_task_number"
+        )
+        remember_numbers(ctx, guess.tasks or [])
+        if number in ctx.task_numbers:
+            return ctx.task_numbers[number]
+        # Numbering has gaps: walk the pages (bounded by the account's size).
+        async for task in ctx.client.iter_tasks(everything, sort="-global_task_number"):
+            if task.global_task_number is not None and task.workflow_task_uuid:
+                ctx.task_numbers[task.global_task_number] = task.workflow_task_uuid
+            if task.global_task_number == number:
+                return task.workflow_task_uuid or ""
+            if (task.global_task_number or 0) < number:
+                break
+    raise ToolInputError(f"task: there is no task #{number}", field="task")
+
+
+def remember_numbers(ctx: ToolContext, tasks: list[WorkflowTask]) -> None:
+    for task in tasks:
+        if task.global_task_number is not None and task.workflow_task_uuid:
+            ctx.task_numbers[task.global_task_number] = task.workflow_task_uuid
+
+
+async def read_modify_write(
+    ctx: ToolContext, task_uuid: str, mutate: Callable[[WorkflowTask], list[str]]
+) -> tuple[WorkflowTask, list[str]]:
+    """GET the whole task, apply ``mutate`` to a copy, PUT it back: every field, note, attachment,
+    property and tag that ``mutate`` did not touch is sent back unchanged. Serialized per task."""
+    async with ctx.task_lock(task_uuid):
+        current = (await ctx.client.get_task(task_uuid)).task
+        if current is None:
+            raise ToolError(f"UltraCart returned no task for {task_uuid}")
+        changed_task = current.model_copy(deep=True)
+        changes = mutate(changed_task)
+        if not changes:
+            return current, []
+        saved = (await ctx.client.update_task(task_uuid, changed_task)).task or changed_task
+        return saved, changes
+
+
+def apply_assignee(task: WorkflowTask, assignee: Assignee) -> str:
+    """Assigning a user clears the group, assigning a group clears the user; 'unassigned' clears both."""
+    if assignee.kind == "user" and assignee.user is not None:
+        task.assigned_to_user_id = assignee.user.user_id
+        task.assigned_to_user = assignee.user.user
+        task.assigned_to_group_id = None
+        task.assigned_to_group = None
+        task.assigned_to_user_or_group = assignee.user.user
+    elif assignee.kind == "group" and assignee.group is not None:
+        task.assigned_to_group_id = assignee.group.group_id
+        task.assigned_to_group = assignee.group.group
+        task.assigned_to_user_id = None
+        task.assigned_to_user = None
+        task.assigned_to_user_or_group = assignee.group.group
+    else:
+        task.assigned_to_user_id = task.assigned_to_user = None
+        task.assigned_to_group_id = task.assigned_to_group = None
+        task.assigned_to_user_or_group = None
+    return f"assigned to {assignee.label}"
+
+
+def note_text(ctx: ToolContext, text: str) -> str:
+    return f"{text}\n— via {ctx.actor}" if ctx.actor else text
+
+
+# --------------------------------------------------------------------------- search
+
+
+class SearchInput(InputModel):
+    status: SearchStatus | None = Field(default=None, description=f"One of {SEARCH_STATUS_ACCEPTS}.")
+    priority: Priority | None = Field(default=None, description=f"{PRIORITY_ACCEPTS}.")
+    assignee: str | None = Field(
+        default=None,
+        max_length=200,
+        description="A user by name, e-mail or id; 'me' (mine directly or through my groups); "
+        "'unassigned' (neither user nor group); or a group name (same as `group`).",
+        examples=["me", "Sam Rivera", "sam@demo.example", "unassigned"],
+    )
+    group: str | None = Field(
+        default=None, max_length=200, description="A group by name or id, e.g. 'Fraud Review'."
+    )
+    object_type: SearchObjectType | None = Field(
+        default=None,
+        description="order, auto order, item or customer profile (search cannot filter storefront).",
+    )
+    object_email: str | None = Field(
+        default=None, max_length=250, description="Customer e-mail linked to the task."
+    )
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=20, description="Tasks carrying all of these tags."
+    )
+    created_by: str | None = Field(
+        default=None, max_length=200, description="Creator by name, e-mail, id or 'me'."
+    )
+    overdue: bool | None = Field(default=None, description="true: only open tasks whose due date has passed.")
+    due_after: StartDate | None = Field(default=None, description="Due on or after this date/date-time.")
+    due_before: DueDate | None = Field(default=None, description="Due on or before this date/date-time.")
+    created_after: StartDate | None = None
+    created_before: DueDate | None = None
+    updated_after: StartDate | None = None
+    updated_before: DueDate | None = None
+    delay_until_after: StartDate | None = None
+    delay_until_before: DueDate | None = None
+    sort: SortSpec | None = Field(
+        default=None,
+        description="Fields: due, priority, created, updated, status, name, number, assignee, delay_until, "
+        "type; '-' for descending; comma-separated. E.g. 'due' or '-priority,due'.",
+    )
+    limit: int = Field(
+        default=25, ge=1, le=constants.MAX_PAGE_SIZE_TASKS, description="Tasks per page (max 500)."
+    )
+    cursor: str | None = Field(default=None, max_length=200, description="next_cursor of the previous page.")
+    detail: bool = Field(default=False, description="true: full tasks (notes, history) instead of summaries.")
+
+
+class SearchOutput(UntrustedOutput):
+    tasks: list[TaskSummary] | None = None
+    tasks_detail: list[TaskDetail] | None = None
+    count: int
+    total: int | None = None
+    has_more: bool
+    next_cursor: str | None = None
+
+    def to_text(self) -> str:
+        rows = self.tasks or []
+        lines = [f"{self.count} task(s)" + (f" of {self.total}" if self.total is not None else "")]
+        for t in rows:
+            who = t.assignee or (f"group {t.group}" if t.group else "unassigned")
+            due = f", due {t.due[:10]}" + (" (OVERDUE)" if t.overdue else "") if t.due else ""
+            lines.append(f"#{t.number} {t.name} [{t.status}, {t.priority}, {who}{due}] {t.uuid}")
+        if self.has_more:
+            lines.append(f"more: cursor {self.next_cursor}")
+        return "\n".join(lines)
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        offset = json.loads(base64.urlsafe_b64decode(padded.encode()))["o"]
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError
+        return offset
+    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise ToolInputError(
+            "cursor: use the next_cursor value of a previous search", field="cursor"
+        ) from None
+
+
+async def build_search_request(ctx: ToolContext, params: SearchInput) -> WorkflowTasksRequest:
+    request = WorkflowTasksRequest(
+        status=params.status, priority=params.priority, object_type=params.object_type
+    )
+    request.object_email = params.object_email
+    request.tags = params.tags
+    if params.assignee:
+        key = params.assignee.strip().lower()
+        if key in {"me", "@me", "myself"}:
+            request.assigned_to_me = True
+        elif key in {"unassigned", "none", "nobody"}:
+            request.unassigned = True
+        else:
+            who = resolve_assignee(await ctx.people.get(), params.assignee, field="assignee")
+            if who.user is not None:
+                request.assigned_to_user_id = who.user.user_id
+            elif who.group is not None:
+                request.assigned_to_group_id = who.group.group_id
+    if params.group:
+        request.assigned_to_group_id = resolve_group(await ctx.people.get(), params.group).group_id
+    if params.created_by:
+        creator = resolve_user(await ctx.people.get(), params.created_by, field="created_by")
+        request.created_by = WorkflowUser(user_id=creator.user_id)
+    ranges = {
+        "due_dts": (params.due_after, params.due_before),
+        "created_dts": (params.created_after, params.created_before),
+        "last_update_dts": (params.updated_after, params.updated_before),
+        "delay_until_dts": (params.delay_until_after, params.delay_until_before),
+    }
+    for field, (begin, end) in ranges.items():
+        if begin:
+            setattr(request, f"{field}_begin", parse_when(begin, end_of_day=False))
+        if end:
+            setattr(request, f"{field}_end", parse_when(end, end_of_day=True))
+    if params.overdue:
+        now = datetime.now(UTC).replace(microsecond=0)
+        if request.due_dts_end is None or request.due_dts_end > now:
+            request.due_dts_end = now
+        if request.status is None:
+            request.status = SearchStatusEnum.OPEN
+    return request
+
+
+async def _search(ctx: ToolContext, params: SearchInput) -> SearchOutput:
+    offset = decode_cursor(params.cursor) if params.cursor else 0
+    request = await build_search_request(ctx, params)
+    page = await ctx.client.search_tasks(request, limit=params.limit, offset=offset, sort=params.sort)
+    tasks = page.tasks or []
+    remember_numbers(ctx, tasks)
+    result_set = page.result_set
+    more = bool(result_set and result_set.more)
+    next_offset = (
+        result_set.next_offset if result_set and result_set.next_offset is not None else offset + len(tasks)
+    )
+    now = datetime.now(UTC)
+    return SearchOutput(
+        tasks=None if params.detail else [summarize(t, now) for t in tasks],
+        tasks_detail=[detail(t, now) for t in tasks] if params.detail else None,
+        count=len(tasks),
+        total=result_set.total_records if result_set else None,
+        has_more=more,
+        next_cursor=encode_cursor(next_offset) if more else None,
+    )
+
+
+# --------------------------------------------------------------------------- read one / by object
+
+
+class TaskRefInput(InputModel):
+    task: TaskRef = Field(description=TASK_REF_DESCRIPTION, examples=["#1042", "4f1e2a7c9b..."])
+
+
+class TaskOutput(UntrustedOutput):
+    task: TaskDetail
+
+    def to_text(self) -> str:
+        t = self.task
+        who = t.assigned.user or (f"group {t.assigned.group}" if t.assigned.group else "unassigned")
+        parts = [
+            f"#{t.number} {t.name} ({t.uuid})",
+            f"status {t.status}, priority {t.priority}, {who}"
+            + (f", due {t.due}" if t.due else "")
+            + (" OVERDUE" if t.overdue else ""),
+        ]
+        if t.object:
+            parts.append(
+                f"object: {t.object.type} {t.object.id}"
+                + (f" — {t.object.context}" if t.object.context else "")
+            )
+        if t.details:
+            parts.append(f"details: {t.details}")
+        parts.append(
+            f"{len(t.notes)} note(s), {len(t.attachments)} attachment(s), {len(t.history)} history entries"
+        )
+        return "\n".join(parts)
+
+
+async def _get_task(ctx: ToolContext, params: TaskRefInput) -> TaskOutput:
+    task_uuid = await resolve_task_uuid(ctx, params.task)
+    task = (await ctx.client.get_task(task_uuid)).task
+    if task is None:
+        raise ToolError(f"UltraCart returned no task for {task_uuid}")
+    remember_numbers(ctx, [task])
+    return TaskOutput(task=detail(task))
+
+
+class ObjectInput(InputModel):
+    object_type: ObjectType = Field(description=f"One of {OBJECT_TYPE_ACCEPTS}.")
+    object_id: str = Field(
+        min_length=1, max_length=100, description="The object's id, e.g. an order id 'DEMO-0001234'."
+    )
+    detail: bool = Field(default=False, description="true: full tasks instead of summaries.")
+
+
+class ObjectTasksOutput(UntrustedOutput):
+    object_type: str
+    object_id: str
+    context: str | None = None
+    tasks: list[TaskSummary] | None = None
+    tasks_detail: list[TaskDetail] | None = None
+    count: int
+
+
+async def _tasks_for_object(ctx: ToolContext, params: ObjectInput) -> ObjectTasksOutput:
+    page = await ctx.client.get_tasks_by_object(params.object_type, params.object_id)
+    tasks = page.tasks or []
+    remember_numbers(ctx, tasks)
+    now = datetime.now(UTC)
+    return ObjectTasksOutput(
+        object_type=params.object_type,
+        object_id=params.object_id,
+        context=clean_text(page.task_context),
+        tasks=None if params.detail else [summarize(t, now) for t in tasks],
+        tasks_detail=[detail(t, now) for t in tasks] if params.detail else None,
+        count=len(tasks),
+    )
+
+
+# --------------------------------------------------------------------------- create
+
+
+class CreateInput(InputModel):
+    name: str = Field(
+        min_length=1, max_length=250, description="Short title, e.g. 'Call customer about order 1234'."
+    )
+    details: str | None = Field(default=None, max_length=100_000, description="Longer description.")
+    priority: Priority | None = Field(default=None, description=f"{PRIORITY_ACCEPTS}. Default medium.")
+    status: TaskStatus | None = Field(default=None, description=f"{STATUS_ACCEPTS}. Default open.")
+    due: DueDate | None = Field(
+        default=None, description="Due date: ISO date (end of that day) or date-time."
+    )
+    delay_until: StartDate | None = Field(
+        default=None, description="Hide the task until this date/date-time."
+    )
+    assignee: str | None = Field(
+        default=None,
+        max_length=200,
+        description="A user (name, e-mail, id or 'me') or a group (name or id). Prefix 'user:' or 'group:' "
+        "when a name is both.",
+        examples=["me", "Sam Rivera", "Customer Service"],
+    )
+    group: str | None = Field(
+        default=None, max_length=200, description="A group by name or id (instead of assignee)."
+    )
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=50
+    )
+    object_type: ObjectType | None = Field(default=None, description=f"Linked object: {OBJECT_TYPE_ACCEPTS}.")
+    object_id: str | None = Field(
+        default=None, max_length=100, description="Linked object's id (with object_type)."
+    )
+    object_url: str | None = Field(default=None, max_length=2000)
+    object_email: str | None = Field(
+        default=None, max_length=250, description="Customer e-mail for the object."
+    )
+    note: str | None = Field(default=None, max_length=100_000, description="A first note.")
+    properties: dict[str, str] | None = Field(default=None, description="Extra name/value properties.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CreateInput:
+        if self.assignee and self.group:
+            raise ValueError("give assignee or group, not both (a task goes to a user or to a group)")
+        if bool(self.object_type) != bool(self.object_id):
+            raise ValueError("object_type and object_id go together: give both or neither")
+        return self
+
+
+class CreateOutput(TaskOutput):
+    created: bool = True
+
+    def to_text(self) -> str:
+        return "Created " + super().to_text()
+
+
+async def _find_created(ctx: ToolContext, token: str, since: datetime) -> WorkflowTask | None:
+    request = WorkflowTasksRequest(created_dts_begin=since)
+    async for task in ctx.client.iter_tasks(request, sort="-created_dts"):
+        if task.property_value(CREATE_TOKEN_PROPERTY) == token:
+            return task
+    return None
+
+
+async def _create(ctx: ToolContext, params: CreateInput) -> CreateOutput:
+    task = WorkflowTask(
+        task_name=clean_text(params.name),
+        task_details=params.details,
+        priority=params.priority or "2 - medium",
+        status=params.status or "open",
+        tags=params.tags,
+        object_type=params.object_type,
+        object_id=params.object_id,
+        object_url=params.object_url,
+        object_email=params.object_email,
+    )
+    if params.due:
+        task.due_dts = parse_when(params.due, end_of_day=True)
+    if params.delay_until:
+        task.delay_until_dts = parse_when(params.delay_until, end_of_day=False)
+    if params.assignee or params.group:
+        snapshot = await ctx.people.get()
+        who = (
+            resolve_assignee(snapshot, params.assignee)
+            if params.assignee
+            else Assignee("group", group=resolve_group(snapshot, params.group or ""))
+        )
+        apply_assignee(task, who)
+    if params.note:
+        task.notes = [WorkflowNote(note=note_text(ctx, params.note))]
+    token = uuidlib.uuid4().hex
+    task.properties = [Property(name=k, value=v) for k, v in (params.properties or {}).items()]
+    task.properties.append(Property(name=CREATE_TOKEN_PROPERTY, value=token))
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+    try:
+        created = (await ctx.client.insert_task(task)).task
+    except (APIConnectionError, ServerError) as exc:
+        if isinstance(exc, APIConnectionError) and not exc.request_sent:
+            raise
+        # The insert may have happened: look for our token before deciding anything.
+        created = await _find_created(ctx, token, started)
+        if created is None:
+            created = (await ctx.client.insert_task(task)).task
+    if created is None:
+        raise ToolError("UltraCart accepted the task but returned nothing")
+    remember_numbers(ctx, [created])
+    return CreateOutput(task=detail(created))
+
+
+# --------------------------------------------------------------------------- update
+
+
+class UpdateInput(InputModel):
+    task: TaskRef = Field(description=TASK_REF_DESCRIPTION)
+    name: str | None = Field(default=None, min_length=1, max_length=250)
+    details: str | None = Field(default=None, max_length=100_000, description="New details; '' clears them.")
+    status: TaskStatus | None = Field(default=None, description=f"{STATUS_ACCEPTS}.")
+    priority: Priority | None = Field(default=None, description=f"{PRIORITY_ACCEPTS}.")
+    due: str | None = Field(
+        default=None, max_length=64, description="New due date/date-time; 'none' clears it."
+    )
+    delay_until: str | None = Field(
+        default=None, max_length=64, description="Delay-until date/date-time; 'none' clears."
+    )
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=50, description="Replace all tags with these."
+    )
+    add_tags: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=50
+    )
+    remove_tags: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=50
+    )
+    assignee: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Reassign to a user (name, e-mail, id, 'me') or a group (name or id), or 'unassigned'. "
+        "Assigning a user clears the group; assigning a group clears the user.",
+    )
+    group: str | None = Field(
+        default=None, max_length=200, description="Reassign to this group (clears the user)."
+    )
+
+    @field_validator("due", "delay_until")
+    @classmethod
+    def _date_or_clear(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() in CLEAR_WORDS:
+            return value
+        parse_when(value, end_of_day=True)
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateInput:
+        if self.assignee and self.group:
+            raise ValueError("give assignee or group, not both (a task goes to a user or to a group)")
+        if self.tags is not None and (self.add_tags or self.remove_tags):
+            raise ValueError("use tags (replace all) or add_tags/remove_tags, not both")
+        fields = self.model_fields_set - {"task"}
+        if not fields:
+            raise ValueError(
+                "nothing to change: give name, details, status, priority, due, delay_until, tags, add_tags, "
+                "remove_tags, assignee or group"
+            )
+        return self
+
+
+class UpdateOutput(TaskOutput):
+    changes: list[str]
+
+    def to_text(self) -> str:
+        summary = "; ".join(self.changes) if self.changes else "nothing changed (already so)"
+        return f"Updated #{self.task.number}: {summary}\n" + super().to_text()
+
+
+def _when_or_clear(value: str, end_of_day: bool) -> datetime | None:
+    return None if value.strip().lower() in CLEAR_WORDS else parse_when(value, end_of_day=end_of_day)
+
+
+async def _update(ctx: ToolContext, params: UpdateInput) -> UpdateOutput:
+    task_uuid = await resolve_task_uuid(ctx, params.task)
+    who: Assignee | None = None
+    if params.assignee or params.group:
+        snapshot = await ctx.people.get()
+        who = (
+            resolve_assignee(snapshot, params.assignee)
+            if params.assignee
+            else Assignee("group", group=resolve_group(snapshot, params.group or ""))
+        )
+    due = _when_or_clear(params.due, True) if params.due is not None else None
+    delay = _when_or_clear(params.delay_until, False) if params.delay_until is not None else None
+
+    def mutate(task: WorkflowTask) -> list[str]:
+        changes: list[str] = []
+
+        def put(attr: str, value: Any, label: str) -> None:
+            if getattr(task, attr) != value:
+                setattr(task, attr, value)
+                changes.append(label)
+
+        if params.name is not None:
+            put("task_name", clean_text(params.name), f"name → {params.name}")
+        if params.details is not None:
+            put("task_details", params.details or None, "details changed")
+        if params.status is not None:
+            put("status", params.status, f"status → {params.status}")
+        if params.priority is not None:
+            put("priority", params.priority, f"priority → {friendly_priority(params.priority)}")
+        if params.due is not None:
+            put("due_dts", due, f"due → {due.isoformat() if due else 'none'}")
+        if params.delay_until is not None:
+            put("delay_until_dts", delay, f"delay until → {delay.isoformat() if delay else 'none'}")
+        tags = list(task.tags or [])
+        if params.tags is not None:
+            tags = list(dict.fromkeys(params.tags))
+        for tag in params.add_tags or []:
+            if tag not in tags:
+                tags.append(tag)
+        tags = [t for t in tags if t not in set(params.remove_tags or [])]
+        if tags != list(task.tags or []):
+            task.tags = tags or None
+            changes.append(f"tags → {', '.join(tags) or 'none'}")
+        if who is not None:
+            before = (task.assigned_to_user_id, task.assigned_to_group_id)
+            label = apply_assignee(task, who)
+            if (task.assigned_to_user_id, task.assigned_to_group_id) != before:
+                changes.append(label)
+        return changes
+
+    saved, changes = await read_modify_write(ctx, task_uuid, mutate)
+    return UpdateOutput(task=detail(saved), changes=changes)
+
+
+# --------------------------------------------------------------------------- notes
+
+
+class NoteInput(InputModel):
+    task: TaskRef = Field(description=TASK_REF_DESCRIPTION)
+    text: str = Field(min_length=1, max_length=100_000, description="The note to append.")
+
+
+class NoteOutput(TaskOutput):
+    note_index: int
+
+    def to_text(self) -> str:
+        return f"Added note {self.note_index + 1} to #{self.task.number}\n" + super().to_text()
+
+
+async def _add_note(ctx: ToolContext, params: NoteInput) -> NoteOutput:
+    task_uuid = await resolve_task_uuid(ctx, params.task)
+    text = note_text(ctx, params.text)
+
+    def mutate(task: WorkflowTask) -> list[str]:
+        task.notes = [*(task.notes or []), WorkflowNote(note=text)]
+        return ["note added"]
+
+    saved, _ = await read_modify_write(ctx, task_uuid, mutate)
+    return NoteOutput(task=detail(saved), note_index=len(saved.notes or []) - 1)
+
+
+# --------------------------------------------------------------------------- counts and tags
+
+
+class NoInput(InputModel):
+    pass
+
+
+class OpenCountOutput(OutputModel):
+    open_count: int
+
+    def to_text(self) -> str:
+        return f"{self.open_count} open task(s)"
+
+
+async def _open_count(ctx: ToolContext, _params: NoInput) -> OpenCountOutput:
+    return OpenCountOutput(open_count=(await ctx.client.get_open_count()).open_count or 0)
+
+
+class TagsOutput(OutputModel):
+    tags: list[str]
+    count: int
+
+    def to_text(self) -> str:
+        return ", ".join(self.tags) or "no tags in use"
+
+
+async def _tags(ctx: ToolContext, _params: NoInput) -> TagsOutput:
+    tags = [clean_text(t) or "" for t in (await ctx.client.get_tags()).tags or []]
+    return TagsOutput(tags=tags, count=len(tags))
+
+
+# --------------------------------------------------------------------------- the tools
+
+READ = Hints(read_only=True, destructive=False, idempotent=True, open_world=True)
+WRITE_CREATE = Hints(read_only=False, destructive=False, idempotent=False, open_world=True)
+WRITE_UPDATE = Hints(read_only=False, destructive=True, idempotent=True, open_world=True)
+WRITE_APPEND = Hints(read_only=False, destructive=False, idempotent=False, open_world=True)
+
+SEARCH_TASKS = Tool(
+    name="search_tasks",
+    title="Search tasks",
+    description=(
+        "Find workflow tasks. Filters combine with AND: status (open, closed, delayed, awaiting "
+        "customer feedback), priority (low/medium/high/critical), assignee ('me' = mine directly or through "
+        "my groups, 'unassigned', or a user/group by name, e-mail or id), group, object_type, object_email, "
+        "tags, created_by, overdue, and date ranges (due/created/updated/delay_until _after/_before, "
+        "ISO dates). "
+        "Returns compact summaries (uuid, number, name, status, priority, assignee, due, overdue, object) "
+        "with total, has_more and next_cursor; pass detail=true for full tasks. "
+        "Example: {'assignee': 'me', 'status': 'open', 'sort': 'due'}. "
+        "For the tasks of one order or item use get_tasks_for_object."
+    ),
+    toolset="tasks",
+    input_model=SearchInput,
+    output_model=SearchOutput,
+    hints=READ,
+    handler=_search,
+)
+
+GET_TASK = Tool(
+    name="get_task",
+    title="Get a task",
+    description=(
+        "One task in full: details, assignee, dates, linked object, tags, properties, notes (with "
+        "attachments), attachments and history. `task` is its uuid or its number ('#1042')."
+    ),
+    toolset="tasks",
+    input_model=TaskRefInput,
+    output_model=TaskOutput,
+    hints=READ,
+    handler=_get_task,
+)
+
+GET_TASKS_FOR_OBJECT = Tool(
+    name="get_tasks_for_object",
+    title="Tasks of an order, auto order, item, customer or storefront",
+    description=(
+        "Every task linked to one UltraCart object. object_type: order, auto order, item, customer profile "
+        "or storefront; object_id: its id. Example: {'object_type': 'order', 'object_id': 'DEMO-0001234'}."
+    ),
+    toolset="tasks",
+    input_model=ObjectInput,
+    output_model=ObjectTasksOutput,
+    hints=READ,
+    handler=_tasks_for_object,
+)
+
+CREATE_TASK = Tool(
+    name="create_task",
+    title="Create a task",
+    description=(
+        "Create a workflow task. Only `name` is required. Optional: details, priority (low/medium/high/"
+        "critical, default medium), status (default open), due (ISO date or date-time), delay_until, "
+        "assignee (a user by name, e-mail, id or 'me', or a group by name), tags, a linked object "
+        "(object_type + object_id), a first note, properties. Created exactly once even if the connection "
+        "drops. Example: {'name': 'Refund check for order DEMO-0001234', 'priority': 'high', "
+        "'assignee': 'Sam Rivera', 'due': '2026-12-05', 'object_type': 'order', 'object_id': 'DEMO-0001234'}."
+    ),
+    toolset="tasks",
+    input_model=CreateInput,
+    output_model=CreateOutput,
+    hints=WRITE_CREATE,
+    handler=_create,
+)
+
+UPDATE_TASK = Tool(
+    name="update_task",
+    title="Update a task",
+    description=(
+        "Change a task: name, details, status, priority, due, delay_until ('none' clears a date), tags "
+        "(replace) or add_tags/remove_tags, and assignee or group. Assigning a user clears the group and "
+        "assigning a group clears the user; 'unassigned' clears both. Only the fields you give change: "
+        "notes, attachments, properties and everything else are kept. Close a task with status 'closed'. "
+        "Example: {'task': '#1042', 'assignee': 'Sam', 'priority': 'high'}."
+    ),
+    toolset="tasks",
+    input_model=UpdateInput,
+    output_model=UpdateOutput,
+    hints=WRITE_UPDATE,
+    handler=_update,
+)
+
+ADD_TASK_NOTE = Tool(
+    name="add_task_note",
+    title="Add a note to a task",
+    description=(
+        "Append a note to a task; every existing note, attachment and field is kept. To attach a file to "
+        "the note afterwards use attach_file with note_index. Example: {'task': '#1042', 'text': "
+        "'Customer called back; refund approved.'}."
+    ),
+    toolset="tasks",
+    input_model=NoteInput,
+    output_model=NoteOutput,
+    hints=WRITE_APPEND,
+    handler=_add_note,
+)
+
+COUNT_OPEN_TASKS = Tool(
+    name="count_open_tasks",
+    title="Count open tasks",
+    description="The number of open tasks in the account (one cheap call).",
+    toolset="tasks",
+    input_model=NoInput,
+    output_model=OpenCountOutput,
+    hints=READ,
+    handler=_open_count,
+)
+
+LIST_TASK_TAGS = Tool(
+    name="list_task_tags",
+    title="List task tags",
+    description="Every tag in use on tasks, e.g. to pick a tag for search_tasks or create_task.",
+    toolset="tasks",
+    input_model=NoInput,
+    output_model=TagsOutput,
+    hints=READ,
+    handler=_tags,
+)
+
+TASK_TOOLS: tuple[Tool, ...] = (  # type: ignore[type-arg]
+    SEARCH_TASKS,
+    GET_TASK,
+    GET_TASKS_FOR_OBJECT,
+    CREATE_TASK,
+    UPDATE_TASK,
+    ADD_TASK_NOTE,
+    COUNT_OPEN_TASKS,
+    LIST_TASK_TAGS,
+)

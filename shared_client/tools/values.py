@@ -1,0 +1,225 @@
+"""Friendly values, as people and assistants write them, turned into UltraCart's exact spellings.
+
+Every parser raises ``ValueError`` with a message that says what it accepts; pydantic puts the field name
+in front, so the caller gets one line such as ``priority: use low, medium, high or critical ...``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, date, datetime, time, timedelta
+
+from shared_client.models import ObjectType, Priority, SearchStatus, Status
+
+PRIORITY_WORDS: dict[str, Priority] = {
+    "low": Priority.LOW,
+    "medium": Priority.MEDIUM,
+    "normal": Priority.MEDIUM,
+    "high": Priority.HIGH,
+    "critical": Priority.CRITICAL,
+    "urgent": Priority.CRITICAL,
+}
+PRIORITY_ACCEPTS = "low, medium, high or critical (or 1-4, or UltraCart's '3 - high')"
+
+STATUS_ACCEPTS = (
+    "open, closed, delayed, awaiting customer feedback (or 'awaiting'), "
+    "closed - system, closed - customer, closed - expiration"
+)
+SEARCH_STATUS_ACCEPTS = "open, closed, delayed or awaiting customer feedback (or 'awaiting')"
+OBJECT_TYPE_ACCEPTS = "order, auto order, item, customer profile or storefront"
+SEARCH_OBJECT_TYPE_ACCEPTS = "order, auto order, item or customer profile"
+DATE_ACCEPTS = (
+    "an ISO date (2026-12-01), an ISO date-time (2026-12-01T17:00:00-05:00), today, tomorrow or yesterday"
+)
+
+
+def _squash(text: str) -> str:
+    """Lower-case, with runs of spaces, underscores and hyphens folded to one space."""
+    return re.sub(r"[\s_\-]+", " ", text.strip().lower()).strip()
+
+
+def parse_priority(value: str | int) -> str:
+    text = str(value).strip()
+    lowered = _squash(text)
+    if lowered in PRIORITY_WORDS:
+        return PRIORITY_WORDS[lowered].value
+    if lowered in {"1", "2", "3", "4"}:
+        return list(Priority)[int(lowered) - 1].value
+    for member in Priority:
+        if lowered == _squash(member.value):
+            return member.value
+    raise ValueError(f"use {PRIORITY_ACCEPTS}; got {text!r}")
+
+
+def friendly_priority(value: str | None) -> str | None:
+    """``3 - high`` → ``high``; an unknown value is shown as UltraCart sent it."""
+    if value is None:
+        return None
+    for word, member in PRIORITY_WORDS.items():
+        if member.value == value and word not in {"normal", "urgent"}:
+            return word
+    return str(value)
+
+
+_STATUS_ALIASES = {
+    "awaiting": Status.AWAITING_CUSTOMER_FEEDBACK.value,
+    "awaiting feedback": Status.AWAITING_CUSTOMER_FEEDBACK.value,
+    "awaiting customer": Status.AWAITING_CUSTOMER_FEEDBACK.value,
+    "waiting": Status.AWAITING_CUSTOMER_FEEDBACK.value,
+    "done": Status.CLOSED.value,
+    "complete": Status.CLOSED.value,
+    "completed": Status.CLOSED.value,
+    "reopen": Status.OPEN.value,
+}
+
+
+def parse_status(value: str) -> str:
+    """Any task status, forgiving UltraCart's spacing quirks (``closed-system``, ``closed_system``)."""
+    lowered = _squash(value)
+    if lowered in _STATUS_ALIASES:
+        return _STATUS_ALIASES[lowered]
+    for member in Status:
+        if lowered == _squash(member.value):
+            return member.value
+    raise ValueError(f"use {STATUS_ACCEPTS}; got {value.strip()!r}")
+
+
+def parse_search_status(value: str) -> str:
+    status = parse_status(value)
+    if status not in {m.value for m in SearchStatus}:
+        raise ValueError(f"a search can filter on {SEARCH_STATUS_ACCEPTS}; got {value.strip()!r}")
+    return status
+
+
+_OBJECT_ALIASES = {
+    "autoorder": ObjectType.AUTO_ORDER.value,
+    "subscription": ObjectType.AUTO_ORDER.value,
+    "customer": ObjectType.CUSTOMER_PROFILE.value,
+    "customerprofile": ObjectType.CUSTOMER_PROFILE.value,
+    "sku": ObjectType.ITEM.value,
+    "product": ObjectType.ITEM.value,
+    "store": ObjectType.STOREFRONT.value,
+}
+
+
+def parse_object_type(value: str) -> str:
+    lowered = _squash(value)
+    for member in ObjectType:
+        if lowered == member.value:
+            return member.value
+    alias = _OBJECT_ALIASES.get(lowered.replace(" ", ""))
+    if alias:
+        return alias
+    raise ValueError(f"use {OBJECT_TYPE_ACCEPTS}; got {value.strip()!r}")
+
+
+def parse_search_object_type(value: str) -> str:
+    object_type = parse_object_type(value)
+    if object_type == ObjectType.STOREFRONT.value:
+        raise ValueError(
+            f"UltraCart's search cannot filter on storefront; use {SEARCH_OBJECT_TYPE_ACCEPTS}, "
+            "or get_tasks_for_object for one storefront"
+        )
+    return object_type
+
+
+def parse_when(value: str, *, end_of_day: bool, now: datetime | None = None) -> datetime:
+    """An ISO date or date-time (or today/tomorrow/yesterday) as an aware UTC-or-offset datetime.
+
+    A bare date means the start of that day (UTC) for lower bounds, and its last second for due dates
+    and upper bounds (``end_of_day``): due 2026-12-01 is not overdue until that day is over.
+    """
+    text = value.strip()
+    lowered = text.lower()
+    today = (now or datetime.now(UTC)).date()
+    relative = {"today": today, "tomorrow": today + timedelta(days=1), "yesterday": today - timedelta(days=1)}
+    day: date | None = relative.get(lowered)
+    if day is None and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"use {DATE_ACCEPTS}; got {text!r}") from None
+    if day is not None:
+        clock = time(23, 59, 59) if end_of_day else time(0, 0, 0)
+        return datetime.combine(day, clock, tzinfo=UTC)
+    candidate = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+    try:
+        parsed = datetime.fromisoformat(candidate)
+    except ValueError:
+        raise ValueError(f"use {DATE_ACCEPTS}; got {text!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_INVISIBLE_CATEGORIES = {"Cf", "Co", "Cs"}  # format (zero-width, bidi controls), private use, surrogates
+_KEEP = {"\n", "\t"}
+
+
+def clean_text(text: str | None) -> str | None:
+    """Strip invisible and bidirectional-control characters from text people wrote (it is data)."""
+    if text is None:
+        return None
+    return "".join(
+        ch
+        for ch in text
+        if ch in _KEEP
+        or (unicodedata.category(ch) not in _INVISIBLE_CATEGORIES and unicodedata.category(ch) != "Cc")
+    )
+
+
+def parse_sort(value: str) -> str:
+    """``due``, ``-priority``, ``created,-updated`` → UltraCart's ``+due_dts,-priority,...``."""
+    fields = []
+    for raw in value.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        sign = "+"
+        if item[0] in "+-":
+            sign, item = item[0], item[1:].strip()
+        key = _squash(item).replace(" ", "_")
+        field = SORT_FIELDS.get(key)
+        if field is None:
+            raise ValueError(
+                f"sort by {', '.join(SORT_CHOICES)} (prefix '-' for descending); got {raw.strip()!r}"
+            )
+        fields.append(f"{sign}{field}")
+    if not fields:
+        raise ValueError(f"sort by {', '.join(SORT_CHOICES)} (prefix '-' for descending)")
+    return ",".join(fields)
+
+
+SORT_FIELDS = {
+    "due": "due_dts",
+    "due_dts": "due_dts",
+    "due_date": "due_dts",
+    "created": "created_dts",
+    "created_dts": "created_dts",
+    "updated": "last_update_dts",
+    "last_update": "last_update_dts",
+    "last_update_dts": "last_update_dts",
+    "delay_until": "delay_until_dts",
+    "delay_until_dts": "delay_until_dts",
+    "priority": "priority",
+    "status": "status",
+    "name": "task_name",
+    "task_name": "task_name",
+    "number": "global_task_number",
+    "global_task_number": "global_task_number",
+    "type": "object_type",
+    "object_type": "object_type",
+    "assignee": "assigned_to_user_or_group",
+    "assigned_to_user_or_group": "assigned_to_user_or_group",
+}
+SORT_CHOICES = (
+    "due",
+    "priority",
+    "created",
+    "updated",
+    "status",
+    "name",
+    "number",
+    "assignee",
+    "delay_until",
+    "type",
+)

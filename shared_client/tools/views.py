@@ -1,0 +1,200 @@
+"""Trimmed views of tasks for tool results: the model's context is the budget.
+
+A summary carries what a person needs to pick a task; a detail carries everything, with text that people
+wrote cleaned of invisible characters and flagged as untrusted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import Field
+
+from shared_client.models import WorkflowAttachment, WorkflowTask, WorkflowUser
+from shared_client.tools.base import UNTRUSTED_NOTICE, OutputModel
+from shared_client.tools.values import clean_text, friendly_priority
+
+
+class TaskSummary(OutputModel):
+    uuid: str
+    number: int | None = None
+    name: str | None = None
+    status: str | None = None
+    priority: str | None = None
+    assignee: str | None = Field(default=None, description="The user the task is assigned to")
+    group: str | None = Field(default=None, description="The group the task is assigned to")
+    due: str | None = None
+    overdue: bool = False
+    object: str | None = Field(
+        default=None, description="The linked UltraCart object, e.g. 'order DEMO-1234'"
+    )
+
+
+class AttachmentView(OutputModel):
+    file_name: str | None = None
+    mime_type: str | None = None
+    file_uuid: str | None = None
+    url: str | None = Field(default=None, description="Temporary download URL")
+
+
+class NoteView(OutputModel):
+    author: str | None = None
+    at: str | None = None
+    text: str | None = None
+    edited_at: str | None = None
+    attachments: list[AttachmentView] | None = None
+
+
+class HistoryView(OutputModel):
+    at: str | None = None
+    by: str | None = None
+    what: str | None = None
+
+
+class LinkedObject(OutputModel):
+    type: str | None = None
+    id: str | None = None
+    url: str | None = None
+    email: str | None = None
+    context: str | None = None
+
+
+class Assigned(OutputModel):
+    user_id: int | None = None
+    user: str | None = None
+    group_id: int | None = None
+    group: str | None = None
+
+
+class TaskDetail(OutputModel):
+    uuid: str
+    number: int | None = None
+    object_task_number: int | None = None
+    name: str | None = None
+    details: str | None = None
+    status: str | None = None
+    priority: str | None = None
+    assigned: Assigned
+    due: str | None = None
+    overdue: bool = False
+    delay_until: str | None = None
+    expires: str | None = None
+    created: str | None = None
+    created_by: str | None = None
+    updated: str | None = None
+    system_task_type: str | None = None
+    object: LinkedObject | None = None
+    tags: list[str] = Field(default_factory=list)
+    properties: dict[str, str] = Field(default_factory=dict)
+    depends_on: str | None = None
+    related_to: str | None = None
+    notes: list[NoteView] = Field(default_factory=list)
+    attachments: list[AttachmentView] = Field(default_factory=list)
+    history: list[HistoryView] = Field(default_factory=list)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def _who(user: WorkflowUser | None) -> str | None:
+    if user is None:
+        return None
+    return clean_text(user.user) or (f"user {user.user_id}" if user.user_id is not None else None)
+
+
+def is_overdue(task: WorkflowTask, now: datetime | None = None) -> bool:
+    if task.due_dts is None or (task.status is not None and str(task.status).startswith("closed")):
+        return False
+    return task.due_dts < (now or datetime.now(UTC))
+
+
+def object_label(task: WorkflowTask) -> str | None:
+    if task.object_type is None and task.object_id is None:
+        return None
+    return " ".join(str(part) for part in (task.object_type, task.object_id) if part)
+
+
+def summarize(task: WorkflowTask, now: datetime | None = None) -> TaskSummary:
+    return TaskSummary(
+        uuid=task.workflow_task_uuid or "",
+        number=task.global_task_number,
+        name=clean_text(task.task_name),
+        status=str(task.status) if task.status is not None else None,
+        priority=friendly_priority(task.priority),
+        assignee=clean_text(task.assigned_to_user),
+        group=clean_text(task.assigned_to_group),
+        due=_iso(task.due_dts),
+        overdue=is_overdue(task, now),
+        object=clean_text(object_label(task)),
+    )
+
+
+def _attachment(att: WorkflowAttachment) -> AttachmentView:
+    return AttachmentView(
+        file_name=clean_text(att.file_name),
+        mime_type=att.mime_type,
+        file_uuid=att.file_uuid,
+        url=att.download_key,
+    )
+
+
+def detail(task: WorkflowTask, now: datetime | None = None) -> TaskDetail:
+    linked = None
+    if task.object_type or task.object_id or task.task_context:
+        linked = LinkedObject(
+            type=str(task.object_type) if task.object_type else None,
+            id=task.object_id,
+            url=task.object_url,
+            email=task.object_email,
+            context=clean_text(task.task_context),
+        )
+    return TaskDetail(
+        uuid=task.workflow_task_uuid or "",
+        number=task.global_task_number,
+        object_task_number=task.object_task_number,
+        name=clean_text(task.task_name),
+        details=clean_text(task.task_details),
+        status=str(task.status) if task.status is not None else None,
+        priority=friendly_priority(task.priority),
+        assigned=Assigned(
+            user_id=task.assigned_to_user_id,
+            user=clean_text(task.assigned_to_user),
+            group_id=task.assigned_to_group_id,
+            group=clean_text(task.assigned_to_group),
+        ),
+        due=_iso(task.due_dts),
+        overdue=is_overdue(task, now),
+        delay_until=_iso(task.delay_until_dts),
+        expires=_iso(task.expiration_dts),
+        created=_iso(task.created_dts),
+        created_by=_who(task.created_by),
+        updated=_iso(task.last_update_dts),
+        system_task_type=str(task.system_task_type) if task.system_task_type else None,
+        object=linked,
+        tags=[clean_text(t) or "" for t in task.tags or []],
+        properties={p.name: clean_text(p.value) or "" for p in task.properties or [] if p.name},
+        depends_on=task.dependant_workflow_task_uuid,
+        related_to=task.related_workflow_task_uuid,
+        notes=[
+            NoteView(
+                author=_who(n.user),
+                at=_iso(n.note_dts),
+                text=clean_text(n.note),
+                edited_at=_iso(n.edit_dts),
+                attachments=[_attachment(a) for a in n.attachments] if n.attachments else None,
+            )
+            for n in task.notes or []
+        ],
+        attachments=[_attachment(a) for a in task.attachments or []],
+        history=[
+            HistoryView(at=_iso(h.activity_dts), by=_who(h.user), what=clean_text(h.description))
+            for h in task.histories or []
+        ],
+    )
+
+
+class UntrustedOutput(OutputModel):
+    """Results that carry text people wrote say so."""
+
+    notice: str = UNTRUSTED_NOTICE

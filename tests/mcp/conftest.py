@@ -1,0 +1,67 @@
+"""Fixtures for the MCP server tests: a fresh sandbox database per test, a ToolContext on it, and the
+environment a subprocess needs to run on the sandbox (never on UltraCart)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from shared_client.factory import build_backend
+from shared_client.settings import Settings
+from shared_client.tools import ToolContext
+
+
+def sandbox_environment(db_path: Path) -> dict[str, str]:
+    """os.environ without UltraCart credentials or an MCP token, pointed at the sandbox."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("ULTRACART_") and k not in ("UC_WORKFLOW_MCP_TOKEN", "UC_WORKFLOW_SANDBOX_DB")
+    }
+    env["UC_WORKFLOW_SANDBOX"] = "1"
+    env["UC_WORKFLOW_SANDBOX_DB"] = str(db_path)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture(scope="session")
+def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sandbox seeds its demo account once; each test gets a copy."""
+    from shared_client.sandbox import SandboxConfig, create_app
+
+    path = tmp_path_factory.mktemp("seed") / "sandbox.sqlite3"
+    create_app(SandboxConfig(db_path=path))
+    return path
+
+
+@pytest.fixture
+def sandbox_db(seeded_db: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "sandbox.sqlite3"
+    shutil.copyfile(seeded_db, path)
+    return path
+
+
+@pytest.fixture
+def sandbox_env(sandbox_db: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = sandbox_environment(sandbox_db)
+    for key in list(os.environ):
+        if key not in env:
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    # Settings also reads ./.env: run from an empty directory.
+    monkeypatch.chdir(sandbox_db.parent)
+    return env
+
+
+@pytest.fixture
+async def tool_context(sandbox_env: dict[str, str]) -> AsyncIterator[ToolContext]:
+    backend = build_backend(Settings(), force_sandbox=True)
+    try:
+        yield ToolContext(backend.client, sandbox=backend.sandbox, description=backend.description)
+    finally:
+        await backend.client.aclose()
