@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -115,6 +116,18 @@ def ensure_node_modules(*, timeout_s: float = 600.0) -> None:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+@functools.cache
+def node_version() -> tuple[int, int, int]:
+    """Version of the `node` on PATH; the Node 20 shim needs module.register (>= 20.6)."""
+    out = subprocess.run(
+        [_require_executable("node"), "--version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    major, minor, patch = (int(p) for p in out.lstrip("v").split(".")[:3])
+    if (major, minor) < (20, 6):
+        raise ToolingError(f"Node {out} is too old: need >= 20.6 (module.register) for the conformance suite")
+    return major, minor, patch
+
+
 def _node_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("NO_COLOR", "1")
@@ -192,6 +205,7 @@ class ConformanceReport:
 
 def conformance_command(url: str, scenario: str, output_dir: Path) -> list[str]:
     node = _require_executable("node")
+    node_version()
     return [
         node,
         "--import",
@@ -293,7 +307,7 @@ def run_inspector_cli(
     try:
         proc = subprocess.run(
             argv,
-            cwd=cwd if cwd is not None else CONFORMANCE_DIR,
+            cwd=cwd,  # None: the caller's cwd, so relative paths in `command` work
             capture_output=True,
             text=True,
             timeout=timeout_s,

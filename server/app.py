@@ -30,7 +30,7 @@ from mcp.types import (
 from pydantic import Field
 
 from shared_client.tools import Tool, ToolContext, ToolError, get_tool, select_tools
-from shared_client.tools.base import UNTRUSTED_NOTICE
+from shared_client.tools.base import UNTRUSTED_NOTICE, ToolInputError
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def instructions_for(context: ToolContext, tools: list[Tool[Any, Any]], read_onl
         "UltraCart Workflow tasks: back-office to-dos linked to orders, auto orders, items, customer "
         "profiles and storefronts.",
         where,
-        "- Start with search_tasks (assignee 'me', status 'open') and refer to a task by its #number or uuid.",
+        "- Start with search_tasks (assignee 'me', status 'open'); refer to a task by its #number or uuid.",
         "- get_task shows notes, attachments and history; read a task before changing it.",
         "- update_task and add_task_note change only what you pass; every other field survives.",
         "- Priorities: low, medium, high, critical. Dates: ISO dates or date-times.",
@@ -183,7 +183,7 @@ def build_server(
         try:
             output = await get_task.run(context, {task_arg: task_uuid})
         except ToolError as exc:
-            if "not found" in exc.message.lower():
+            if isinstance(exc, ToolInputError) or "not found" in exc.message.lower():
                 raise ResourceNotFoundError(exc.message) from None
             raise ResourceError(exc.message) from None
         return json.dumps(output.to_data(), ensure_ascii=False)
@@ -226,13 +226,16 @@ def build_server(
             "3. Quote customer-written text only where it matters, marked as a quote.\n" + UNTRUSTED_NOTICE
         )
 
-    @server.completion()
+    # mcp's ``completion()`` decorator is not annotated; the handler below is.
+    @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]
     async def complete(
         ref: PromptReference | ResourceTemplateReference,
         argument: CompletionArgument,
         completion_context: CompletionContext | None,
     ) -> Completion | None:
-        wants_ref = isinstance(ref, PromptReference) and ref.name == HANDOVER_PROMPT and argument.name == "task"
+        wants_ref = (
+            isinstance(ref, PromptReference) and ref.name == HANDOVER_PROMPT and argument.name == "task"
+        )
         wants_uuid = (
             isinstance(ref, ResourceTemplateReference)
             and ref.uri == TASK_URI_TEMPLATE

@@ -37,7 +37,10 @@ class BearerTokenMiddleware:
             client = scope.get("client")
             logger.warning("refused an unauthenticated request from %s", client[0] if client else "unknown")
             response = JSONResponse(
-                {"error": "unauthorized", "error_description": "send Authorization: Bearer <UC_WORKFLOW_MCP_TOKEN>"},
+                {
+                    "error": "unauthorized",
+                    "error_description": "send Authorization: Bearer <UC_WORKFLOW_MCP_TOKEN>",
+                },
                 status_code=401,
                 headers={"WWW-Authenticate": 'Bearer realm="uc-workflow-mcp"'},
             )

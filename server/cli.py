@@ -53,30 +53,34 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def transport_security(host: str) -> TransportSecuritySettings:
-    """Host/Origin checks against DNS rebinding: only loopback names, plus the bound address itself."""
-    from mcp.server.transport_security import TransportSecuritySettings
-
-    names = ["127.0.0.1", "localhost", "[::1]"]
-    bound = f"[{host}]" if ":" in host else host
-    if bound not in names and not ipaddress_is_unspecified(host):
-        names.append(bound)
-    if ipaddress_is_unspecified(host):
-        # 0.0.0.0 / :: answers under any name the machine has; the bearer token is the guard there.
-        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=[*names, *(f"{name}:*" for name in names)],
-        allowed_origins=[f"{scheme}://{name}{port}" for scheme in ("http", "https") for name in names
-                         for port in ("", ":*")],
-    )
-
-
-def ipaddress_is_unspecified(host: str) -> bool:
+def is_unspecified(host: str) -> bool:
     try:
         return ipaddress.ip_address(host.strip("[]")).is_unspecified
     except ValueError:
         return False
+
+
+def transport_security(host: str) -> TransportSecuritySettings:
+    """Host/Origin checks against DNS rebinding: loopback names, plus the bound address itself."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    if is_unspecified(host):
+        # 0.0.0.0 / :: answers under any name the machine has; the required bearer token is the guard.
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    names = ["127.0.0.1", "localhost", "[::1]"]
+    bound = f"[{host.strip('[]')}]" if ":" in host else host
+    if bound not in names:
+        names.append(bound)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[*names, *(f"{name}:*" for name in names)],
+        allowed_origins=[
+            f"{scheme}://{name}{port}"
+            for scheme in ("http", "https")
+            for name in names
+            for port in ("", ":*")
+        ],
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,7 +176,9 @@ def serve(args: argparse.Namespace) -> None:
 
     app = build_http_app(server, args.host, token)
     url_host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"uc-workflow-mcp: listening on http://{url_host}:{args.port}{MCP_PATH}", file=sys.stderr, flush=True)
+    print(
+        f"uc-workflow-mcp: listening on http://{url_host}:{args.port}{MCP_PATH}", file=sys.stderr, flush=True
+    )
     config = uvicorn.Config(
         app, host=args.host, port=args.port, log_config=None, log_level=args.log_level.lower(), lifespan="on"
     )

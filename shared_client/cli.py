@@ -94,7 +94,8 @@ async def call_tool(name: str, arguments: dict[str, Any], *, force_sandbox: bool
     async with backend.client:
         context = ToolContext(backend.client, sandbox=backend.sandbox, description=backend.description)
         output = await tool.run(context, arguments)
-        return output.to_data()
+        data: dict[str, Any] = output.to_data()
+        return data
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -77,15 +77,26 @@ class Budget:
         self._buckets = [LeakyBucket(capacity, period, updated=clock()) for capacity, period in spec.limits]
         self._lock = threading.Lock()
 
-    def reserve(self) -> float:
-        """Take one request if every bucket has room and return 0, else return how long to wait."""
+    def wait_time(self) -> float:
+        """Seconds until every bucket has room for one more request (0: send now)."""
         with self._lock:
             now = self._clock()
-            wait = max((bucket.wait_time(now) for bucket in self._buckets), default=0.0)
-            if wait <= 0:
-                for bucket in self._buckets:
-                    bucket.take(now)
-            return wait
+            return max((bucket.wait_time(now) for bucket in self._buckets), default=0.0)
+
+    def take(self) -> None:
+        """Count one request. Called when its answer arrives: UltraCart counted it on arrival, which is
+        earlier, so our buckets drain later than UltraCart's and never run ahead of them."""
+        with self._lock:
+            now = self._clock()
+            for bucket in self._buckets:
+                bucket.take(now)
+
+    def reserve(self) -> float:
+        """Take one request now if it fits and return 0, else return how long to wait."""
+        wait = self.wait_time()
+        if wait <= 0:
+            self.take()
+        return wait
 
     def note_rate_limited(self, message: str) -> None:
         """On UltraCart's ``rate of N per S second(s) exceeded``, mark that bucket full."""

@@ -142,7 +142,7 @@ def render_task(doc: dict[str, Any], base_url: str) -> dict[str, Any]:
         task["histories"] = [
             {**h, "activity_dts": stored_to_wire(h.get("activity_dts"))} for h in task["histories"]
         ]
-    return task
+    return dict(sorted(task.items()))
 
 
 def result_set(count: int, offset: int, limit: int, total: int) -> dict[str, Any]:
@@ -394,8 +394,7 @@ class RestApi:
             return self._error(ApiError(401, "Invalid credentials: no demo user has that email"))
 
         in_flight = sb.stats.enter(key)
-        released = False
-        try:
+        try:  # the slot is released before a `timeout` fault hangs (in __call__)
             if in_flight > 1 and not sb.config.allow_concurrent:
                 sb.stats.rate_limited += 1
                 return self._error(
@@ -438,13 +437,9 @@ class RestApi:
                 status, data, error, _ = self._error(ApiError(500, "Internal server error"))
                 return status, data, error, fault
             metadata = payload.pop("metadata", {})
-            if fault == "timeout":  # the slot is free while the answer hangs
-                sb.stats.leave(key)
-                released = True
             return 200, dumps({"success": True, **payload, "metadata": metadata}), None, fault
         finally:
-            if not released:
-                sb.stats.leave(key)
+            sb.stats.leave(key)
 
     async def _identify(self, key: str, credential: str) -> dict[str, Any] | None:
         cached = self.sb.identities.get(key)
@@ -566,8 +561,8 @@ def create_app(config: SandboxConfig) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        executor.submit(store.close).result()
-        executor.shutdown(wait=True)
+        await asyncio.wrap_future(executor.submit(store.close))
+        executor.shutdown(wait=False)
 
     routes = [
         Route("/_sandbox/stats", stats, methods=["GET"]),

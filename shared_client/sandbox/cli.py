@@ -7,6 +7,7 @@ import contextlib
 import logging
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from .config import DEFAULT_RATE_LIMIT, FAULT_KINDS, SandboxConfig, default_db_path, parse_rate_limit
 
@@ -63,8 +64,14 @@ def _rate(text: str) -> object:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One clear line instead of usage plus error."""
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="uc-workflow-sandbox",
         description="A local emulator of UltraCart's Workflow API, backed by SQLite. "
         "Point any UltraCart client at http://HOST:PORT/rest/v2.",

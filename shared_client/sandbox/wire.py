@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -119,7 +120,7 @@ def parse_dts(value: Any, field: str) -> float:
 
 def utc_iso(epoch: float) -> str:
     """The form dates are stored in inside task documents."""
-    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
 
 
 def format_dts(epoch: float) -> str:

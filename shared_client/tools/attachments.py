@@ -178,7 +178,7 @@ async def _attach(ctx: ToolContext, params: AttachInput) -> AttachOutput:
             task.attachments = [*(task.attachments or []), attachment]
         return ["attachment added"]
 
-    saved, _ = await read_modify_write(ctx, task_uuid, mutate)
+    saved, _, warnings = await read_modify_write(ctx, task_uuid, mutate)
     holder = (
         (saved.notes or [])[params.note_index].attachments
         if params.note_index is not None
@@ -191,7 +191,9 @@ async def _attach(ctx: ToolContext, params: AttachInput) -> AttachOutput:
         file_uuid=stored.file_uuid,
         url=stored.download_key,
     )
-    return AttachOutput(task=detail(saved), attachment=view, on_note=params.note_index)
+    return AttachOutput(
+        task=detail(saved), attachment=view, on_note=params.note_index, warnings=warnings or None
+    )
 
 
 UPLOAD_URL = Tool(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import re
 import uuid as uuidlib
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from shared_client import constants
 from shared_client.errors import APIConnectionError, ServerError
+from shared_client.locks import machine_lock
 from shared_client.models import (
     Property,
     WorkflowNote,
@@ -44,6 +46,8 @@ from shared_client.tools.values import (
     parse_when,
 )
 from shared_client.tools.views import TaskDetail, TaskSummary, UntrustedOutput, detail, summarize
+
+logger = logging.getLogger("uc_workflow.tools")
 
 CREATE_TOKEN_PROPERTY = "uc_workflow_create_id"
 """Every create carries a unique token in the task's properties, so an insert whose outcome is unknown
@@ -133,21 +137,80 @@ def remember_numbers(ctx: ToolContext, tasks: list[WorkflowTask]) -> None:
             ctx.task_numbers[task.global_task_number] = task.workflow_task_uuid
 
 
+MAX_WRITE_ATTEMPTS = 3
+_SERVER_DERIVED = {"assigned_to_user", "assigned_to_group", "assigned_to_user_or_group", "task_context"}
+_OVERWRITE_SIGNS = ("removed",)
+
+
+def _wire_key(value: Any) -> Any:
+    """What of a field must survive a write: for notes and attachments, the texts and names in order
+    (the server adds timestamps, ids and download URLs)."""
+    if (
+        isinstance(value, list)
+        and value
+        and isinstance(value[0], dict)
+        and ("note" in value[0] or "file_name" in value[0])
+    ):
+        return [(v.get("note"), v.get("file_name"), _wire_key(v.get("attachments") or [])) for v in value]
+    return value
+
+
+def change_stuck(before: WorkflowTask, intended: WorkflowTask, saved: WorkflowTask) -> bool:
+    """Whether every field the writer changed reads back as intended after the write."""
+    old, new, got = before.to_wire(), intended.to_wire(), saved.to_wire()
+    for key in set(old) | set(new):
+        if key in _SERVER_DERIVED or key in {"histories", "last_update_dts"}:
+            continue
+        if _wire_key(old.get(key)) != _wire_key(new.get(key)) and _wire_key(got.get(key)) != _wire_key(
+            new.get(key)
+        ):
+            return False
+    return True
+
+
+def overwrite_warnings(before: WorkflowTask, saved: WorkflowTask) -> list[str]:
+    """History written between our read and our write that says something was removed means another
+    writer's change landed in that window and our whole-object PUT replaced it: say so, never silently."""
+    seen = len(before.histories or [])
+    warnings = []
+    for entry in (saved.histories or [])[seen:]:
+        description = entry.description or ""
+        if any(sign in description.lower() for sign in _OVERWRITE_SIGNS):
+            warnings.append(
+                f"Another change landed while this one was being written and may have been replaced "
+                f"(UltraCart's history: '{description}'). Check the task with get_task."
+            )
+    return warnings
+
+
 async def read_modify_write(
     ctx: ToolContext, task_uuid: str, mutate: Callable[[WorkflowTask], list[str]]
-) -> tuple[WorkflowTask, list[str]]:
+) -> tuple[WorkflowTask, list[str], list[str]]:
     """GET the whole task, apply ``mutate`` to a copy, PUT it back: every field, note, attachment,
-    property and tag that ``mutate`` did not touch is sent back unchanged. Serialized per task."""
-    async with ctx.task_lock(task_uuid):
-        current = (await ctx.client.get_task(task_uuid)).task
-        if current is None:
-            raise ToolError(f"UltraCart returned no task for {task_uuid}")
-        changed_task = current.model_copy(deep=True)
-        changes = mutate(changed_task)
-        if not changes:
-            return current, []
-        saved = (await ctx.client.update_task(task_uuid, changed_task)).task or changed_task
-        return saved, changes
+    property and tag that ``mutate`` did not touch is sent back unchanged.
+
+    Writes to one task are serialized in the process (asyncio lock) and on the machine (file lock), so the
+    MCP server and the Slack bot never erase each other's change; the read happens right before the write.
+    The PUT's answer is checked: a change that did not stick is re-applied to the fresh task (bounded), and
+    a change by a writer elsewhere that our write replaced is reported. Returns (task, changes, warnings).
+    """
+    async with ctx.task_lock(task_uuid), machine_lock(ctx.client.base_url, task_uuid):
+        for _attempt in range(MAX_WRITE_ATTEMPTS):
+            current = (await ctx.client.get_task(task_uuid)).task
+            if current is None:
+                raise ToolError(f"UltraCart returned no task for {task_uuid}")
+            intended = current.model_copy(deep=True)
+            changes = mutate(intended)
+            if not changes:
+                return current, [], []
+            saved = (await ctx.client.update_task(task_uuid, intended)).task or intended
+            if change_stuck(current, intended, saved):
+                return saved, changes, overwrite_warnings(current, saved)
+            logger.warning("the change to task %s did not read back as written; applying it again", task_uuid)
+    raise ToolError(
+        f"The change to task {task_uuid} did not stick after {MAX_WRITE_ATTEMPTS} attempts: another writer "
+        "keeps changing it. Nothing was lost; look at the task and try again."
+    )
 
 
 def apply_assignee(task: WorkflowTask, assignee: Assignee) -> str:
@@ -336,6 +399,7 @@ class TaskRefInput(InputModel):
 
 class TaskOutput(UntrustedOutput):
     task: TaskDetail
+    warnings: list[str] | None = Field(default=None, description="Conflicts to tell the user about")
 
     def to_text(self) -> str:
         t = self.task
@@ -628,8 +692,8 @@ async def _update(ctx: ToolContext, params: UpdateInput) -> UpdateOutput:
                 changes.append(label)
         return changes
 
-    saved, changes = await read_modify_write(ctx, task_uuid, mutate)
-    return UpdateOutput(task=detail(saved), changes=changes)
+    saved, changes, warnings = await read_modify_write(ctx, task_uuid, mutate)
+    return UpdateOutput(task=detail(saved), changes=changes, warnings=warnings or None)
 
 
 # --------------------------------------------------------------------------- notes
@@ -655,8 +719,8 @@ async def _add_note(ctx: ToolContext, params: NoteInput) -> NoteOutput:
         task.notes = [*(task.notes or []), WorkflowNote(note=text)]
         return ["note added"]
 
-    saved, _ = await read_modify_write(ctx, task_uuid, mutate)
-    return NoteOutput(task=detail(saved), note_index=len(saved.notes or []) - 1)
+    saved, _, warnings = await read_modify_write(ctx, task_uuid, mutate)
+    return NoteOutput(task=detail(saved), note_index=len(saved.notes or []) - 1, warnings=warnings or None)
 
 
 # --------------------------------------------------------------------------- counts and tags

@@ -38,7 +38,9 @@ async def test_schemas_match_snapshot(tool_context: ToolContext) -> None:
         pytest.skip(f"snapshot written to {SNAPSHOT}")
     assert SNAPSHOT.is_file(), f"no snapshot yet: run UPDATE_SNAPSHOTS=1 pytest {Path(__file__).parent}"
     committed = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
-    changed = sorted(name for name in set(committed) | set(current) if committed.get(name) != current.get(name))
+    changed = sorted(
+        name for name in set(committed) | set(current) if committed.get(name) != current.get(name)
+    )
     assert not changed, (
         f"tool schemas changed: {changed}. If intended, run UPDATE_SNAPSHOTS=1 pytest tests/mcp and commit "
         f"{SNAPSHOT.relative_to(Path(__file__).parents[2])}"

@@ -1,0 +1,168 @@
+"""Fixtures shared by the whole suite: sandboxes in-process and over a real loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shared_client.client import WorkflowClient
+from shared_client.pacing import BudgetSpec
+from shared_client.retry import RetryPolicy
+from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
+from shared_client.tools import ToolContext
+
+FAST_RETRIES = RetryPolicy(
+    max_retries=6, max_rate_limit_retries=8, base_delay=0.005, max_delay=0.02,
+    rate_limit_base_delay=0.005, rate_limit_max_delay=0.02,
+)  # fmt: skip
+SANDBOX_URL = "http://sandbox.test/rest/v2"
+
+
+@dataclass
+class InProcess:
+    client: WorkflowClient
+    app: Any
+
+    async def stats(self) -> dict[str, Any]:
+        async with httpx.AsyncClient(
+            transport=SandboxTransport(self.app), base_url="http://sandbox.test"
+        ) as http:
+            return dict((await http.get("/_sandbox/stats")).json())
+
+
+MakeClient = Callable[..., InProcess]
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "sandbox.sqlite3"
+
+
+@pytest.fixture
+async def make_client(db_path: Path) -> AsyncIterator[MakeClient]:
+    """Build a client on an in-process sandbox: ``make_client(key=..., **SandboxConfig fields)``."""
+    made: list[WorkflowClient] = []
+    apps: dict[tuple[Any, ...], Any] = {}
+
+    def make(
+        *,
+        key: str = "test-owner",
+        budget: BudgetSpec | None = None,
+        timeout: float | None = None,
+        **config: Any,
+    ) -> InProcess:
+        config.setdefault("db_path", db_path)
+        cache_key = tuple(sorted((k, repr(v)) for k, v in config.items()))
+        app = apps.get(cache_key)
+        if app is None:
+            app = apps[cache_key] = create_app(SandboxConfig(**config))
+        client = WorkflowClient(
+            api_key=key,
+            base_url=SANDBOX_URL,
+            transport=SandboxTransport(app),
+            gate_key=uuid.uuid4().hex,
+            budget=budget or BudgetSpec(),
+            retry_policy=FAST_RETRIES,
+            timeout=timeout,
+        )
+        made.append(client)
+        return InProcess(client, app)
+
+    yield make
+    for client in made:
+        await client.aclose()
+
+
+@pytest.fixture
+async def client(make_client: MakeClient) -> WorkflowClient:
+    return make_client().client
+
+
+@pytest.fixture
+async def ctx(make_client: MakeClient) -> ToolContext:
+    return ToolContext(make_client().client, sandbox=True)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_ready(url: str, proc: subprocess.Popen[bytes], deadline: float = 30.0) -> None:
+    """Poll a readiness URL (not a fixed sleep): returns as soon as the server answers."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)  # poll interval while waiting for a readiness condition
+    raise RuntimeError(f"server not ready at {url}")
+
+
+@dataclass
+class LiveSandbox:
+    root: str
+    db: Path
+
+    @property
+    def api(self) -> str:
+        return f"{self.root}/rest/v2"
+
+    def stats(self) -> dict[str, Any]:
+        return dict(httpx.get(f"{self.root}/_sandbox/stats").json())
+
+    def reset_stats(self) -> None:
+        httpx.post(f"{self.root}/_sandbox/stats/reset")
+
+
+StartSandbox = Callable[..., LiveSandbox]
+
+
+@pytest.fixture
+def start_sandbox(tmp_path: Path) -> Iterator[StartSandbox]:
+    """Start ``uc-workflow-sandbox`` on a free loopback port with extra CLI switches."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: str) -> LiveSandbox:
+        port = free_port()
+        db = tmp_path / f"live-{port}.sqlite3"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ULTRACART_", "UC_WORKFLOW_"))}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "shared_client.sandbox", "--host", "127.0.0.1", "--port", str(port),
+             "--db", str(db), *args],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        procs.append(proc)
+        root = f"http://127.0.0.1:{port}"
+        wait_until_ready(f"{root}/_sandbox/stats", proc)
+        return LiveSandbox(root, db)
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def gather_all(*aws: Awaitable[Any]) -> list[Any]:
+    import asyncio
+
+    return list(await asyncio.gather(*aws))
