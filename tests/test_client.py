@@ -479,7 +479,11 @@ async def test_client_budget_waits_instead_of_spending_a_429(make_client: MakeCl
 
 
 async def test_rate_limit_from_the_server_is_waited_out(make_client: MakeClient) -> None:
-    sandbox = make_client(rate_limit=None, fault_rate=1.0, fault_kinds=("429",), seed=1)
+    # No client budget here: the injected 429s say "rate of 1000 per 3600 second(s)", which would
+    # (rightly) make the client wait 3.6 s per request for its hourly bucket to drain.
+    sandbox = make_client(
+        rate_limit=None, fault_rate=1.0, fault_kinds=("429",), seed=1, budget=BudgetSpec.none()
+    )
     client = sandbox.client
     with pytest.raises(RateLimitError):
         await client.get_tags()
@@ -493,7 +497,9 @@ async def test_rate_limit_from_the_server_is_waited_out(make_client: MakeClient)
 
 @pytest.mark.parametrize("kind", ["500", "503", "429", "timeout", "reset"])
 async def test_reads_succeed_through_faults(make_client: MakeClient, kind: str) -> None:
-    sandbox = make_client(rate_limit=None, fault_rate=0.5, fault_kinds=(kind,), seed=7)
+    sandbox = make_client(
+        rate_limit=None, fault_rate=0.5, fault_kinds=(kind,), seed=7, budget=BudgetSpec.none()
+    )
     for _ in range(10):
         assert (await sandbox.client.get_tags()).tags
     assert (await sandbox.stats())["faults_injected"] > 0
@@ -511,7 +517,9 @@ async def test_an_insert_that_may_have_reached_the_server_is_not_sent_twice(
 
 
 async def test_an_insert_refused_with_429_is_retried(make_client: MakeClient) -> None:
-    sandbox = make_client(rate_limit=None, fault_rate=0.5, fault_kinds=("429",), seed=11)
+    sandbox = make_client(
+        rate_limit=None, fault_rate=0.5, fault_kinds=("429",), seed=11, budget=BudgetSpec.none()
+    )
     clean = make_client(rate_limit=None).client
     names = [f"retry-429-{i}" for i in range(6)]
     for name in names:

@@ -1,0 +1,138 @@
+"""The task card: number, name, status, priority, assignee, due date, linked object, and its actions."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    ExternalDataSelectElement,
+    MarkdownTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
+
+from shared_client.tools.views import TaskDetail, TaskSummary
+from slack_bot import ids
+from slack_bot import text as t
+from slack_bot.blocks import common as c
+
+MAX_NOTES_ON_CARD = 3
+MAX_DETAILS_ON_CARD = 600
+MAX_NOTE_ON_CARD = 300
+
+
+def object_label(task: TaskDetail) -> str | None:
+    linked = task.object
+    if linked is None or not (linked.type or linked.id):
+        return None
+    label = t.one_line(" ".join(p for p in (linked.type, linked.id) if p), 200)
+    if linked.url and linked.url.startswith(("https://", "http://")) and "|" not in linked.url:
+        label = f"<{t.escape(linked.url)}|{label}>"
+    if linked.context:
+        label += f" — {t.one_line(linked.context, 200)}"
+    return label
+
+
+def card_fields(task: TaskDetail) -> list[MarkdownTextObject]:
+    fields = [
+        f"*Status*\n{t.escape(c.status_label(task.status))}",
+        f"*Priority*\n{c.priority_label(task.priority)}",
+        f"*Assignee*\n{c.assignee_label(task.assigned.user, task.assigned.group)}",
+        f"*Due*\n{c.due_label(task.due, task.overdue)}",
+    ]
+    linked = object_label(task)
+    if linked:
+        fields.append(f"*Linked*\n{linked}")
+    if task.tags:
+        fields.append("*Tags*\n" + t.one_line(", ".join(task.tags), 500))
+    return [MarkdownTextObject(text=t.truncate(f, c.MAX_FIELD_TEXT)) for f in fields]
+
+
+def card_actions(task: TaskDetail | TaskSummary) -> list[Block]:
+    closed = c.is_closed(task.status)
+    status_initial = c.find_option(c.STATUS_CHOICES, task.status)
+    priority_initial = c.find_option(c.PRIORITY_CHOICES, task.priority)
+    status_select = StaticSelectElement(
+        action_id=ids.SET_STATUS,
+        placeholder="Status",
+        options=c.options(c.STATUS_CHOICES),
+        initial_option=status_initial,
+    )
+    priority_select = StaticSelectElement(
+        action_id=ids.SET_PRIORITY,
+        placeholder="Priority",
+        options=c.options(c.PRIORITY_CHOICES),
+        initial_option=priority_initial,
+    )
+    first = ActionsBlock(
+        block_id=ids.with_task(ids.CARD_ACTIONS, task.uuid),
+        elements=[
+            ButtonElement(text="Assign to me", action_id=ids.ASSIGN_ME, value=task.uuid),
+            ExternalDataSelectElement(action_id=ids.REASSIGN, placeholder="Reassign…", min_query_length=0),
+            status_select,
+            priority_select,
+        ],
+    )
+    close_or_reopen = (
+        ButtonElement(text="Reopen", action_id=ids.REOPEN, value=task.uuid)
+        if closed
+        else ButtonElement(text="Close", action_id=ids.CLOSE, value=task.uuid, style="danger")
+    )
+    second = ActionsBlock(
+        block_id=ids.with_task(ids.CARD_MORE_ACTIONS, task.uuid),
+        elements=[
+            ButtonElement(text="Add note", action_id=ids.ADD_NOTE, value=task.uuid),
+            ButtonElement(text="Edit", action_id=ids.EDIT, value=task.uuid),
+            close_or_reopen,
+        ],
+    )
+    return [first, second]
+
+
+def task_card(task: TaskDetail, *, activity: str | None = None, intro: str | None = None) -> list[Block]:
+    """The card. ``activity`` says who did what (already mrkdwn, built by :func:`activity_line`);
+    ``intro`` heads a notification (e.g. "<@U1> assigned you")."""
+    blocks: list[Block] = []
+    if intro:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=t.truncate(intro, c.MAX_SECTION_TEXT))))
+    blocks.append(
+        SectionBlock(
+            text=MarkdownTextObject(text=c.task_title(task.number, task.name)), fields=card_fields(task)
+        )
+    )
+    if task.details:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=t.mrkdwn(task.details, MAX_DETAILS_ON_CARD))))
+    notes = task.notes[-MAX_NOTES_ON_CARD:]
+    if notes:
+        earlier = len(task.notes) - len(notes)
+        lines = [f"_{earlier} earlier note(s)_"] if earlier else []
+        for note in notes:
+            who = t.one_line(note.author or "someone", 80)
+            when = (note.at or "")[:10]
+            lines.append(f"*{who}* {when}: {t.mrkdwn(note.text, MAX_NOTE_ON_CARD)}")
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=t.truncate("\n".join(lines), c.MAX_CONTEXT_TEXT))])
+        )
+    blocks.extend(card_actions(task))
+    if activity:
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=t.truncate(activity, c.MAX_CONTEXT_TEXT))])
+        )
+    return blocks
+
+
+def card_text(task: TaskDetail | TaskSummary) -> str:
+    """The notification/fallback text sent with the blocks."""
+    return t.one_line(f"#{task.number} {task.name or ''}", c.MAX_MESSAGE_TEXT)
+
+
+def activity_line(actor_slack_id: str, changes: list[str], verb: str = "changed") -> str:
+    """``:pencil2: <@U123> changed: status → closed; assigned to Sam``: who did what, escaped."""
+    what = "; ".join(changes) if changes else "nothing (it was already so)"
+    return f":pencil2: <@{actor_slack_id}> {verb}: {t.one_line(what, 1500)}"
+
+
+def created_line(actor_slack_id: str, *, from_message: bool = False) -> str:
+    return f":sparkles: <@{actor_slack_id}> created this task{' from a message' if from_message else ''}."

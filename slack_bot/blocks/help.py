@@ -1,0 +1,41 @@
+"""/task help, and usage errors that point at the offending word."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+
+from slack_bot import grammar, ids
+from slack_bot import text as t
+from slack_bot.blocks import common as c
+
+
+def help_blocks() -> list[Block]:
+    lines = "\n".join(f"`{t.escape(line)}`" for line in grammar.help_lines())
+    return [
+        SectionBlock(text=MarkdownTextObject(text="*UltraCart tasks from Slack*\n" + lines)),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"{grammar.REF_HELP}. `/task search` with no filters opens a search form; "
+                    "the App Home tab lists your tasks."
+                )
+            ]
+        ),
+    ]
+
+
+def usage_blocks(error: grammar.UsageError) -> list[Block]:
+    text = f":warning: {t.escape(error.message)}"
+    if error.word is not None:
+        text += f"\n```{t.escape(ids.COMMAND + ' ' + error.text)}\n{error.pointer()}```"
+    if error.usage:
+        text += f"\nUsage: `{t.escape(error.usage)}`"
+    return [
+        SectionBlock(text=MarkdownTextObject(text=t.truncate(text, c.MAX_SECTION_TEXT))),
+        ContextBlock(elements=[MarkdownTextObject(text="`/task help` lists every command.")]),
+    ]
+
+
+def notice_blocks(message: str) -> list[Block]:
+    """A one-off message (already mrkdwn) as a single section."""
+    return [SectionBlock(text=MarkdownTextObject(text=t.truncate(message, c.MAX_SECTION_TEXT)))]

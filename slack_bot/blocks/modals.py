@@ -1,0 +1,251 @@
+"""Modals: create, edit, add note, reassign, search, and the "loading" placeholder.
+
+Builders take what to show and an opaque ``metadata`` string (the listener's routing state); they never
+read the view state back: ``slack_bot.forms`` does that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_sdk.models.blocks import (
+    Block,
+    CheckboxesElement,
+    ContextBlock,
+    DatePickerElement,
+    ExternalDataSelectElement,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from shared_client.tools.views import TaskDetail
+from slack_bot import ids
+from slack_bot import text as t
+from slack_bot.blocks import common as c
+from slack_bot.blocks.options import assignee_initial_option
+
+MAX_NAME = 250
+SEARCH_OBJECT_TYPES = tuple(ch for ch in c.OBJECT_TYPE_CHOICES if ch[0] != "storefront")
+
+
+@dataclass(frozen=True)
+class CreatePrefill:
+    title: str = ""
+    details: str = ""
+    source_link: str | None = None  # a message permalink, shown and stored on the task
+
+
+def _title(text: str) -> str:
+    return t.plain(text, c.MAX_VIEW_TITLE)
+
+
+def _modal(callback_id: str, title: str, blocks: list[Block], metadata: str, submit: str | None) -> View:
+    return View(
+        type="modal",
+        callback_id=callback_id,
+        title=_title(title),
+        submit=_title(submit) if submit else None,
+        close="Cancel",
+        blocks=blocks[: c.MAX_VIEW_BLOCKS],
+        private_metadata=metadata[: c.MAX_PRIVATE_METADATA],
+    )
+
+
+def _text_input(
+    block: str,
+    label: str,
+    *,
+    initial: str | None = None,
+    multiline: bool = False,
+    optional: bool = True,
+    max_length: int = c.MAX_INPUT_VALUE,
+    placeholder: str | None = None,
+    hint: str | None = None,
+) -> InputBlock:
+    value = t.truncate(initial, max_length) if initial else None
+    return InputBlock(
+        block_id=block,
+        label=label,
+        optional=optional,
+        hint=hint,
+        element=PlainTextInputElement(
+            action_id=block,
+            initial_value=value,
+            multiline=multiline,
+            max_length=max_length,
+            placeholder=placeholder,
+        ),
+    )
+
+
+def _select(
+    block: str, label: str, choices: tuple[tuple[str, str], ...], initial: str | None, placeholder: str
+) -> InputBlock:
+    return InputBlock(
+        block_id=block,
+        label=label,
+        optional=True,
+        element=StaticSelectElement(
+            action_id=block,
+            placeholder=placeholder,
+            options=c.options(choices),
+            initial_option=c.find_option(choices, initial),
+        ),
+    )
+
+
+def _date(block: str, label: str, initial: str | None = None) -> InputBlock:
+    return InputBlock(
+        block_id=block,
+        label=label,
+        optional=True,
+        element=DatePickerElement(action_id=block, initial_date=initial, placeholder="Pick a date"),
+    )
+
+
+def _assignee(
+    label: str, *, initial: object = None, special: bool = False, optional: bool = True
+) -> InputBlock:
+    return InputBlock(
+        block_id=ids.ASSIGNEE,
+        label=label,
+        optional=optional,
+        hint="People and groups; type to filter." + (" “Me” and “Unassigned” too." if special else ""),
+        element=ExternalDataSelectElement(
+            action_id=ids.ASSIGNEE,
+            placeholder="Someone or a group",
+            min_query_length=0,
+            initial_option=initial,  # type: ignore[arg-type]
+        ),
+    )
+
+
+def create_modal(prefill: CreatePrefill, metadata: str) -> View:
+    blocks: list[Block] = []
+    if prefill.source_link:
+        blocks.append(
+            ContextBlock(
+                elements=[MarkdownTextObject(text=f"From <{t.escape(prefill.source_link)}|this message>")]
+            )
+        )
+    blocks += [
+        _text_input(
+            ids.NAME,
+            "Title",
+            initial=prefill.title,
+            optional=False,
+            max_length=MAX_NAME,
+            placeholder="e.g. Call the customer about order 1234",
+        ),
+        _text_input(ids.DETAILS, "Details", initial=prefill.details, multiline=True),
+        _select(ids.PRIORITY, "Priority", c.PRIORITY_CHOICES, "medium", "Priority"),
+        _date(ids.DUE, "Due date"),
+        _assignee("Assignee"),
+        _text_input(ids.TAGS, "Tags", hint="Comma-separated, e.g. vip, refund", max_length=500),
+        _select(ids.OBJECT_TYPE, "Linked object type", c.OBJECT_TYPE_CHOICES, None, "Order, item…"),
+        _text_input(ids.OBJECT_ID, "Linked object id", max_length=100, placeholder="e.g. DEMO-0001234"),
+    ]
+    return _modal(ids.CREATE_MODAL, "New task", blocks, metadata, "Create")
+
+
+def due_date_of(task: TaskDetail) -> str | None:
+    when = c.parse_iso(task.due)
+    return when.date().isoformat() if when else None
+
+
+def details_fit(task: TaskDetail) -> bool:
+    return len(task.details or "") <= c.MAX_INPUT_VALUE
+
+
+def edit_modal(task: TaskDetail, metadata: str) -> View:
+    blocks: list[Block] = [
+        _text_input(ids.NAME, "Title", initial=task.name, optional=False, max_length=MAX_NAME),
+    ]
+    if details_fit(task):
+        blocks.append(_text_input(ids.DETAILS, "Details", initial=task.details, multiline=True))
+    else:
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text="The details are longer than Slack lets a form hold; edit them in UltraCart."
+                    )
+                ]
+            )
+        )
+    status = task.status if c.find_option(c.STATUS_CHOICES, task.status) else None
+    blocks += [
+        _select(ids.STATUS, "Status", c.STATUS_CHOICES, status, "Status"),
+        _select(ids.PRIORITY, "Priority", c.PRIORITY_CHOICES, task.priority, "Priority"),
+        _date(ids.DUE, "Due date", due_date_of(task)),
+        _assignee(
+            "Assignee",
+            initial=assignee_initial_option(
+                task.assigned.user_id, task.assigned.user, task.assigned.group_id, task.assigned.group
+            ),
+        ),
+        _text_input(ids.TAGS, "Tags", initial=", ".join(task.tags), hint="Comma-separated", max_length=2000),
+    ]
+    return _modal(ids.EDIT_MODAL, f"Edit #{task.number}", blocks, metadata, "Save")
+
+
+def note_modal(number: int | None, name: str | None, metadata: str) -> View:
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=c.task_title(number, name))),
+        _text_input(ids.NOTE_TEXT, "Note", multiline=True, optional=False),
+    ]
+    return _modal(ids.NOTE_MODAL, f"Note on #{number}", blocks, metadata, "Add note")
+
+
+def reassign_modal(number: int | None, name: str | None, metadata: str) -> View:
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=c.task_title(number, name))),
+        _assignee("Assign to", optional=False),
+    ]
+    return _modal(ids.REASSIGN_MODAL, f"Reassign #{number}", blocks, metadata, "Reassign")
+
+
+def search_modal(metadata: str) -> View:
+    blocks: list[Block] = [
+        _select(ids.STATUS, "Status", c.STATUS_CHOICES, "open", "Any status"),
+        _select(ids.PRIORITY, "Priority", c.PRIORITY_CHOICES, None, "Any priority"),
+        _assignee("Assignee or group", special=True),
+        _select(ids.OBJECT_TYPE, "Object type", SEARCH_OBJECT_TYPES, None, "Any type"),
+        _text_input(
+            ids.OBJECT_ID,
+            "Object id",
+            max_length=100,
+            hint="With an object type: every task of that one object (other filters do not apply).",
+        ),
+        _text_input(ids.TAGS, "Tags", hint="Comma-separated; tasks carrying all of them", max_length=500),
+        InputBlock(
+            block_id=ids.OVERDUE,
+            label="Overdue",
+            optional=True,
+            element=CheckboxesElement(
+                action_id=ids.OVERDUE, options=[c.option("Only overdue tasks", "overdue")]
+            ),
+        ),
+        _date(ids.DUE_AFTER, "Due on or after"),
+        _date(ids.DUE_BEFORE, "Due on or before"),
+        _date(ids.CREATED_AFTER, "Created on or after"),
+        _date(ids.CREATED_BEFORE, "Created on or before"),
+        _select(ids.SORT, "Sort", c.SORT_CHOICES, "due", "Sort by"),
+    ]
+    return _modal(ids.SEARCH_MODAL, "Search tasks", blocks, metadata, "Search")
+
+
+def loading_modal(title: str, message: str) -> View:
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=t.truncate(message, c.MAX_SECTION_TEXT)))
+    ]
+    return _modal(ids.LOADING_MODAL, title, blocks, "", None)
+
+
+def done_modal(title: str, message: str) -> View:
+    """What a modal turns into when its work finished or failed after it was submitted."""
+    return loading_modal(title, message)

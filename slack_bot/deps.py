@@ -1,0 +1,80 @@
+"""What the app is built from: injected, so tests hand in a mock Slack client and a sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from shared_client.tools import ToolContext
+from shared_client.tools.context import PeopleSnapshot
+from slack_bot.identity import IdentityStore
+
+SLACK_RESPONSE_URL_PREFIXES = ("https://hooks.slack.com/",)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class SlackProfile:
+    name: str
+    email: str | None
+    fetched_at: float
+
+
+@dataclass
+class Deps:
+    tools: ToolContext
+    client: AsyncWebClient
+    signing_secret: str
+    identities: IdentityStore
+    clock: Callable[[], datetime] = utc_now
+    # Only these response_url prefixes are posted to (they arrive in signed payloads, but a modal carries
+    # one through private_metadata; being strict costs nothing).
+    response_url_prefixes: tuple[str, ...] = SLACK_RESPONSE_URL_PREFIXES
+    options_wait: float = 2.0  # how long a picker may wait for a cold people cache (Slack allows 3 s)
+    profile_ttl: float = 600.0
+    # Caches (per process).
+    profiles: dict[str, SlackProfile] = field(default_factory=dict)
+    slack_ids_by_email: dict[str, str | None] = field(default_factory=dict)
+    last_people: PeopleSnapshot | None = None
+    _people_refresh: asyncio.Task[PeopleSnapshot] | None = None
+    background: set[asyncio.Task[object]] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        """Keep a reference to fire-and-forget work so it is not garbage-collected mid-flight."""
+        task: asyncio.Task[object] = asyncio.ensure_future(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def people(self) -> PeopleSnapshot:
+        snapshot = await self.tools.people.get()
+        self.last_people = snapshot
+        return snapshot
+
+    def refresh_people(self) -> asyncio.Task[PeopleSnapshot]:
+        """One background refresh at a time."""
+        if self._people_refresh is None or self._people_refresh.done():
+            self._people_refresh = asyncio.ensure_future(self.people())
+            # A failed refresh is retried on the next miss; its error is not left unretrieved.
+            self._people_refresh.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return self._people_refresh
+
+    async def people_quickly(self) -> PeopleSnapshot | None:
+        """For pickers, which must answer within Slack's 3 s: the fresh cache, else the last snapshot
+        while a refresh runs behind, else whatever arrives within ``options_wait``."""
+        if self.tools.people.is_fresh():
+            return await self.people()
+        refresh = self.refresh_people()
+        if self.last_people is not None:
+            return self.last_people
+        try:
+            return await asyncio.wait_for(asyncio.shield(refresh), self.options_wait)
+        except TimeoutError:
+            return None

@@ -1,0 +1,262 @@
+"""Reading submitted modals back: view state → tool arguments, plus the routing state a modal carries in
+its ``private_metadata``. Pure functions; validation errors are keyed by block id for inline display."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from shared_client.tools import ToolInputError, get_tool
+from shared_client.tools.views import TaskDetail
+from slack_bot import ids
+from slack_bot.blocks import common as c
+from slack_bot.blocks.modals import details_fit, due_date_of
+from slack_bot.grammar import ArgValue, SlackUser
+
+State = dict[str, dict[str, dict[str, Any]]]
+
+
+@dataclass
+class Meta:
+    """Where a modal came from, so its result goes back there."""
+
+    channel: str | None = None
+    user: str | None = None
+    response_url: str | None = None
+    message_ts: str | None = None  # the card to update in place
+    home: bool = False  # opened from App Home: republish it afterwards
+    card: bool = False  # opened from a task card: update that card in place afterwards
+    task: str | None = None  # task uuid for edit/note/reassign
+    link: str | None = None  # permalink of the message a task was made from
+    initial: dict[str, str] = field(default_factory=dict)  # edit: hashes of the initial values
+
+    def dump(self) -> str:
+        data = {k: v for k, v in asdict(self).items() if v not in (None, False, {}, "")}
+        text = json.dumps(data, separators=(",", ":"))
+        if len(text) > c.MAX_PRIVATE_METADATA:
+            data.pop("response_url", None)  # the channel and message still locate the card
+            text = json.dumps(data, separators=(",", ":"))
+        return text
+
+    @classmethod
+    def load(cls, text: str | None) -> Meta:
+        if not text:
+            return cls()
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            return cls()
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+# --------------------------------------------------------------------------- state readers
+
+
+def _value(state: State, block: str) -> Any:
+    return state.get(block, {}).get(block, {})
+
+
+def text_value(state: State, block: str) -> str | None:
+    value = _value(state, block).get("value")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def selected(state: State, block: str) -> str | None:
+    option = _value(state, block).get("selected_option")
+    return str(option["value"]) if isinstance(option, dict) and option.get("value") else None
+
+
+def selected_date(state: State, block: str) -> str | None:
+    value = _value(state, block).get("selected_date")
+    return str(value) if value else None
+
+
+def checked(state: State, block: str) -> bool:
+    return bool(_value(state, block).get("selected_options"))
+
+
+def tags_value(state: State) -> list[str] | None:
+    raw = text_value(state, ids.TAGS)
+    if raw is None:
+        return None
+    return list(dict.fromkeys(tag.strip() for tag in raw.split(",") if tag.strip())) or None
+
+
+# --------------------------------------------------------------------------- field → block
+
+FIELD_BLOCKS = {
+    "name": ids.NAME,
+    "details": ids.DETAILS,
+    "priority": ids.PRIORITY,
+    "status": ids.STATUS,
+    "due": ids.DUE,
+    "assignee": ids.ASSIGNEE,
+    "group": ids.ASSIGNEE,
+    "tags": ids.TAGS,
+    "object_type": ids.OBJECT_TYPE,
+    "object_id": ids.OBJECT_ID,
+    "text": ids.NOTE_TEXT,
+    "due_after": ids.DUE_AFTER,
+    "due_before": ids.DUE_BEFORE,
+    "created_after": ids.CREATED_AFTER,
+    "created_before": ids.CREATED_BEFORE,
+    "sort": ids.SORT,
+    "overdue": ids.OVERDUE,
+}
+
+
+def check(tool: str, args: dict[str, Any], fallback_block: str) -> dict[str, str]:
+    """Validate without calling UltraCart (the tool's own input model): errors keyed by block id."""
+    try:
+        get_tool(tool).parse_arguments(args)
+    except ToolInputError as exc:
+        field_name = (exc.field or "").split(".")[0]
+        block = FIELD_BLOCKS.get(field_name, fallback_block)
+        message = exc.message.removeprefix("Invalid arguments: ").removesuffix(" Nothing was changed.")
+        return {block: message[:150]}
+    return {}
+
+
+# --------------------------------------------------------------------------- create
+
+
+def create_args(state: State, meta: Meta) -> tuple[dict[str, Any], dict[str, str]]:
+    args: dict[str, Any] = {"name": text_value(state, ids.NAME) or ""}
+    optional = {
+        "details": text_value(state, ids.DETAILS),
+        "priority": selected(state, ids.PRIORITY),
+        "due": selected_date(state, ids.DUE),
+        "assignee": selected(state, ids.ASSIGNEE),
+        "tags": tags_value(state),
+        "object_type": selected(state, ids.OBJECT_TYPE),
+        "object_id": text_value(state, ids.OBJECT_ID),
+    }
+    args.update({k: v for k, v in optional.items() if v is not None})
+    if meta.link:
+        args["properties"] = {"slack_message": meta.link}
+    errors = {}
+    if bool(args.get("object_type")) != bool(args.get("object_id")):
+        missing = ids.OBJECT_ID if args.get("object_type") else ids.OBJECT_TYPE
+        errors[missing] = "Give both the object type and its id, or neither."
+    return args, errors or check("create_task", args, ids.NAME)
+
+
+# --------------------------------------------------------------------------- edit
+
+
+def fingerprint(value: str | None) -> str:
+    return hashlib.sha256((value or "").encode()).hexdigest()[:10]
+
+
+def assignee_value(task: TaskDetail) -> str | None:
+    if task.assigned.user_id is not None:
+        return f"{ids.USER_PREFIX}{task.assigned.user_id}"
+    if task.assigned.group_id is not None:
+        return f"{ids.GROUP_PREFIX}{task.assigned.group_id}"
+    return None
+
+
+def edit_initial(task: TaskDetail) -> dict[str, str]:
+    """What the edit form showed, hashed, so that only what the person changed is sent."""
+    shown: dict[str, str | None] = {
+        "name": task.name,
+        "status": task.status if c.find_option(c.STATUS_CHOICES, task.status) else None,
+        "priority": task.priority,
+        "due": due_date_of(task),
+        "assignee": assignee_value(task),
+        "tags": ", ".join(task.tags),
+    }
+    if details_fit(task):
+        shown["details"] = task.details
+    return {k: fingerprint(v) for k, v in shown.items()}
+
+
+def edit_args(state: State, meta: Meta) -> tuple[dict[str, Any], dict[str, str]]:
+    submitted: dict[str, str | None] = {
+        "name": text_value(state, ids.NAME),
+        "status": selected(state, ids.STATUS),
+        "priority": selected(state, ids.PRIORITY),
+        "due": selected_date(state, ids.DUE),
+        "assignee": selected(state, ids.ASSIGNEE),
+        "tags": ", ".join(tags_value(state) or []),
+    }
+    if "details" in meta.initial:
+        submitted["details"] = text_value(state, ids.DETAILS)
+    args: dict[str, Any] = {"task": meta.task or ""}
+    for key, value in submitted.items():
+        if key in meta.initial and fingerprint(value) == meta.initial[key]:
+            continue
+        if key == "due":
+            args["due"] = value or "none"
+        elif key == "assignee":
+            args["assignee"] = value or ids.UNASSIGNED_VALUE
+        elif key == "tags":
+            args["tags"] = tags_value(state) or []
+        elif key == "details":
+            args["details"] = value or ""
+        elif key == "status" and value is None:
+            continue  # an unusual status (closed - system …) the form could not show stays
+        elif value is not None:
+            args[key] = value
+    if len(args) == 1:
+        return args, {}  # nothing changed: no call at all
+    return args, check("update_task", args, ids.NAME)
+
+
+# --------------------------------------------------------------------------- note, reassign
+
+
+def note_args(state: State, meta: Meta) -> tuple[dict[str, Any], dict[str, str]]:
+    args = {"task": meta.task or "", "text": text_value(state, ids.NOTE_TEXT) or ""}
+    return args, check("add_task_note", args, ids.NOTE_TEXT)
+
+
+def reassign_args(state: State, meta: Meta) -> tuple[dict[str, Any], dict[str, str]]:
+    who = selected(state, ids.ASSIGNEE)
+    if not who:
+        return {}, {ids.ASSIGNEE: "Pick someone or a group."}
+    return {"task": meta.task or "", "assignee": who}, {}
+
+
+# --------------------------------------------------------------------------- search
+
+
+def search_args(state: State) -> tuple[str, dict[str, ArgValue], dict[str, str]]:
+    """(tool, args, errors): the search form as a search_tasks call, or get_tasks_for_object when an
+    object id is given (UltraCart's search has no object-id filter)."""
+    args: dict[str, ArgValue] = {}
+    who = selected(state, ids.ASSIGNEE)
+    if who == ids.ME_VALUE:
+        args["assignee"] = SlackUser(None)
+    elif who:
+        args["assignee"] = who
+    simple = {
+        "status": selected(state, ids.STATUS),
+        "priority": selected(state, ids.PRIORITY),
+        "object_type": selected(state, ids.OBJECT_TYPE),
+        "due_after": selected_date(state, ids.DUE_AFTER),
+        "due_before": selected_date(state, ids.DUE_BEFORE),
+        "created_after": selected_date(state, ids.CREATED_AFTER),
+        "created_before": selected_date(state, ids.CREATED_BEFORE),
+        "sort": selected(state, ids.SORT),
+    }
+    args.update({k: v for k, v in simple.items() if v is not None})
+    tags = tags_value(state)
+    if tags:
+        args["tags"] = tags
+    if checked(state, ids.OVERDUE):
+        args["overdue"] = True
+    object_id = text_value(state, ids.OBJECT_ID)
+    if object_id:
+        if not args.get("object_type"):
+            return "get_tasks_for_object", {}, {ids.OBJECT_TYPE: "Pick the type of the object."}
+        return "get_tasks_for_object", {"object_type": args["object_type"], "object_id": object_id}, {}
+    for begin, end in (("due_after", "due_before"), ("created_after", "created_before")):
+        first, last = args.get(begin), args.get(end)
+        if isinstance(first, str) and isinstance(last, str) and first > last:
+            return "search_tasks", args, {FIELD_BLOCKS[end]: "This date is before the start of the range."}
+    checkable = {k: v for k, v in args.items() if not isinstance(v, SlackUser)}
+    return "search_tasks", args, check("search_tasks", checkable, ids.STATUS)

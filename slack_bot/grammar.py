@@ -1,0 +1,401 @@
+"""The ``/task`` grammar: a pure parser from the command's text to what to do.
+
+Nothing here talks to Slack or UltraCart. The result is a tool call (tool name + arguments), a request to
+open a form, or a usage error that points at the offending word. Slack user mentions stay as
+:class:`SlackUser` values: only the listener can map a Slack user to an UltraCart user.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from slack_bot import ids
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class SlackUser:
+    """A Slack user named in the command; ``user_id=None`` is the person who typed it (``me``)."""
+
+    user_id: str | None = None
+
+
+ArgValue = str | bool | list[str] | SlackUser
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    tool: str
+    args: dict[str, ArgValue]
+    verb: str
+    words: dict[str, Word] = field(default_factory=dict)  # argument → the word it came from
+    note: str | None = None  # `close REF note`: added with add_task_note, as the closer
+
+
+@dataclass(frozen=True)
+class ShowHelp:
+    pass
+
+
+@dataclass(frozen=True)
+class OpenCreate:
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class OpenSearch:
+    pass
+
+
+@dataclass(frozen=True)
+class Mine:
+    pass
+
+
+@dataclass(frozen=True)
+class SetIdentity:
+    who: str | None  # None: show the current mapping; "auto": go back to matching by e-mail
+
+
+@dataclass(frozen=True)
+class GroupMembership:
+    action: str  # "join", "leave" or "list"
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class UsageError:
+    message: str
+    text: str
+    word: Word | None = None
+    usage: str = ""
+
+    def pointer(self) -> str:
+        """The command with the offending word marked, e.g. ``/task statsu #12`` and ``^^^^^^``."""
+        if self.word is None:
+            return ""
+        return " " * (len(ids.COMMAND) + 1 + self.word.start) + "^" * max(1, self.word.end - self.word.start)
+
+
+Parsed = ToolCall | ShowHelp | OpenCreate | OpenSearch | Mine | SetIdentity | GroupMembership | UsageError
+
+# --------------------------------------------------------------------------- usage text
+
+USAGE: dict[str, str] = {
+    "new": "/task new [title]",
+    "mine": "/task mine",
+    "search": '/task search [status:open priority:high assignee:@alice|me|unassigned group:"Customer '
+    'Service" type:order object:12345 tag:vip due:overdue|DATE..DATE created:DATE.. sort:-due]',
+    "show": "/task show REF",
+    "assign": '/task assign REF @user|"group"|me|unassigned',
+    "status": "/task status REF open|closed|delayed|awaiting",
+    "priority": "/task priority REF low|medium|high|critical",
+    "close": "/task close REF [note]",
+    "reopen": "/task reopen REF",
+    "note": "/task note REF TEXT",
+    "iam": "/task iam NAME-OR-EMAIL (or /task iam auto)",
+    "groups": '/task groups | /task join "GROUP" | /task leave "GROUP"',
+}
+REF_HELP = "REF is a task number like #123 or a task uuid"
+ALIASES = {
+    "create": "new",
+    "add": "new",
+    "list": "search",
+    "find": "search",
+    "view": "show",
+    "open": "show",
+    "reassign": "assign",
+    "comment": "note",
+    "done": "close",
+    "me": "mine",
+    "my": "mine",
+    "join": "join",
+    "leave": "leave",
+    "whoami": "iam",
+}
+VERBS = (*USAGE, "join", "leave", "help")
+
+SEARCH_KEYS = {
+    "status": "status",
+    "is": "status",
+    "priority": "priority",
+    "prio": "priority",
+    "assignee": "assignee",
+    "assigned": "assignee",
+    "to": "assignee",
+    "who": "assignee",
+    "group": "group",
+    "type": "object_type",
+    "object_type": "object_type",
+    "object": "object_id",
+    "id": "object_id",
+    "order": "object_id",
+    "email": "object_email",
+    "tag": "tags",
+    "tags": "tags",
+    "due": "due",
+    "created": "created",
+    "sort": "sort",
+    "by": "created_by",
+    "creator": "created_by",
+}
+SEARCH_KEY_LIST = "status, priority, assignee, group, type, object, email, tag, due, created, by, sort"
+
+# --------------------------------------------------------------------------- tokens
+
+_QUOTES = {'"': '"', "“": "”", "”": "”", "'": "'", "‘": "’"}  # Slack clients turn quotes curly
+_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+_REF = re.compile(
+    r"^(#?\d{1,10}|[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{12})$"
+)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class _Unclosed(Exception):
+    def __init__(self, word: Word) -> None:
+        self.word = word
+
+
+def tokenize(text: str) -> list[Word]:
+    """Split on spaces; a quoted run (straight or curly quotes) is one word, also after ``key:``."""
+    words: list[Word] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        start = i
+        buf: list[str] = []
+        while i < n and not text[i].isspace():
+            ch = text[i]
+            if ch in _QUOTES:
+                close = _QUOTES[ch]
+                end = text.find(close, i + 1)
+                if end < 0 and close != ch:
+                    end = text.find(ch, i + 1)
+                if end < 0:
+                    raise _Unclosed(Word(text[start:], start, n))
+                buf.append(text[i + 1 : end])
+                i = end + 1
+                continue
+            buf.append(ch)
+            i += 1
+        words.append(Word("".join(buf), start, i))
+    return words
+
+
+def _error(message: str, text: str, word: Word | None, verb: str | None = None) -> UsageError:
+    return UsageError(message, text, word, USAGE.get(verb or "", ""))
+
+
+def _person(word: Word) -> ArgValue:
+    """``<@U123|alice>`` → SlackUser; ``me`` → the caller; anything else stays text for the tool."""
+    mention = _MENTION.match(word.text)
+    if mention:
+        return SlackUser(mention.group(1))
+    if word.text.strip().lower() in {"me", "@me", "myself"}:
+        return SlackUser(None)
+    return word.text.strip().lstrip("@") if word.text.startswith("@") else word.text.strip()
+
+
+def is_ref(text: str) -> bool:
+    return bool(_REF.match(text.strip()))
+
+
+def _ref(words: list[Word], text: str, verb: str) -> Word | UsageError:
+    if len(words) < 2:
+        return _error(f"`{verb}` needs a task: {REF_HELP}.", text, None, verb)
+    ref = words[1]
+    if not is_ref(ref.text):
+        return _error(f"`{ref.text}` is not a task reference: {REF_HELP}.", text, ref, verb)
+    return ref
+
+
+def _rest(text: str, words: list[Word], index: int) -> str:
+    """The raw text from word ``index`` on (notes and titles keep their spacing and quotes)."""
+    return text[words[index].start :].strip() if len(words) > index else ""
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def parse(text: str) -> Parsed:
+    text = text.strip()
+    try:
+        words = tokenize(text)
+    except _Unclosed as exc:
+        return _error("A quote is not closed.", text, exc.word)
+    if not words:
+        return ShowHelp()
+    first = words[0]
+    verb = first.text.lower()
+    verb = ALIASES.get(verb, verb)
+    if verb in {"help", "?", "usage"}:
+        return ShowHelp()
+    if verb not in VERBS:
+        return _error(
+            f"`{first.text}` is not a /task command; use one of {', '.join(v for v in USAGE)}.", text, first
+        )
+    if verb == "new":
+        return OpenCreate(title=_rest(text, words, 1))
+    if verb == "mine":
+        if len(words) > 1:
+            return _error(
+                "`mine` takes no filters; use `/task search assignee:me ...`.", text, words[1], verb
+            )
+        return Mine()
+    if verb == "search":
+        return OpenSearch() if len(words) == 1 else parse_search(text, words[1:])
+    if verb == "iam":
+        return SetIdentity(_rest(text, words, 1) or None)
+    if verb in {"groups", "join", "leave"}:
+        group = _rest(text, words, 1).strip("\"“”'")
+        if verb != "groups" and not group:
+            return _error(f"`{verb}` needs a group name.", text, None, "groups")
+        return GroupMembership("list" if verb == "groups" else verb, group)
+
+    ref = _ref(words, text, verb)
+    if isinstance(ref, UsageError):
+        return ref
+    task_words = {"task": ref}
+    if verb in {"show", "reopen"}:
+        if len(words) > 2:
+            return _error(f"`{verb}` takes only a task reference.", text, words[2], verb)
+        if verb == "show":
+            return ToolCall("get_task", {"task": ref.text}, verb, task_words)
+        return ToolCall("update_task", {"task": ref.text, "status": "open"}, verb, task_words)
+    if verb == "close":
+        args: dict[str, ArgValue] = {"task": ref.text, "status": "closed"}
+        return ToolCall("update_task", args, verb, task_words, note=_rest(text, words, 2) or None)
+    if len(words) < 3:
+        needs = {
+            "assign": "someone",
+            "status": "a status",
+            "priority": "a priority",
+            "note": "the note's text",
+        }
+        return _error(f"`{verb}` needs {needs[verb]} after the task.", text, None, verb)
+    if verb == "note":
+        return ToolCall("add_task_note", {"task": ref.text, "text": _rest(text, words, 2)}, verb, task_words)
+    if len(words) > 3:
+        return _error(f"`{verb}` takes one value; quote names with spaces.", text, words[3], verb)
+    value = words[2]
+    if verb == "assign":
+        return ToolCall(
+            "update_task",
+            {"task": ref.text, "assignee": _person(value)},
+            verb,
+            {**task_words, "assignee": value},
+        )
+    return ToolCall("update_task", {"task": ref.text, verb: value.text}, verb, {**task_words, verb: value})
+
+
+def _date_range(
+    value: Word, key: str, args: dict[str, ArgValue], words: dict[str, Word], text: str
+) -> UsageError | None:
+    """``DATE..DATE``, ``DATE..``, ``..DATE``, ``<DATE``, ``>DATE``, ``DATE`` (that day), ``overdue``."""
+    raw = value.text.split(":", 1)[1].strip()
+    if key == "due" and raw.lower() == "overdue":
+        args["overdue"] = True
+        words["overdue"] = value
+        return None
+    after = before = None
+    if ".." in raw:
+        after, before = (part.strip() or None for part in raw.split("..", 1))
+    elif raw.startswith(("<", "≤")):
+        before = raw[1:].lstrip("=").strip()
+    elif raw.startswith((">", "≥")):
+        after = raw[1:].lstrip("=").strip()
+    else:
+        after = before = raw
+    if not (after or before):
+        return _error(
+            f"`{value.text}`: give a date, e.g. {key}:2026-12-01..2026-12-31"
+            + (" or due:overdue" if key == "due" else ""),
+            text,
+            value,
+            "search",
+        )
+    if after:
+        args[f"{key}_after"] = after
+        words[f"{key}_after"] = value
+    if before:
+        args[f"{key}_before"] = before
+        words[f"{key}_before"] = value
+    return None
+
+
+def parse_search(text: str, filters: list[Word]) -> ToolCall | UsageError:
+    args: dict[str, ArgValue] = {}
+    words: dict[str, Word] = {}
+    for word in filters:
+        if ":" not in word.text:
+            return _error(
+                f"`{word.text}` is not a filter; filters look like key:value ({SEARCH_KEY_LIST}).",
+                text,
+                word,
+                "search",
+            )
+        key_text, value = word.text.split(":", 1)
+        key = SEARCH_KEYS.get(key_text.strip().lower())
+        if key is None:
+            return _error(
+                f"`{key_text}` is not a search filter; use {SEARCH_KEY_LIST}.", text, word, "search"
+            )
+        value = value.strip()
+        if not value:
+            return _error(f"`{word.text}` has no value.", text, word, "search")
+        if key in {"due", "created"}:
+            problem = _date_range(word, key, args, words, text)
+            if problem:
+                return problem
+            continue
+        if key == "tags":
+            tags = [t.strip() for t in value.split(",") if t.strip()]
+            existing = args.get("tags")
+            args["tags"] = [*(existing if isinstance(existing, list) else []), *tags]
+        elif key in {"assignee", "created_by"}:
+            args[key] = _person(Word(value, word.start, word.end))
+        else:
+            if key in args:
+                return _error(f"`{key_text}` is given twice.", text, word, "search")
+            args[key] = value
+        words[key] = word
+    if "object_id" in args:
+        return _object_search(text, args, words)
+    return ToolCall("search_tasks", args, "search", words)
+
+
+def _object_search(text: str, args: dict[str, ArgValue], words: dict[str, Word]) -> ToolCall | UsageError:
+    """UltraCart's search has no object-id filter; the tasks of one object come from get_tasks_for_object,
+    which takes no other filters."""
+    extra = [k for k in args if k not in {"object_id", "object_type"}]
+    if extra:
+        return _error(
+            "`object:` finds every task of one object and cannot be combined with other filters "
+            "(UltraCart's search has no object-id filter).",
+            text,
+            words[extra[0]],
+            "search",
+        )
+    if "object_type" not in args:
+        return _error(
+            "`object:` needs `type:` too, e.g. type:order object:DEMO-0001234.",
+            text,
+            words["object_id"],
+            "search",
+        )
+    return ToolCall("get_tasks_for_object", dict(args), "search", words)
+
+
+def help_lines() -> list[str]:
+    return [*USAGE.values()]

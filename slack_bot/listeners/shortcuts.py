@@ -1,0 +1,43 @@
+"""The message shortcut "Create task from message": the create modal, prefilled, linking back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from slack_bot import ids
+from slack_bot.blocks.modals import CreatePrefill, create_modal
+from slack_bot.deps import Deps
+from slack_bot.operations import log, meta_for, origin_of
+from slack_bot.text import slack_to_plain
+
+MAX_TITLE = 120
+
+
+def prefill_from_message(text: str, permalink: str | None) -> CreatePrefill:
+    plain = slack_to_plain(text).strip()
+    first_line = next((line.strip() for line in plain.splitlines() if line.strip()), "")
+    title = first_line if len(first_line) <= MAX_TITLE else first_line[: MAX_TITLE - 1].rstrip() + "…"
+    details = plain + (f"\n\nFrom Slack: {permalink}" if permalink else "")
+    return CreatePrefill(title=title, details=details, source_link=permalink)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.shortcut(ids.SHORTCUT_CREATE_FROM_MESSAGE)
+    async def create_from_message(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        origin = origin_of(body)
+        message = body.get("message") or {}
+        permalink: str | None = None
+        try:
+            found = await deps.client.chat_getPermalink(
+                channel=str(origin.channel or ""), message_ts=str(message.get("ts") or "")
+            )
+            permalink = str(found.get("permalink") or "") or None
+        except SlackApiError as exc:  # a message the bot cannot see: the task is still made, unlinked
+            log.info("chat.getPermalink failed: %s", exc.response.get("error"))
+        prefill = prefill_from_message(str(message.get("text") or ""), permalink)
+        view = create_modal(prefill, meta_for(origin, link=permalink).dump())
+        await deps.client.views_open(trigger_id=origin.trigger_id, view=view.to_dict())

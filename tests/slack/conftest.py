@@ -1,0 +1,29 @@
+"""Fixtures for the Slack bot tests (the harness is in slack_harness.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_harness import Bot, start_bot
+
+MakeBot = Callable[..., Awaitable[Bot]]
+
+
+@pytest.fixture
+async def make_bot(tmp_path: Path) -> AsyncIterator[MakeBot]:
+    cleanups: list[Callable[[], Awaitable[None]]] = []
+
+    async def make(**options: Any) -> Bot:
+        return await start_bot(tmp_path, cleanups, **options)
+
+    yield make
+    for cleanup in reversed(cleanups):
+        await cleanup()
+
+
+@pytest.fixture
+async def bot(make_bot: MakeBot) -> Bot:
+    return await make_bot()

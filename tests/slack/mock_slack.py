@@ -1,0 +1,195 @@
+"""A local mock of Slack's Web API (and of response_url webhooks) on 127.0.0.1, recording every call.
+
+Tests wait on calls with :meth:`MockSlack.wait_for`: an asyncio condition with a timeout, no sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_TOKEN = "xoxb-test-token-not-real"
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    index: int
+
+    @property
+    def blocks(self) -> list[dict[str, Any]]:
+        blocks = self.args.get("blocks")
+        if blocks is None and isinstance(self.args.get("view"), dict):
+            blocks = self.args["view"].get("blocks")
+        return list(blocks or [])
+
+    def text_of_blocks(self) -> str:
+        return json.dumps(self.blocks, ensure_ascii=False)
+
+
+@dataclass
+class SlackUser:
+    id: str
+    name: str
+    email: str | None
+
+
+@dataclass
+class MockSlack:
+    users: dict[str, SlackUser] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    rate_limit: dict[str, int] = field(default_factory=dict)  # method → how many 429s to answer first
+    fail: dict[str, str] = field(default_factory=dict)  # method → Slack error code to answer
+    root: str = ""
+    _cond: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+
+    # ------------------------------------------------------------------ server
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response/{name}", self._response_url)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.root = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.root}/api/"
+
+    def response_url(self, name: str) -> str:
+        return f"{self.root}/response/{name}"
+
+    # ------------------------------------------------------------------ recording
+
+    async def _record(self, method: str, args: dict[str, Any]) -> Call:
+        async with self._cond:
+            call = Call(method, args, len(self.calls))
+            self.calls.append(call)
+            self._cond.notify_all()
+        return call
+
+    def of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(
+        self,
+        method: str,
+        where: Callable[[Call], bool] | None = None,
+        *,
+        after: int = 0,
+        timeout: float = 10.0,  # noqa: ASYNC109 - a test helper's deadline
+    ) -> Call:
+        """The first call to ``method`` (recorded at index >= ``after``) that satisfies ``where``."""
+
+        def find() -> Call | None:
+            for call in self.calls[after:]:
+                if call.method == method and (where is None or where(call)):
+                    return call
+            return None
+
+        async with self._cond:
+            try:
+                await asyncio.wait_for(self._cond.wait_for(lambda: find() is not None), timeout)
+            except TimeoutError:
+                seen = [c.method for c in self.calls[after:]]
+                raise AssertionError(f"no {method} call within {timeout}s; calls since: {seen}") from None
+            found = find()
+            assert found is not None
+            return found
+
+    def mark(self) -> int:
+        return len(self.calls)
+
+    # ------------------------------------------------------------------ handlers
+
+    async def _args(self, request: web.Request) -> dict[str, Any]:
+        args: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            if request.content_type == "application/json":
+                args.update(await request.json())
+            else:
+                args.update(dict(await request.post()))
+        for key in ("blocks", "view"):
+            if isinstance(args.get(key), str):
+                args[key] = json.loads(args[key])
+        return args
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        args = await request.json()
+        args["_name"] = request.match_info["name"]
+        await self._record("response_url", args)
+        return web.Response(text="ok")
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await self._args(request)
+        if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        await self._record(method, args)
+        if self.rate_limit.get(method, 0) > 0:
+            self.rate_limit[method] -= 1
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "0"}
+            )
+        if method in self.fail:
+            return web.json_response({"ok": False, "error": self.fail[method]})
+        return web.json_response(self._answer(method, args))
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        n = next(self._ids)
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://test.slack.com/",
+                "team": "Test",
+                "user": "taskbot",
+                "team_id": "T1",
+                "user_id": "UBOT",
+                "bot_id": "BBOT",
+            }
+        if method == "chat.postMessage":
+            return {"ok": True, "channel": args.get("channel"), "ts": f"1700000000.{n:06d}", "message": {}}
+        if method == "chat.update":
+            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"1700000000.{n:06d}"}
+        if method in {"views.open", "views.push", "views.update", "views.publish"}:
+            view_id = args.get("view_id") or f"V{n:05d}"
+            return {"ok": True, "view": {"id": view_id, "hash": f"h{n}", **(args.get("view") or {})}}
+        if method == "users.info":
+            user = self.users.get(str(args.get("user")))
+            if user is None:
+                return {"ok": False, "error": "user_not_found"}
+            profile: dict[str, Any] = {"real_name": user.name, "display_name": user.name}
+            if user.email:
+                profile["email"] = user.email
+            return {"ok": True, "user": {"id": user.id, "name": user.name.lower(), "profile": profile}}
+        if method == "users.lookupByEmail":
+            email = str(args.get("email", "")).lower()
+            for user in self.users.values():
+                if (user.email or "").lower() == email:
+                    return {"ok": True, "user": {"id": user.id, "name": user.name}}
+            return {"ok": False, "error": "users_not_found"}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": "D" + str(args.get("users", "")).lstrip("U")}}
+        if method == "chat.getPermalink":
+            ts = str(args.get("message_ts", "")).replace(".", "")
+            return {"ok": True, "permalink": f"https://test.slack.com/archives/{args.get('channel')}/p{ts}"}
+        return {"ok": False, "error": "unknown_method"}

@@ -1,0 +1,391 @@
+"""End to end through HTTP mode: signed Slack requests → the app → sandbox, answers on the mock Slack."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from mock_slack import Call
+from slack_harness import CHANNEL, Bot, sign
+
+from shared_client.tools import get_tool
+from slack_bot import ids
+
+MAX_ACK = 3.0
+
+
+def values(**fields: dict[str, Any]) -> dict[str, Any]:
+    """View state ``values`` as Slack sends it: block_id → action_id → value (ours share the id)."""
+    return {block: {block: value} for block, value in fields.items()}
+
+
+def text_input(value: str) -> dict[str, Any]:
+    return {"type": "plain_text_input", "value": value}
+
+
+def select(value: str | None) -> dict[str, Any]:
+    return {"type": "static_select", "selected_option": {"value": value} if value else None}
+
+
+def picked(value: str) -> dict[str, Any]:
+    return {"type": "external_select", "selected_option": {"value": value, "text": {"type": "plain_text", "text": value}}}
+
+
+def date(value: str | None) -> dict[str, Any]:
+    return {"type": "datepicker", "selected_date": value}
+
+
+async def open_task_number(bot: Bot, **filters: Any) -> tuple[int, str]:
+    out = await get_tool("search_tasks").run(bot.ctx, {"status": "open", "limit": 1, **filters})
+    task = out.tasks[0]  # type: ignore[attr-defined]
+    return int(task.number), str(task.uuid)
+
+
+# ---------------------------------------------------------------------- requests and signatures
+
+
+async def test_unsigned_stale_and_forged_requests_are_rejected(bot: Bot) -> None:
+    body = b"command=%2Ftask&text=help&user_id=UALICE&team_id=T1"
+    assert (await bot.post(body, "application/x-www-form-urlencoded", signed=False)).status == 401
+    stale = int(time.time()) - 10 * 60
+    reply = await bot.post(body, "application/x-www-form-urlencoded", timestamp=stale, signature=sign(body, stale))
+    assert reply.status == 401
+    forged = sign(body, int(time.time()), secret="not-the-secret")
+    assert (await bot.post(body, "application/x-www-form-urlencoded", signature=forged)).status == 401
+    assert bot.slack.of("response_url") == []
+
+
+async def test_help_and_a_wrong_command_point_at_the_word(bot: Bot) -> None:
+    reply, name = await bot.command("")
+    assert reply.status == 200 and reply.seconds < MAX_ACK
+    help_call = await bot.response(name)
+    assert help_call.args["response_type"] == "ephemeral"
+    assert "/task search" in help_call.text_of_blocks()
+
+    _, name = await bot.command("stauts #1 closed")
+    usage = await bot.response(name)
+    assert usage.args["response_type"] == "ephemeral"
+    text = usage.text_of_blocks()
+    assert "stauts" in text and "^^^^^^" in text
+
+
+# ---------------------------------------------------------------------- create
+
+
+async def test_create_through_the_modal_assigns_and_dms_the_assignee(bot: Bot) -> None:
+    reply, name = await bot.command("new Refund check for DEMO-42", user="UALICE")
+    assert reply.status == 200
+    opened = await bot.slack.wait_for("views.open")
+    view = opened.args["view"]
+    assert view["callback_id"] == ids.CREATE_MODAL
+    name_block = next(b for b in view["blocks"] if b.get("block_id") == ids.NAME)
+    assert name_block["element"]["initial_value"] == "Refund check for DEMO-42"
+
+    mark = bot.slack.mark()
+    state = values(
+        name=text_input("Refund check for DEMO-42"),
+        details=text_input("Customer <!channel> asked twice"),
+        priority=select("high"),
+        due=date("2030-01-15"),
+        assignee=picked("user:1003"),
+        tags=text_input("refund, vip"),
+        object_type=select("order"),
+        object_id=text_input("DEMO-42"),
+    )
+    reply = await bot.view_submission(view, state, user="UALICE")
+    assert reply.status == 200 and reply.seconds < MAX_ACK
+    assert reply.text == ""  # closes the modal
+    card = await bot.response(name, after=mark)
+    assert card.args["response_type"] == "in_channel"
+    blocks = card.text_of_blocks()
+    assert "Refund check for DEMO-42" in blocks and "Sam Rivera" in blocks and "<@UALICE> created" in blocks
+    assert "<!channel>" not in blocks  # escaped
+    dm = await bot.slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "DSAM", after=mark)
+    assert "<@UALICE> assigned you" in dm.text_of_blocks()
+    lookup = await bot.slack.wait_for("users.lookupByEmail", after=mark)
+    assert lookup.args["email"] == "sam@demo.example"
+
+    number = int(card.args["text"].split()[0].lstrip("#"))
+    task = await bot.task(f"#{number}")
+    assert task.assigned.user == "Sam Rivera" and task.priority == "high" and task.tags == ["refund", "vip"]
+    assert task.object.id == "DEMO-42"
+
+
+async def test_create_validation_is_inline_and_nothing_is_sent(bot: Bot) -> None:
+    await bot.command("new")
+    view = (await bot.slack.wait_for("views.open")).args["view"]
+    reply = await bot.view_submission(view, values(name=text_input("X"), object_type=select("order")))
+    assert reply.status == 200
+    answer = reply.json()
+    assert answer["response_action"] == "errors" and ids.OBJECT_ID in answer["errors"]
+
+
+async def test_message_shortcut_prefills_the_create_modal_with_a_permalink(bot: Bot) -> None:
+    reply = await bot.message_shortcut("Customer on order <https://x.example|DEMO-1> wants a refund &amp; a call")
+    assert reply.status == 200 and reply.seconds < MAX_ACK
+    await bot.slack.wait_for("chat.getPermalink")
+    view = (await bot.slack.wait_for("views.open")).args["view"]
+    dumped = json.dumps(view)
+    assert "https://test.slack.com/archives/C0GENERAL/p1700000123000200" in dumped
+    details = next(b for b in view["blocks"] if b.get("block_id") == ids.DETAILS)["element"]["initial_value"]
+    assert "wants a refund & a call" in details and "DEMO-1 (https://x.example)" in details
+    mark = bot.slack.mark()
+    await bot.view_submission(view, values(name=text_input("Refund call")))
+    card = await bot.slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == CHANNEL, after=mark)
+    assert "from a message" in card.text_of_blocks()
+
+
+# ---------------------------------------------------------------------- find
+
+
+async def test_search_by_command_pages_with_more(bot: Bot) -> None:
+    _, name = await bot.command("search status:open sort:number")
+    first = await bot.response(name)
+    rows = [b for b in first.blocks if str(b.get("block_id", "")).startswith(ids.ROW + ":")]
+    assert len(rows) == 10 and len(first.blocks) <= 50
+    assert all(r["accessory"]["type"] == "overflow" for r in rows)
+    more = next(b for b in first.blocks if b["type"] == "actions")["elements"][0]
+    mark = bot.slack.mark()
+    _, name2 = await bot.block_action({"action_id": ids.MORE_RESULTS, "block_id": "x", "value": more["value"],
+                                       "type": "button"}, ephemeral=True)  # fmt: skip
+    second = await bot.response(name2, after=mark)
+    assert "(continued)" in second.text_of_blocks()
+    assert second.blocks[1]["block_id"] not in {r["block_id"] for r in rows}
+
+
+async def test_search_filters_and_object_lookup(bot: Bot) -> None:
+    _, name = await bot.command('search group:"Fraud Review" priority:critical')
+    found = await bot.response(name)
+    assert "Review possible fraud" in found.text_of_blocks()
+    _, name = await bot.command("search type:order object:DEMO-0001234")
+    found = await bot.response(name)
+    assert "Collect payment" in found.text_of_blocks()
+
+
+async def test_search_through_the_modal(bot: Bot) -> None:
+    _, name = await bot.command("search")
+    view = (await bot.slack.wait_for("views.open")).args["view"]
+    assert view["callback_id"] == ids.SEARCH_MODAL
+    state = values(status=select("open"), assignee=picked("group:203"), sort=select("-priority"))
+    reply = await bot.view_submission(view, state)
+    assert reply.text == ""
+    found = await bot.response(name)
+    assert found.args["response_type"] == "ephemeral"
+    assert "Review possible fraud" in found.text_of_blocks()
+
+    bad = await bot.view_submission(view, values(due_after=date("2030-02-01"), due_before=date("2030-01-01")))
+    assert bad.json()["errors"] == {ids.DUE_BEFORE: "This date is before the start of the range."}
+
+
+async def test_mine_for_the_credential_user_and_for_others(bot: Bot) -> None:
+    _, name = await bot.command("mine", user="UOWNER")
+    mine = await bot.response(name)
+    text = mine.text_of_blocks()
+    assert "Your open tasks" in text and "Collect payment" in text  # through Accounts Receivable
+
+    _, name = await bot.command("mine", user="UALICE")
+    alice = await bot.response(name)
+    assert "UltraCart tells me group membership only" in alice.text_of_blocks()
+    _, name = await bot.command('join "Customer Service"', user="UALICE")
+    assert "Customer Service" in (await bot.response(name)).text_of_blocks()
+    _, name = await bot.command("mine", user="UALICE")
+    alice = await bot.response(name)
+    assert "Auto order card declined" in alice.text_of_blocks()  # a Customer Service task
+
+
+async def test_unmapped_user_is_told_how_to_fix_it(bot: Bot) -> None:
+    _, name = await bot.command("mine", user="USTRANGER")
+    told = await bot.response(name)
+    assert told.args["response_type"] == "ephemeral" and "/task iam" in told.text_of_blocks()
+    _, name = await bot.command("iam sam@demo.example", user="USTRANGER")
+    assert "Sam Rivera" in (await bot.response(name)).text_of_blocks()
+    _, name = await bot.command("mine", user="USTRANGER")
+    assert "Your open tasks" in (await bot.response(name)).text_of_blocks()
+
+
+# ---------------------------------------------------------------------- change
+
+
+async def test_show_then_act_on_the_card_in_place(bot: Bot) -> None:
+    number, uuid = await open_task_number(bot, assignee="unassigned")
+    _, name = await bot.command(f"show #{number}", user="UALICE")
+    shown = await bot.response(name)
+    assert shown.args["response_type"] == "in_channel"
+    card = Call("chat.postMessage", {"ts": "1700000000.000777", "blocks": shown.blocks}, 0)
+    block = f"{ids.CARD_ACTIONS}:{uuid}"
+
+    async def act(action: dict[str, Any], user: str = "UALICE") -> Call:
+        mark = bot.slack.mark()
+        reply, _ = await bot.block_action({"block_id": block, **action}, user=user, message=card)
+        assert reply.status == 200 and reply.seconds < MAX_ACK
+        return await bot.slack.wait_for("chat.update", after=mark)
+
+    updated = await act({"action_id": ids.ASSIGN_ME, "value": uuid, "type": "button"})
+    assert updated.args["ts"] == "1700000000.000777" and updated.args["channel"] == CHANNEL
+    assert "<@UALICE> changed: assigned to Alice Carter" in updated.text_of_blocks()
+
+    mark = bot.slack.mark()
+    updated = await act({"action_id": ids.REASSIGN, "type": "external_select",
+                         "selected_option": {"value": "user:1003", "text": {"type": "plain_text", "text": "Sam"}}})  # fmt: skip
+    assert "assigned to Sam Rivera" in updated.text_of_blocks()
+    await bot.slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "DSAM", after=mark)
+
+    updated = await act({"action_id": ids.SET_STATUS, "type": "static_select", "selected_option": {"value": "delayed"}})
+    assert "status → delayed" in updated.text_of_blocks()
+    updated = await act({"action_id": ids.SET_PRIORITY, "type": "static_select",
+                         "selected_option": {"value": "critical"}})  # fmt: skip
+    assert "priority → critical" in updated.text_of_blocks()
+    updated = await act({"action_id": ids.CLOSE, "value": uuid, "type": "button"}, user="USAM")
+    assert "<@USAM> changed: status → closed" in updated.text_of_blocks()
+    assert (await bot.task(uuid)).status == "closed"
+    updated = await act({"action_id": ids.REOPEN, "value": uuid, "type": "button"})
+    assert (await bot.task(uuid)).status == "open"
+    task = await bot.task(uuid)
+    assert task.assigned.user == "Sam Rivera" and task.priority == "critical"
+
+
+async def test_quick_changes_by_command(bot: Bot) -> None:
+    number, uuid = await open_task_number(bot, assignee="unassigned")
+    mark = bot.slack.mark()
+    _, name = await bot.command(f"assign #{number} <@UPRIYA|priya>", user="UALICE")
+    card = await bot.response(name)
+    assert "assigned to Priya Shah" in card.text_of_blocks() and card.args["response_type"] == "in_channel"
+    dm = await bot.slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "DPRIYA", after=mark)
+    assert "#" + str(number) in dm.args["text"]
+
+    _, name = await bot.command(f'assign #{number} "Warehouse"')
+    assert "assigned to Warehouse" in (await bot.response(name)).text_of_blocks()
+    _, name = await bot.command(f"priority #{number} high")
+    assert "priority → high" in (await bot.response(name)).text_of_blocks()
+    _, name = await bot.command(f"status {uuid} awaiting")
+    assert "status → awaiting customer feedback" in (await bot.response(name)).text_of_blocks()
+    _, name = await bot.command(f'note #{number} Called the customer, "no answer"')
+    assert "added a note" in (await bot.response(name)).text_of_blocks()
+    _, name = await bot.command(f"close #{number} resolved by phone", user="USAM")
+    assert "status → closed; added a note" in (await bot.response(name)).text_of_blocks()
+    _, name = await bot.command(f"reopen #{number}")
+    await bot.response(name)
+    task = await bot.task(uuid)
+    assert task.status == "open" and task.assigned.group == "Warehouse"
+    notes = [n.text for n in task.notes]
+    assert 'Called the customer, "no answer"\n— via Alice (Slack)' in notes
+    assert "resolved by phone\n— via Sam (Slack)" in notes
+
+    _, name = await bot.command(f"priority #{number} urgentish")
+    usage = await bot.response(name)
+    assert "urgentish" in usage.text_of_blocks() and "^^^" in usage.text_of_blocks()
+
+
+async def test_note_and_edit_modals_update_the_card(bot: Bot) -> None:
+    number, uuid = await open_task_number(bot)
+    _, name = await bot.command(f"show #{number}")
+    shown = await bot.response(name)
+    card = Call("chat.postMessage", {"ts": "1700000000.000888", "blocks": shown.blocks}, 0)
+    block = f"{ids.CARD_MORE_ACTIONS}:{uuid}"
+
+    await bot.block_action({"action_id": ids.ADD_NOTE, "block_id": block, "value": uuid, "type": "button"},
+                           message=card)  # fmt: skip
+    loading = await bot.slack.wait_for("views.open")
+    assert loading.args["view"]["callback_id"] == ids.LOADING_MODAL
+    note_view = (await bot.slack.wait_for("views.update")).args["view"]
+    assert note_view["callback_id"] == ids.NOTE_MODAL
+    mark = bot.slack.mark()
+    await bot.view_submission(note_view, values(note_text=text_input("Checked stock <@U999>")))
+    updated = await bot.slack.wait_for("chat.update", after=mark)
+    assert updated.args["ts"] == "1700000000.000888" and "added a note" in updated.text_of_blocks()
+    assert "&lt;@U999&gt;" in updated.text_of_blocks()  # a forged mention stays text
+
+    mark = bot.slack.mark()
+    await bot.block_action({"action_id": ids.EDIT, "block_id": block, "value": uuid, "type": "button"}, message=card)
+    edit_view = (await bot.slack.wait_for("views.update", after=mark)).args["view"]
+    assert edit_view["callback_id"] == ids.EDIT_MODAL
+    initial = {b["block_id"]: b["element"] for b in edit_view["blocks"] if b["type"] == "input"}
+    state = values(
+        name=text_input(initial[ids.NAME]["initial_value"]),
+        status=select(initial[ids.STATUS].get("initial_option", {}).get("value")),
+        priority=select("low"),
+        due=date(initial[ids.DUE].get("initial_date")),
+        assignee=picked(initial[ids.ASSIGNEE]["initial_option"]["value"]) if "initial_option" in initial[ids.ASSIGNEE] else {},
+        tags=text_input(initial[ids.TAGS].get("initial_value") or ""),
+    )
+    if ids.DETAILS in initial:
+        state.update(values(details=text_input(initial[ids.DETAILS].get("initial_value") or "")))
+    mark = bot.slack.mark()
+    await bot.view_submission(edit_view, state)
+    updated = await bot.slack.wait_for("chat.update", after=mark)
+    assert "edited: priority → low" in updated.text_of_blocks()  # only what changed was sent
+
+
+async def test_row_menu_acts_on_one_result(bot: Bot) -> None:
+    number, uuid = await open_task_number(bot, assignee="unassigned")
+    mark = bot.slack.mark()
+    _, name = await bot.block_action({"action_id": ids.ROW_MENU, "block_id": f"{ids.ROW}:{uuid}", "type": "overflow",
+                                      "selected_option": {"value": f"{ids.MENU_ASSIGN_ME}|{uuid}"}},
+                                     user="UOWNER", ephemeral=True)  # fmt: skip
+    card = await bot.response(name, after=mark)
+    assert card.args["response_type"] == "ephemeral" and card.args["replace_original"] is False
+    assert "assigned to Demo Owner" in card.text_of_blocks()
+
+    mark = bot.slack.mark()
+    await bot.block_action({"action_id": ids.ROW_MENU, "block_id": f"{ids.ROW}:{uuid}", "type": "overflow",
+                            "selected_option": {"value": f"{ids.MENU_REASSIGN}|{uuid}"}}, ephemeral=True)  # fmt: skip
+    view = (await bot.slack.wait_for("views.update", after=mark)).args["view"]
+    assert view["callback_id"] == ids.REASSIGN_MODAL
+    mark = bot.slack.mark()
+    await bot.view_submission(view, values(assignee=picked("user:1006")), user="UOWNER")
+    assert (await bot.task(uuid)).assigned.user == "Jordan Blake"
+
+
+# ---------------------------------------------------------------------- home, pickers, failures
+
+
+async def test_app_home_lists_my_tasks_and_group_tasks(bot: Bot) -> None:
+    reply = await bot.event({"type": "app_home_opened", "user": "UOWNER", "channel": "DOWNER", "tab": "home",
+                             "event_ts": str(time.time())})  # fmt: skip
+    assert reply.status == 200
+    published = await bot.slack.wait_for("views.publish")
+    assert published.args["user_id"] == "UOWNER"
+    view = published.args["view"]
+    assert view["type"] == "home" and len(view["blocks"]) <= 100
+    text = json.dumps(view)
+    assert "Your open tasks" in text and "Unassigned in your groups" in text and "Collect payment" in text
+
+    mark = bot.slack.mark()
+    await bot.block_action({"action_id": ids.HOME_NEW_TASK, "value": "new", "type": "button"}, user="UOWNER", home=True)
+    view = (await bot.slack.wait_for("views.open", after=mark)).args["view"]
+    await bot.view_submission(view, values(name=text_input("Made from home"), assignee=picked("user:1001")), user="UOWNER")
+    republished = await bot.slack.wait_for("views.publish", after=mark)
+    assert "Made from home" in json.dumps(republished.args["view"])
+
+    mark = bot.slack.mark()
+    await bot.event({"type": "app_home_opened", "user": "USTRANGER", "tab": "home"})
+    stranger = await bot.slack.wait_for("views.publish", lambda c: c.args["user_id"] == "USTRANGER", after=mark)
+    assert "/task iam" in json.dumps(stranger.args["view"])
+
+
+async def test_picker_options_are_users_and_groups(bot: Bot) -> None:
+    reply = await bot.block_suggestion(ids.ASSIGNEE, "sa")
+    assert reply.status == 200 and reply.seconds < MAX_ACK
+    groups = {g["label"]["text"]: g["options"] for g in reply.json()["option_groups"]}
+    assert [o["value"] for o in groups["People"]] == ["user:1003"]
+    everyone = (await bot.block_suggestion(ids.REASSIGN, "")).json()["option_groups"]
+    labels = [g["label"]["text"] for g in everyone]
+    assert labels == ["People", "Groups"]
+    search = (await bot.block_suggestion(ids.ASSIGNEE, "", view_callback=ids.SEARCH_MODAL)).json()
+    assert search["option_groups"][0]["label"]["text"] == "Shortcuts"
+
+
+async def test_ultracart_failure_becomes_an_ephemeral_message(bot: Bot) -> None:
+    _, name = await bot.command("show 0b7f1f6e-0000-4000-8000-000000000000")
+    told = await bot.response(name)
+    assert told.args["response_type"] == "ephemeral"
+    assert "Not found" in told.text_of_blocks()
+    assert "slack-test-owner" not in told.text_of_blocks()  # never the credential
+
+
+async def test_slack_429_is_retried(bot: Bot) -> None:
+    bot.slack.rate_limit["views.open"] = 1
+    await bot.command("new Rate limited")
+    await bot.slack.wait_for("views.open", lambda c: c.index > 0 and len(bot.slack.of("views.open")) >= 2)
+    assert len(bot.slack.of("views.open")) == 2
