@@ -26,7 +26,7 @@ from shared_client.tools.tasks import (
     read_modify_write,
     resolve_task_uuid,
 )
-from shared_client.tools.views import AttachmentView, detail
+from shared_client.tools.views import AttachmentView, attachment_view, detail
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 _EXTENSION = re.compile(r"^[A-Za-z0-9]{1,10}$")
@@ -185,12 +185,7 @@ async def _attach(ctx: ToolContext, params: AttachInput) -> AttachOutput:
         else saved.attachments
     )
     stored = next((a for a in reversed(holder or []) if a.file_name == file_name), attachment)
-    view = AttachmentView(
-        file_name=stored.file_name,
-        mime_type=stored.mime_type,
-        file_uuid=stored.file_uuid,
-        url=stored.download_key,
-    )
+    view = attachment_view(stored)
     return AttachOutput(
         task=detail(saved), attachment=view, on_note=params.note_index, warnings=warnings or None
     )

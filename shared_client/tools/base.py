@@ -143,7 +143,7 @@ def describe_api_error(exc: UltraCartError) -> str:
     if isinstance(exc, NotFoundError):
         return f"Not found{op}: {exc.message}. Check the task uuid or number (search_tasks finds it).{ref}"
     if isinstance(exc, RateLimitError):
-        wait = f"{exc.retry_after:.0f} s" if exc.retry_after else "a minute"
+        wait = f"{max(1.0, exc.retry_after):.0f} s" if exc.retry_after else "a minute"
         return f"UltraCart's rate limit was reached{op}: {exc.message}. Retry after {wait}.{ref}"
     if isinstance(exc, AuthenticationError | PermissionDeniedError):
         return (
@@ -155,12 +155,14 @@ def describe_api_error(exc: UltraCartError) -> str:
     if isinstance(exc, APIStatusError):
         return f"UltraCart rejected the request{op}: {exc.message}. Nothing was changed.{ref}"
     if isinstance(exc, APIConnectionError):
-        if exc.request_sent:
-            return (
-                f"The connection to UltraCart broke{op}: {exc.message}. The change may or may not have "
-                "been applied: look at the task before trying again."
-            )
-        return f"Could not reach UltraCart{op}: {exc.message}. Nothing was sent; try again."
+        if not exc.request_sent:
+            return f"Could not reach UltraCart{op}: {exc.message}. Nothing was sent; try again."
+        if (exc.operation or "").startswith("get"):
+            return f"{exc.message}. It was retried; nothing was changed. Try again in a minute."
+        return (
+            f"{exc.message}. The change may or may not have been applied: "
+            "look at the task before trying again."
+        )
     if isinstance(exc, APIResponseError):
         return f"UltraCart answered with something unexpected{op}: {exc.message}.{ref}"
     return f"UltraCart error{op}: {exc.message}{ref}"

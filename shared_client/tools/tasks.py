@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from shared_client import constants
 from shared_client.errors import APIConnectionError, ServerError
@@ -23,13 +23,21 @@ from shared_client.models import (
     WorkflowTask,
     WorkflowTasksRequest,
     WorkflowUser,
+    parse_uc_datetime,
 )
 from shared_client.models import (
     SearchStatus as SearchStatusEnum,
 )
 from shared_client.tools.base import Hints, InputModel, OutputModel, Tool, ToolError, ToolInputError
 from shared_client.tools.context import ToolContext
-from shared_client.tools.people import Assignee, resolve_assignee, resolve_group, resolve_user
+from shared_client.tools.people import (
+    ME_WORDS,
+    UNASSIGNED_WORDS,
+    Assignee,
+    resolve_assignee,
+    resolve_group,
+    resolve_user,
+)
 from shared_client.tools.values import (
     OBJECT_TYPE_ACCEPTS,
     PRIORITY_ACCEPTS,
@@ -55,7 +63,12 @@ CREATE_TOKEN_PROPERTY = "uc_workflow_create_id"
 
 # --------------------------------------------------------------------------- reusable input types
 
-Priority = Annotated[str, AfterValidator(parse_priority)]
+
+def _number_as_text(value: object) -> object:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+Priority = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(parse_priority)]
 TaskStatus = Annotated[str, AfterValidator(parse_status)]
 SearchStatus = Annotated[str, AfterValidator(parse_search_status)]
 ObjectType = Annotated[str, AfterValidator(parse_object_type)]
@@ -142,9 +155,12 @@ _SERVER_DERIVED = {"assigned_to_user", "assigned_to_group", "assigned_to_user_or
 _OVERWRITE_SIGNS = ("removed",)
 
 
-def _wire_key(value: Any) -> Any:
+def _wire_key(value: Any, key: str = "") -> Any:
     """What of a field must survive a write: for notes and attachments, the texts and names in order
-    (the server adds timestamps, ids and download URLs)."""
+    (the server adds timestamps, ids and download URLs); for date-times, the instant (the server answers
+    in its own time zone)."""
+    if key.endswith("_dts") and isinstance(value, str):
+        return parse_uc_datetime(value)
     if (
         isinstance(value, list)
         and value
@@ -161,9 +177,8 @@ def change_stuck(before: WorkflowTask, intended: WorkflowTask, saved: WorkflowTa
     for key in set(old) | set(new):
         if key in _SERVER_DERIVED or key in {"histories", "last_update_dts"}:
             continue
-        if _wire_key(old.get(key)) != _wire_key(new.get(key)) and _wire_key(got.get(key)) != _wire_key(
-            new.get(key)
-        ):
+        wanted = _wire_key(new.get(key), key)
+        if _wire_key(old.get(key), key) != wanted and _wire_key(got.get(key), key) != wanted:
             return False
     return True
 
@@ -332,10 +347,10 @@ async def build_search_request(ctx: ToolContext, params: SearchInput) -> Workflo
     request.object_email = params.object_email
     request.tags = params.tags
     if params.assignee:
-        key = params.assignee.strip().lower()
-        if key in {"me", "@me", "myself"}:
+        key = " ".join(params.assignee.strip().lower().split())
+        if key in ME_WORDS:
             request.assigned_to_me = True
-        elif key in {"unassigned", "none", "nobody"}:
+        elif key in UNASSIGNED_WORDS:
             request.unassigned = True
         else:
             who = resolve_assignee(await ctx.people.get(), params.assignee, field="assignee")
@@ -360,6 +375,12 @@ async def build_search_request(ctx: ToolContext, params: SearchInput) -> Workflo
         if end:
             setattr(request, f"{field}_end", parse_when(end, end_of_day=True))
     if params.overdue:
+        if params.status == SearchStatusEnum.CLOSED:
+            raise ToolInputError(
+                "overdue: only tasks that are not closed can be overdue; leave status out or use open, "
+                "delayed or awaiting customer feedback",
+                field="overdue",
+            )
         now = datetime.now(UTC).replace(microsecond=0)
         if request.due_dts_end is None or request.due_dts_end > now:
             request.due_dts_end = now
@@ -863,7 +884,10 @@ ADD_TASK_NOTE = Tool(
 COUNT_OPEN_TASKS = Tool(
     name="count_open_tasks",
     title="Count open tasks",
-    description="The number of open tasks in the account (one cheap call).",
+    description=(
+        "How many tasks in the account are not closed (open, delayed or awaiting customer feedback): "
+        "one cheap call, e.g. for a badge or a daily summary."
+    ),
     toolset="tasks",
     input_model=NoInput,
     output_model=OpenCountOutput,

@@ -130,7 +130,7 @@ def summarize(task: WorkflowTask, now: datetime | None = None) -> TaskSummary:
     )
 
 
-def _attachment(att: WorkflowAttachment) -> AttachmentView:
+def attachment_view(att: WorkflowAttachment) -> AttachmentView:
     return AttachmentView(
         file_name=clean_text(att.file_name),
         mime_type=att.mime_type,
@@ -144,9 +144,9 @@ def detail(task: WorkflowTask, now: datetime | None = None) -> TaskDetail:
     if task.object_type or task.object_id or task.task_context:
         linked = LinkedObject(
             type=str(task.object_type) if task.object_type else None,
-            id=task.object_id,
-            url=task.object_url,
-            email=task.object_email,
+            id=clean_text(task.object_id),
+            url=clean_text(task.object_url),
+            email=clean_text(task.object_email),
             context=clean_text(task.task_context),
         )
     return TaskDetail(
@@ -173,7 +173,9 @@ def detail(task: WorkflowTask, now: datetime | None = None) -> TaskDetail:
         system_task_type=str(task.system_task_type) if task.system_task_type else None,
         object=linked,
         tags=[clean_text(t) or "" for t in task.tags or []],
-        properties={p.name: clean_text(p.value) or "" for p in task.properties or [] if p.name},
+        properties={
+            clean_text(p.name) or "": clean_text(p.value) or "" for p in task.properties or [] if p.name
+        },
         depends_on=task.dependant_workflow_task_uuid,
         related_to=task.related_workflow_task_uuid,
         notes=[
@@ -182,11 +184,11 @@ def detail(task: WorkflowTask, now: datetime | None = None) -> TaskDetail:
                 at=_iso(n.note_dts),
                 text=clean_text(n.note),
                 edited_at=_iso(n.edit_dts),
-                attachments=[_attachment(a) for a in n.attachments] if n.attachments else None,
+                attachments=[attachment_view(a) for a in n.attachments] if n.attachments else None,
             )
             for n in task.notes or []
         ],
-        attachments=[_attachment(a) for a in task.attachments or []],
+        attachments=[attachment_view(a) for a in task.attachments or []],
         history=[
             HistoryView(at=_iso(h.activity_dts), by=_who(h.user), what=clean_text(h.description))
             for h in task.histories or []

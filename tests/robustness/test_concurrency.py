@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import OWNER_KEY, ROBUST_RETRIES, SANDBOX_URL, MakeRig, clean_environment, new_client
+from robust_support import OWNER_KEY, ROBUST_RETRIES, SANDBOX_URL, MakeRig, clean_environment, new_client
 
 from shared_client.client import WorkflowClient
 from shared_client.pacing import BudgetSpec
@@ -169,7 +169,9 @@ async def test_two_processes_each_add_25_notes_to_one_task(
     assert all(r["ok"] for report in reports.values() for r in report["results"]), reports
     assert overlapped(reports["a"], reports["b"]), "the two processes did not run at the same time"
     texts = await note_texts(client, task_uuid)
-    assert len(texts) == 50 and Counter(texts) == Counter([f"A{i}" for i in range(25)] + [f"B{i}" for i in range(25)])
+    assert len(texts) == 50 and Counter(texts) == Counter(
+        [f"A{i}" for i in range(25)] + [f"B{i}" for i in range(25)]
+    )
     # Each process's notes are in its own order.
     assert [t for t in texts if t.startswith("A")] == [f"A{i}" for i in range(25)]
     assert [t for t in texts if t.startswith("B")] == [f"B{i}" for i in range(25)]
@@ -209,6 +211,30 @@ async def test_fifty_concurrent_notes_in_one_process(make_rig: MakeRig) -> None:
     assert sorted(texts) == sorted(f"{who}{i}" for i in range(25) for who in "AB")
 
 
+async def test_status_changes_racing_notes_in_one_process_both_survive(make_rig: MakeRig) -> None:
+    """Two tool contexts (two clients, as two front ends in one process) on one task: one changes status
+    and priority, the other adds notes, all at once."""
+    rig = await make_rig(allow_concurrent=True)
+    task_uuid = (await get_tool("create_task").run(rig.ctx, {"name": "Race"})).to_data()["task"]["uuid"]
+    changer, noter = (ToolContext(new_client(rig.app)) for _ in range(2))
+    statuses = ["delayed", "open", "awaiting customer feedback", "closed"]
+    try:
+        await asyncio.gather(
+            *(
+                get_tool("update_task").run(changer, {"task": task_uuid, "status": s, "priority": "critical"})
+                for s in statuses
+            ),
+            *(get_tool("add_task_note").run(noter, {"task": task_uuid, "text": f"N{i}"}) for i in range(12)),
+        )
+    finally:
+        await changer.client.aclose()
+        await noter.client.aclose()
+    task = (await rig.clean.get_task(task_uuid)).task
+    assert task is not None
+    assert [n.note for n in task.notes or []] == [f"N{i}" for i in range(12)]
+    assert str(task.status) == "closed" and str(task.priority) == "4 - critical"
+
+
 class ReadTogether(httpx.AsyncBaseTransport):
     """The sandbox in-process, where every GET of a task waits until the other writer read it too: both
     writers then build their PUT from the same version, every round (a deterministic interleaving)."""
@@ -246,7 +272,10 @@ async def two_writers(
     added = [f"{who}{i}" for i in range(25) for who in "AB"]
     try:
         outs = await asyncio.gather(
-            *(tool.run(contexts[0 if text[0] == "A" else 1], {"task": task_uuid, "text": text}) for text in added)
+            *(
+                tool.run(contexts[0 if text[0] == "A" else 1], {"task": task_uuid, "text": text})
+                for text in added
+            )
         )
     finally:
         for ctx in contexts:
@@ -257,7 +286,9 @@ async def two_writers(
 
 async def test_two_contexts_in_one_process_are_serialized_by_the_machine_lock(make_rig: MakeRig) -> None:
     rig = await make_rig(allow_concurrent=True)
-    task_uuid = (await get_tool("create_task").run(rig.ctx, {"name": "Two contexts"})).to_data()["task"]["uuid"]
+    task_uuid = (await get_tool("create_task").run(rig.ctx, {"name": "Two contexts"})).to_data()["task"][
+        "uuid"
+    ]
     warnings, added = await two_writers(rig.app, task_uuid)
     assert sorted(await note_texts(rig.clean, task_uuid)) == sorted(added)
     assert warnings == []

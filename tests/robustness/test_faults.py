@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ROBUST_RETRIES, MakeRig, Rig, SleepRecorder
+from robust_support import ROBUST_RETRIES, MakeRig, Rig, SleepRecorder
 
 from shared_client.client import WorkflowClient
 from shared_client.models import WorkflowTasksRequest
@@ -66,7 +66,8 @@ class Ledger:
 
 async def call(ctx: ToolContext, name: str, args: dict[str, Any]) -> dict[str, Any]:
     """Run one tool; only ToolError may escape (anything else fails the test right here)."""
-    return (await get_tool(name).run(ctx, args)).to_data()
+    data: dict[str, Any] = (await get_tool(name).run(ctx, args)).to_data()
+    return data
 
 
 def assert_clear(error: ToolError) -> None:
@@ -156,16 +157,15 @@ async def run_workload(rig: Rig, ledger: Ledger) -> None:
         elif kind == "search":
             await same_read(rig, "search_tasks", {"tags": [ledger.tag], "limit": 500}, ledger)
         else:
-            name, args = rng.choice(
-                [
-                    ("count_open_tasks", {}),
-                    ("list_task_tags", {}),
-                    ("get_me", {}),
-                    ("list_assignable_users", {"query": "a"}),
-                    ("list_assignable_groups", {}),
-                    ("search_tasks", {"status": "open", "priority": "high", "limit": 50}),
-                ]
-            )
+            reads: list[tuple[str, dict[str, Any]]] = [
+                ("count_open_tasks", {}),
+                ("list_task_tags", {}),
+                ("get_me", {}),
+                ("list_assignable_users", {"query": "a"}),
+                ("list_assignable_groups", {}),
+                ("search_tasks", {"status": "open", "priority": "high", "limit": 50}),
+            ]
+            name, args = rng.choice(reads)
             await same_read(rig, name, args, ledger)
     # And concurrently: 20 notes on one task at once, through the same tool context.
     target = sorted(ledger.created.values())[0]
@@ -175,10 +175,10 @@ async def run_workload(rig: Rig, ledger: Ledger) -> None:
 async def check_truth(rig: Rig, ledger: Ledger) -> None:
     names: Counter[str] = Counter()
     uuids: dict[str, str] = {}
-    async for task in rig.clean.iter_tasks(WorkflowTasksRequest(tags=[ledger.tag])):
-        assert task.task_name is not None and task.workflow_task_uuid is not None
-        names[task.task_name] += 1
-        uuids[task.task_name] = task.workflow_task_uuid
+    async for found in rig.clean.iter_tasks(WorkflowTasksRequest(tags=[ledger.tag])):
+        assert found.task_name is not None and found.workflow_task_uuid is not None
+        names[found.task_name] += 1
+        uuids[found.task_name] = found.workflow_task_uuid
     # Creates: exactly once when reported, at most once otherwise; nothing else appeared.
     for name, task_uuid in ledger.created.items():
         assert names[name] == 1, (name, names[name])
@@ -261,7 +261,9 @@ async def test_a_note_put_retried_after_timeout_or_reset_is_not_doubled(make_rig
             sleep=SleepRecorder(),
         )
         async with client:
-            out = await call(ToolContext(client), "add_task_note", {"task": task_uuid, "text": f"once {kind}"})
+            out = await call(
+                ToolContext(client), "add_task_note", {"task": task_uuid, "text": f"once {kind}"}
+            )
         assert faulty.puts == 3  # two committed-then-failed attempts and the one that answered
         assert [n["text"] for n in out["task"]["notes"]].count(f"once {kind}") == 1
     task = (await rig.clean.get_task(task_uuid)).task
@@ -300,7 +302,9 @@ class FlakyPuts(httpx.AsyncBaseTransport):
     reason="BUG: a note PUT that took effect but answered 5xx on every attempt is reported as 'It was "
     "retried; try again in a minute' (base.describe_api_error, ServerError): trying again doubles the note",
 )
-async def test_a_note_whose_put_landed_but_answered_500_says_it_may_have_been_added(make_rig: MakeRig) -> None:
+async def test_a_note_whose_put_landed_but_answered_500_says_it_may_have_been_added(
+    make_rig: MakeRig,
+) -> None:
     rig = await make_rig()
     created = await call(rig.ctx, "create_task", {"name": "PUT 500 target"})
     task_uuid = created["task"]["uuid"]
@@ -417,7 +421,9 @@ async def test_a_429_storm_is_waited_out_with_growing_delays_then_reported(
         assert attempts == 1 + STORM_POLICY.max_rate_limit_retries
         assert_backoff_grows(rig.sleeps.delays, STORM_POLICY)
     # A create refused with 429 every time never happened.
-    assert not [t async for t in rig.clean.iter_tasks(WorkflowTasksRequest()) if t.task_name == "storm create"]
+    assert not [
+        t async for t in rig.clean.iter_tasks(WorkflowTasksRequest()) if t.task_name == "storm create"
+    ]
 
 
 async def test_concurrent_calls_in_a_429_storm_stay_bounded(make_rig: MakeRig) -> None:
@@ -466,4 +472,3 @@ async def test_a_429_storm_with_retry_after_zero_still_backs_off() -> None:
             await call(ToolContext(client), "count_open_tasks", {})
     assert attempts == 1 + STORM_POLICY.max_rate_limit_retries
     assert min(sleeps.delays) >= STORM_POLICY.rate_limit_base_delay / 2, sleeps.delays
-

@@ -29,7 +29,10 @@ def select(value: str | None) -> dict[str, Any]:
 
 
 def picked(value: str) -> dict[str, Any]:
-    return {"type": "external_select", "selected_option": {"value": value, "text": {"type": "plain_text", "text": value}}}
+    return {
+        "type": "external_select",
+        "selected_option": {"value": value, "text": {"type": "plain_text", "text": value}},
+    }
 
 
 def date(value: str | None) -> dict[str, Any]:
@@ -49,7 +52,9 @@ async def test_unsigned_stale_and_forged_requests_are_rejected(bot: Bot) -> None
     body = b"command=%2Ftask&text=help&user_id=UALICE&team_id=T1"
     assert (await bot.post(body, "application/x-www-form-urlencoded", signed=False)).status == 401
     stale = int(time.time()) - 10 * 60
-    reply = await bot.post(body, "application/x-www-form-urlencoded", timestamp=stale, signature=sign(body, stale))
+    reply = await bot.post(
+        body, "application/x-www-form-urlencoded", timestamp=stale, signature=sign(body, stale)
+    )
     assert reply.status == 401
     forged = sign(body, int(time.time()), secret="not-the-secret")
     assert (await bot.post(body, "application/x-www-form-urlencoded", signature=forged)).status == 401
@@ -122,7 +127,9 @@ async def test_create_validation_is_inline_and_nothing_is_sent(bot: Bot) -> None
 
 
 async def test_message_shortcut_prefills_the_create_modal_with_a_permalink(bot: Bot) -> None:
-    reply = await bot.message_shortcut("Customer on order <https://x.example|DEMO-1> wants a refund &amp; a call")
+    reply = await bot.message_shortcut(
+        "Customer on order <https://x.example|DEMO-1> wants a refund &amp; a call"
+    )
     assert reply.status == 200 and reply.seconds < MAX_ACK
     await bot.slack.wait_for("chat.getPermalink")
     view = (await bot.slack.wait_for("views.open")).args["view"]
@@ -132,8 +139,8 @@ async def test_message_shortcut_prefills_the_create_modal_with_a_permalink(bot: 
     assert "wants a refund & a call" in details and "DEMO-1 (https://x.example)" in details
     mark = bot.slack.mark()
     await bot.view_submission(view, values(name=text_input("Refund call")))
-    card = await bot.slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == CHANNEL, after=mark)
-    assert "from a message" in card.text_of_blocks()
+    card = await bot.slack.wait_for("response_url", after=mark)  # message shortcuts carry a response_url
+    assert card.args["response_type"] == "in_channel" and "from a message" in card.text_of_blocks()
 
 
 # ---------------------------------------------------------------------- find
@@ -231,7 +238,9 @@ async def test_show_then_act_on_the_card_in_place(bot: Bot) -> None:
     assert "assigned to Sam Rivera" in updated.text_of_blocks()
     await bot.slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "DSAM", after=mark)
 
-    updated = await act({"action_id": ids.SET_STATUS, "type": "static_select", "selected_option": {"value": "delayed"}})
+    updated = await act(
+        {"action_id": ids.SET_STATUS, "type": "static_select", "selected_option": {"value": "delayed"}}
+    )
     assert "status → delayed" in updated.text_of_blocks()
     updated = await act({"action_id": ids.SET_PRIORITY, "type": "static_select",
                          "selected_option": {"value": "critical"}})  # fmt: skip
@@ -256,8 +265,9 @@ async def test_quick_changes_by_command(bot: Bot) -> None:
 
     _, name = await bot.command(f'assign #{number} "Warehouse"')
     assert "assigned to Warehouse" in (await bot.response(name)).text_of_blocks()
-    _, name = await bot.command(f"priority #{number} high")
-    assert "priority → high" in (await bot.response(name)).text_of_blocks()
+    new_priority = "low" if (await bot.task(uuid)).priority != "low" else "high"
+    _, name = await bot.command(f"priority #{number} {new_priority}")
+    assert f"priority → {new_priority}" in (await bot.response(name)).text_of_blocks()
     _, name = await bot.command(f"status {uuid} awaiting")
     assert "status → awaiting customer feedback" in (await bot.response(name)).text_of_blocks()
     _, name = await bot.command(f'note #{number} Called the customer, "no answer"')
@@ -297,7 +307,9 @@ async def test_note_and_edit_modals_update_the_card(bot: Bot) -> None:
     assert "&lt;@U999&gt;" in updated.text_of_blocks()  # a forged mention stays text
 
     mark = bot.slack.mark()
-    await bot.block_action({"action_id": ids.EDIT, "block_id": block, "value": uuid, "type": "button"}, message=card)
+    await bot.block_action(
+        {"action_id": ids.EDIT, "block_id": block, "value": uuid, "type": "button"}, message=card
+    )
     edit_view = (await bot.slack.wait_for("views.update", after=mark)).args["view"]
     assert edit_view["callback_id"] == ids.EDIT_MODAL
     initial = {b["block_id"]: b["element"] for b in edit_view["blocks"] if b["type"] == "input"}
@@ -306,7 +318,9 @@ async def test_note_and_edit_modals_update_the_card(bot: Bot) -> None:
         status=select(initial[ids.STATUS].get("initial_option", {}).get("value")),
         priority=select("low"),
         due=date(initial[ids.DUE].get("initial_date")),
-        assignee=picked(initial[ids.ASSIGNEE]["initial_option"]["value"]) if "initial_option" in initial[ids.ASSIGNEE] else {},
+        assignee=picked(initial[ids.ASSIGNEE]["initial_option"]["value"])
+        if "initial_option" in initial[ids.ASSIGNEE]
+        else {},
         tags=text_input(initial[ids.TAGS].get("initial_value") or ""),
     )
     if ids.DETAILS in initial:
@@ -352,15 +366,21 @@ async def test_app_home_lists_my_tasks_and_group_tasks(bot: Bot) -> None:
     assert "Your open tasks" in text and "Unassigned in your groups" in text and "Collect payment" in text
 
     mark = bot.slack.mark()
-    await bot.block_action({"action_id": ids.HOME_NEW_TASK, "value": "new", "type": "button"}, user="UOWNER", home=True)
+    await bot.block_action(
+        {"action_id": ids.HOME_NEW_TASK, "value": "new", "type": "button"}, user="UOWNER", home=True
+    )
     view = (await bot.slack.wait_for("views.open", after=mark)).args["view"]
-    await bot.view_submission(view, values(name=text_input("Made from home"), assignee=picked("user:1001")), user="UOWNER")
+    await bot.view_submission(
+        view, values(name=text_input("Made from home"), assignee=picked("user:1001")), user="UOWNER"
+    )
     republished = await bot.slack.wait_for("views.publish", after=mark)
     assert "Made from home" in json.dumps(republished.args["view"])
 
     mark = bot.slack.mark()
     await bot.event({"type": "app_home_opened", "user": "USTRANGER", "tab": "home"})
-    stranger = await bot.slack.wait_for("views.publish", lambda c: c.args["user_id"] == "USTRANGER", after=mark)
+    stranger = await bot.slack.wait_for(
+        "views.publish", lambda c: c.args["user_id"] == "USTRANGER", after=mark
+    )
     assert "/task iam" in json.dumps(stranger.args["view"])
 
 

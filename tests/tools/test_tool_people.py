@@ -219,12 +219,6 @@ async def test_get_me(tools: Tools) -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: search_tasks only knows 'unassigned'/'none'/'nobody'; 'no one'/'noone' resolve to "
-    "Assignee('unassigned') in resolve_assignee, which build_search_request turns into no filter at all "
-    "(every task comes back), while create_task/update_task treat them as unassigned",
-)
 @pytest.mark.parametrize("who", ["no one", "noone"])
 async def test_search_unassigned_synonyms(tools: Tools, who: str) -> None:
     expected = await tools.run("search_tasks", {"assignee": "unassigned", "limit": 100})

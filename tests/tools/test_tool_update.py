@@ -120,12 +120,6 @@ async def test_update_reports_the_change_with_one_write(
     assert delta(before, await tools.counts()) == {"getWorkflowTask": 1, "updateWorkflowTask": 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (tasks.change_stuck): dates are compared as wire strings; UltraCart/the sandbox answer "
-    "'2031-01-15T18:59:59-05:00' for the '2031-01-15T23:59:59Z' sent, so the write is judged 'did not "
-    "stick', re-applied (a second GET) and reported as changes=[] ('nothing changed')",
-)
 @pytest.mark.parametrize("args", [{"due": "2031-01-15"}, {"delay_until": "2031-01-01T08:00:00Z"}])
 async def test_date_update_reports_the_change_with_one_write(
     tools: Tools, rich_task: str, args: dict[str, Any]

@@ -1,0 +1,224 @@
+"""Shared helpers for the benchmarks: a sandbox subprocess on a loopback port, a client on it, an MCP
+server over stdio, statistics and table printing.
+
+Every benchmark module has ``run(quick: bool = False) -> list[Table]`` and a ``main()`` that prints them;
+``bench/run_all.py`` calls every ``run``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python bench/NAME.py` from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from shared_client.client import WorkflowClient  # noqa: E402
+from shared_client.pacing import BudgetSpec  # noqa: E402
+
+PYTHON = sys.executable
+BIN = Path(sys.executable).parent
+MCP_COMMAND = str(BIN / "uc-workflow-mcp")
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (p99 of 200 samples is the 198th smallest)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-pct * len(ordered) // 100))))
+    return ordered[rank - 1]
+
+
+def spread(values: Sequence[float]) -> str:
+    """min–max, the honest spread for a handful of runs."""
+    if not values:
+        return "-"
+    return f"{_num(min(values))}–{_num(max(values))}"
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f}"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@dataclass
+class Table:
+    title: str
+    headers: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    verdicts: list[tuple[str, bool]] = field(default_factory=list)  # (target, met)
+
+    def add(self, *row: Any) -> None:
+        self.rows.append(list(row))
+
+    def target(self, text: str, ok: bool) -> None:
+        self.verdicts.append((text, ok))
+
+    def render(self) -> str:
+        cells = [[str(c) for c in self.headers], *[[_cell(c) for c in row] for row in self.rows]]
+        widths = [max(len(r[i]) for r in cells if i < len(r)) for i in range(len(self.headers))]
+        lines = [f"### {self.title}", ""]
+        lines.append("| " + " | ".join(h.ljust(w) for h, w in zip(cells[0], widths, strict=True)) + " |")
+        lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        for row in cells[1:]:
+            lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + " |")
+        for text, ok in self.verdicts:
+            lines.append(f"\n**{verdict(ok)}** — {text}")
+        if self.notes:
+            lines.append("")
+            lines.extend(f"- {n}" for n in self.notes)
+        return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def print_tables(tables: Sequence[Table]) -> None:
+    for table in tables:
+        print(table.render(), flush=True)
+
+
+def machine_line() -> str:
+    return (
+        f"{platform.platform()}, {os.cpu_count()} CPU(s) (nproc {len(os.sched_getaffinity(0))}), "
+        f"Python {platform.python_version()}"
+    )
+
+
+# --------------------------------------------------------------------------- the sandbox over a port
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without any UltraCart, uc-workflow or Slack setting, plus ``extra``."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ULTRACART_", "UC_WORKFLOW_", "SLACK_"))
+    }
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Sandbox:
+    root: str
+    db: Path
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def api(self) -> str:
+        return f"{self.root}/rest/v2"
+
+    def stats(self) -> dict[str, Any]:
+        return dict(httpx.get(f"{self.root}/_sandbox/stats", timeout=30).json())
+
+    def reset_stats(self) -> None:
+        httpx.post(f"{self.root}/_sandbox/stats/reset", timeout=30)
+
+    def client(self, key: str | None = None, *, limits: bool = True, **kwargs: Any) -> WorkflowClient:
+        """Our client on this sandbox. A fresh key by default: its own gate and its own UltraCart budget."""
+        return WorkflowClient(
+            api_key=key or f"bench-{uuid.uuid4().hex[:12]}",
+            base_url=self.api,
+            budget=BudgetSpec() if limits else BudgetSpec.none(),
+            **kwargs,
+        )
+
+
+@contextlib.contextmanager
+def sandbox(*args: str, ready_timeout: float = 300.0) -> Iterator[Sandbox]:
+    """``python -m shared_client.sandbox`` on a free loopback port with its own database and ``args``
+    (e.g. ``--latency 0.05``, ``--rate-limit none``, ``--seed-tasks 10000``); readiness is polled."""
+    with tempfile.TemporaryDirectory(prefix="uc-bench-") as tmp:
+        port = free_port()
+        db = Path(tmp) / "sandbox.sqlite3"
+        proc = subprocess.Popen(
+            [PYTHON, "-m", "shared_client.sandbox", "--host", "127.0.0.1", "--port", str(port),
+             "--db", str(db), "--log-level", "warning", *args],
+            env=clean_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        root = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(f"{root}/_sandbox/stats", proc, ready_timeout)
+            yield Sandbox(root, db, proc)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], deadline: float) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise RuntimeError(f"sandbox exited early with {proc.returncode}: {err[-2000:]}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)  # readiness poll interval
+    raise RuntimeError(f"sandbox not ready at {url}")
+
+
+# --------------------------------------------------------------------------- the MCP server over stdio
+
+
+def mcp_server_params(sb: Sandbox | None, key: str, *extra_args: str, python_flags: Sequence[str] = ()) -> Any:
+    """``uc-workflow-mcp`` over stdio, talking to the sandbox on its loopback port as if it were UltraCart
+    (a key is set, so the server takes the UltraCart path, not the in-process sandbox)."""
+    from mcp import StdioServerParameters
+
+    env = clean_env(ULTRACART_API_KEY=key)
+    if sb is not None:
+        env["ULTRACART_BASE_URL"] = sb.api
+    if python_flags:
+        return StdioServerParameters(
+            command=PYTHON, args=[*python_flags, "-m", "server", *extra_args], env=env, cwd=str(ROOT)
+        )
+    return StdioServerParameters(command=MCP_COMMAND, args=list(extra_args), env=env, cwd=str(ROOT))

@@ -1,0 +1,103 @@
+"""MCP overhead: round trip of ``tools/call get_task`` through the stdio server (``uc-workflow-mcp``, a
+separate process) from this process, against the same read made directly in-process.
+
+Run: ``python bench/mcp_overhead.py``. Limits on; both paths talk to the same sandbox over loopback, with
+their own keys. Rows:
+- ``client.get_task``: the typed client in-process (the baseline the target is measured against);
+- ``tool get_task``: the registry tool in-process (validation, the client call, the output model and its
+  JSON), which is what the MCP server runs for each call;
+- ``MCP tools/call``: mcp's client → stdio → ``uc-workflow-mcp`` → the same tool → back.
+Target: the MCP path adds under 2 ms at the median (MCP median − client median).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import Sandbox, Table, mcp_server_params, median, ms, percentile, print_tables, sandbox  # noqa: E402
+from shared_client.models import WorkflowTasksRequest  # noqa: E402
+from shared_client.tools import ToolContext, get_tool  # noqa: E402
+
+CALLS = 300
+WARMUP = 20
+ROUNDS = 3  # interleaved rounds, so drift hits every path alike
+
+
+async def _task_uuids(sb: Sandbox) -> list[str]:
+    async with sb.client() as client:
+        page = await client.search_tasks(WorkflowTasksRequest(), limit=20)
+        return [t.workflow_task_uuid or "" for t in page.tasks or []]
+
+
+async def measure(sb: Sandbox, calls: int) -> dict[str, list[float]]:
+    from mcp import Client
+
+    uuids = await _task_uuids(sb)
+    out: dict[str, list[float]] = {"client": [], "tool": [], "mcp": []}
+    tool = get_tool("get_task")
+    per_round = calls // ROUNDS
+    async with sb.client() as client, Client(mcp_server_params(sb, "bench-mcp-overhead")) as mcp:
+        ctx = ToolContext(client)
+        for i in range(WARMUP):
+            u = uuids[i % len(uuids)]
+            await client.get_task(u)
+            (await tool.run(ctx, {"task": u})).to_data()
+            await mcp.call_tool("get_task", {"task": u})
+        for _ in range(ROUNDS):
+            for i in range(per_round):
+                u = uuids[i % len(uuids)]
+                started = time.perf_counter()
+                await client.get_task(u)
+                out["client"].append(time.perf_counter() - started)
+            for i in range(per_round):
+                u = uuids[i % len(uuids)]
+                started = time.perf_counter()
+                output = await tool.run(ctx, {"task": u})
+                output.to_data()
+                output.to_text()
+                out["tool"].append(time.perf_counter() - started)
+            for i in range(per_round):
+                u = uuids[i % len(uuids)]
+                started = time.perf_counter()
+                result = await mcp.call_tool("get_task", {"task": u})
+                out["mcp"].append(time.perf_counter() - started)
+                if result.is_error:
+                    raise RuntimeError(f"get_task failed over MCP: {result.content}")
+    return out
+
+
+def run(quick: bool = False) -> list[Table]:
+    calls = 60 if quick else CALLS
+    with sandbox() as sb:
+        samples = asyncio.run(measure(sb, calls))
+    base = median(samples["client"])
+    table = Table(
+        "3. MCP overhead — get_task round trip (ms), sandbox over loopback",
+        ["path", "calls", "median", "p99", "min", "added vs client (median)", "ratio"],
+    )
+    labels = {"client": "client.get_task (in-process)", "tool": "tool get_task (in-process)",
+              "mcp": "MCP tools/call over stdio"}  # fmt: skip
+    for key, label in labels.items():
+        values = samples[key]
+        table.add(label, len(values), ms(median(values)), ms(percentile(values, 99)), ms(min(values)),
+                  ms(median(values) - base), f"{median(values) / base:.2f}x")  # fmt: skip
+    added = median(samples["mcp"]) - base
+    table.target(f"MCP path adds under 2 ms at the median (adds {added * 1000:.2f} ms)", added < 0.002)
+    table.notes.append(
+        f"MCP over the in-process tool: {(median(samples['mcp']) - median(samples['tool'])) * 1000:.2f} ms "
+        "(stdio, JSON-RPC, mcp's dispatch and validation in both processes)"
+    )
+    return [table]
+
+
+def main() -> None:
+    print_tables(run(quick="--quick" in sys.argv))
+
+
+if __name__ == "__main__":
+    main()
