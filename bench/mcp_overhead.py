@@ -71,6 +71,46 @@ async def measure(sb: Sandbox, calls: int) -> dict[str, list[float]]:
     return out
 
 
+async def breakdown(sb: Sandbox, calls: int) -> dict[str, list[float]]:
+    """Where the MCP path's time goes: stdio ping, the MCP layers in-process (no stdio), and the client's
+    re-validation of structured content against the tool's output schema (mcp's client does it)."""
+    from mcp import Client
+
+    from server.app import build_server
+
+    uuids = await _task_uuids(sb)
+    out: dict[str, list[float]] = {"ping": [], "inproc": [], "validate": [], "tool": []}
+    tool = get_tool("get_task")
+    async with sb.client() as client:
+        ctx = ToolContext(client)
+        server = build_server(ctx)
+        async with Client(server) as local, Client(mcp_server_params(sb, "bench-mcp-breakdown")) as remote:
+            await remote.list_tools()
+            await local.list_tools()
+            result = await local.call_tool("get_task", {"task": uuids[0]})
+            session = local.session
+            for i in range(WARMUP):
+                await remote.send_ping()
+                await local.call_tool("get_task", {"task": uuids[i % len(uuids)]})
+            for i in range(calls):
+                u = uuids[i % len(uuids)]
+                started = time.perf_counter()
+                await remote.send_ping()
+                out["ping"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                await local.call_tool("get_task", {"task": u})
+                out["inproc"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                await session.validate_tool_result("get_task", result)
+                out["validate"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                output = await tool.run(ctx, {"task": u})
+                output.to_data()
+                output.to_text()
+                out["tool"].append(time.perf_counter() - started)
+    return out
+
+
 def run(quick: bool = False) -> list[Table]:
     calls = 60 if quick else CALLS
     with sandbox() as sb:
@@ -92,7 +132,21 @@ def run(quick: bool = False) -> list[Table]:
         f"MCP over the in-process tool: {(median(samples['mcp']) - median(samples['tool'])) * 1000:.2f} ms "
         "(stdio, JSON-RPC, mcp's dispatch and validation in both processes)"
     )
-    return [table]
+    with sandbox() as sb:
+        parts = asyncio.run(breakdown(sb, calls))
+    why = Table(
+        "3b. MCP overhead — where the time goes (ms, median of interleaved samples)",
+        ["component", "median", "p99"],
+    )
+    why.add("stdio ping round trip (JSON-RPC over pipes, no tool)", ms(median(parts["ping"])),
+            ms(percentile(parts["ping"], 99)))  # fmt: skip
+    why.add("tool get_task in-process", ms(median(parts["tool"])), ms(percentile(parts["tool"], 99)))
+    why.add("MCP tools/call in-process (mcp client + server layers, no stdio)", ms(median(parts["inproc"])),
+            ms(percentile(parts["inproc"], 99)))  # fmt: skip
+    why.add("  of which: mcp client re-validates structured content (jsonschema)",
+            ms(median(parts["validate"])), ms(percentile(parts["validate"], 99)))  # fmt: skip
+    why.add("  MCP layers in-process − tool", ms(median(parts["inproc"]) - median(parts["tool"])), "")
+    return [table, why]
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ from pydantic import Field
 
 from shared_client.tools import Tool, ToolContext, ToolError, get_tool, select_tools
 from shared_client.tools.base import UNTRUSTED_NOTICE, ToolInputError
+from shared_client.tools.tasks import SearchOutput
 
 logger = logging.getLogger(__name__)
 
@@ -128,25 +129,9 @@ def instructions_for(context: ToolContext, tools: list[Tool[Any, Any]], read_onl
     return "\n".join(lines)
 
 
-def _task_argument_name() -> str:
-    """The name of get_task's one required argument (the task reference)."""
-    schema = get_tool("get_task").input_model.model_json_schema()
-    required: list[str] = schema.get("required", [])
-    return required[0] if required else next(iter(schema.get("properties", {})))
-
-
-def _open_task_refs(data: dict[str, Any]) -> list[tuple[str, str]]:
+def _open_task_refs(output: SearchOutput) -> list[tuple[str, str]]:
     """(``#number``, uuid) pairs from a search_tasks result, in its order."""
-    items = next((v for v in data.values() if isinstance(v, list)), [])
-    refs: list[tuple[str, str]] = []
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        uuid = item.get("task_uuid") or item.get("uuid")
-        number = item.get("global_task_number") or item.get("number") or item.get("task_number")
-        if isinstance(uuid, str):
-            refs.append((f"#{number}" if number is not None else "", uuid))
-    return refs
+    return [(f"#{t.number}" if t.number is not None else "", t.uuid) for t in output.tasks or []]
 
 
 def _matching(values: Iterable[str], prefix: str) -> list[str]:
@@ -170,7 +155,6 @@ def build_server(
     )
     get_task = get_tool("get_task")
     search_tasks = get_tool("search_tasks")
-    task_arg = _task_argument_name()
 
     @server.resource(
         TASK_URI_TEMPLATE,
@@ -181,7 +165,7 @@ def build_server(
     )
     async def read_task(task_uuid: str) -> str:
         try:
-            output = await get_task.run(context, {task_arg: task_uuid})
+            output = await get_task.run(context, {"task": task_uuid})
         except ToolError as exc:
             if isinstance(exc, ToolInputError) or "not found" in exc.message.lower():
                 raise ResourceNotFoundError(exc.message) from None
@@ -218,7 +202,7 @@ def build_server(
             raise ValueError("task: use the task's #number (e.g. #123) or its uuid")
         return (
             f"Write a handover note for UltraCart workflow task {ref}.\n"
-            f'1. Call get_task with {{"{task_arg}": "{ref}"}} to read it with its notes, attachments '
+            f'1. Call get_task with {{"task": "{ref}"}} to read it with its notes, attachments '
             "and history.\n"
             "2. Summarize in at most ten lines: what the task is about and its linked object, current "
             "status, priority, assignee and due date, what has been done (from notes and history), open "
@@ -248,7 +232,7 @@ def build_server(
         except ToolError as exc:
             logger.info("completion search failed: %s", exc.message)
             return Completion(values=[], total=0, has_more=False)
-        refs = _open_task_refs(found.to_data())
+        refs = _open_task_refs(found) if isinstance(found, SearchOutput) else []
         candidates = [number for number, _ in refs] + [uuid for _, uuid in refs] if wants_ref else []
         if wants_uuid:
             candidates = [uuid for _, uuid in refs]

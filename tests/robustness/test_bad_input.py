@@ -28,6 +28,7 @@ from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
 from shared_client.tools import ALL_TOOLS, Tool, ToolContext, ToolError, ToolInputError, get_tool
 from shared_client.tools.tasks import encode_cursor
 
+pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 WRITES = ("insertWorkflowTask", "updateWorkflowTask", "getWorkflowTaskAttachmentUploadUrl")
 HYPOTHESIS = settings(
     max_examples=100,

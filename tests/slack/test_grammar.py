@@ -1,0 +1,119 @@
+"""The /task grammar, as a table: command text → what the bot does."""
+
+from __future__ import annotations
+
+import pytest
+
+from slack_bot.grammar import (
+    GroupMembership,
+    Mine,
+    OpenCreate,
+    OpenSearch,
+    SetIdentity,
+    ShowHelp,
+    SlackUser,
+    ToolCall,
+    UsageError,
+    parse,
+)
+
+UUID = "0b7f1f6e-1111-4000-8000-000000000000"
+
+CALLS = [
+    ("show #12", "get_task", {"task": "#12"}),
+    ("view 12", "get_task", {"task": "12"}),
+    (f"show {UUID}", "get_task", {"task": UUID}),
+    ("assign #12 <@U123ABC|alice>", "update_task", {"task": "#12", "assignee": SlackUser("U123ABC")}),
+    ("assign #12 <@U123ABC>", "update_task", {"task": "#12", "assignee": SlackUser("U123ABC")}),
+    ("assign #12 me", "update_task", {"task": "#12", "assignee": SlackUser(None)}),
+    ('assign #12 "Customer Service"', "update_task", {"task": "#12", "assignee": "Customer Service"}),
+    ("assign #12 “Customer Service”", "update_task", {"task": "#12", "assignee": "Customer Service"}),
+    ("reassign #12 @sam", "update_task", {"task": "#12", "assignee": "sam"}),
+    ("assign #12 unassigned", "update_task", {"task": "#12", "assignee": "unassigned"}),
+    ("status #12 closed", "update_task", {"task": "#12", "status": "closed"}),
+    ("status #12 awaiting", "update_task", {"task": "#12", "status": "awaiting"}),
+    ("priority #12 high", "update_task", {"task": "#12", "priority": "high"}),
+    ("close #12", "update_task", {"task": "#12", "status": "closed"}),
+    ("reopen #12", "update_task", {"task": "#12", "status": "open"}),
+    ('note #12 Called "Kim" <back> soon', "add_task_note", {"task": "#12", "text": 'Called "Kim" <back> soon'}),
+    ("search status:open priority:high", "search_tasks", {"status": "open", "priority": "high"}),
+    ("list assignee:<@U1|al>", "search_tasks", {"assignee": SlackUser("U1")}),
+    ("search assignee:me", "search_tasks", {"assignee": SlackUser(None)}),
+    ("search assignee:unassigned", "search_tasks", {"assignee": "unassigned"}),
+    ('search group:"Customer Service" tag:vip tag:a,b', "search_tasks",
+     {"group": "Customer Service", "tags": ["vip", "a", "b"]}),
+    ("search type:order", "search_tasks", {"object_type": "order"}),
+    ("search due:overdue sort:-due", "search_tasks", {"overdue": True, "sort": "-due"}),
+    ("search due:2026-01-01..2026-01-31", "search_tasks", {"due_after": "2026-01-01", "due_before": "2026-01-31"}),
+    ("search due:..2026-01-31", "search_tasks", {"due_before": "2026-01-31"}),
+    ("search created:>2026-01-01", "search_tasks", {"created_after": "2026-01-01"}),
+    ("search created:2026-01-05", "search_tasks", {"created_after": "2026-01-05", "created_before": "2026-01-05"}),
+    ("search type:order object:12345", "get_tasks_for_object", {"object_type": "order", "object_id": "12345"}),
+    ("search by:me", "search_tasks", {"created_by": SlackUser(None)}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "tool", "args"), CALLS)
+def test_commands_become_tool_calls(text: str, tool: str, args: dict[str, object]) -> None:
+    parsed = parse(text)
+    assert isinstance(parsed, ToolCall), parsed
+    assert (parsed.tool, parsed.args) == (tool, args)
+
+
+def test_close_with_a_note_keeps_the_note_text() -> None:
+    parsed = parse("close #7  resolved by  phone")
+    assert isinstance(parsed, ToolCall) and parsed.note == "resolved by  phone"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ShowHelp()),
+        ("help", ShowHelp()),
+        ("new", OpenCreate("")),
+        ('create Call "Kim" today', OpenCreate('Call "Kim" today')),
+        ("search", OpenSearch()),
+        ("list", OpenSearch()),
+        ("mine", Mine()),
+        ("iam sam@demo.example", SetIdentity("sam@demo.example")),
+        ("iam", SetIdentity(None)),
+        ('join "Fraud Review"', GroupMembership("join", "Fraud Review")),
+        ("leave Warehouse", GroupMembership("leave", "Warehouse")),
+        ("groups", GroupMembership("list", "")),
+    ],
+)
+def test_forms_and_settings(text: str, expected: object) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "says"),
+    [
+        ("stauts #1 open", "stauts", "not a /task command"),
+        ("show twelve", "twelve", "not a task reference"),
+        ("show #1 extra", "extra", "only a task reference"),
+        ("assign #1 sam rivera", "rivera", "quote names"),
+        ("search status:open urgent", "urgent", "not a filter"),
+        ("search colour:red", "colour:red", "not a search filter"),
+        ("search status:", "status:", "has no value"),
+        ("search status:open status:closed", "status:closed", "given twice"),
+        ("search object:123", "object:123", "needs `type:`"),
+        ("search type:order object:1 status:open", "status:open", "cannot be combined"),
+        ('note #1 "unclosed', '"unclosed', "not closed"),
+        ("mine please", "please", "takes no filters"),
+    ],
+)
+def test_usage_errors_point_at_the_word(text: str, word: str, says: str) -> None:
+    parsed = parse(text)
+    assert isinstance(parsed, UsageError), parsed
+    assert parsed.word is not None and parsed.word.text.startswith(word.strip('"')) or word in parsed.text
+    assert says in parsed.message
+    pointer = parsed.pointer()
+    offset = len("/task ") + parsed.text.index(word)
+    assert pointer.index("^") == offset
+
+
+@pytest.mark.parametrize("text", ["show", "assign #1", "status #1", "note #1", "join"])
+def test_missing_arguments_give_the_usage(text: str) -> None:
+    parsed = parse(text)
+    assert isinstance(parsed, UsageError) and parsed.usage.startswith("/task ")
