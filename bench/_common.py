@@ -133,9 +133,7 @@ def free_port() -> int:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment without any UltraCart, uc-workflow or Slack setting, plus ``extra``."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("ULTRACART_", "UC_WORKFLOW_", "SLACK_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ULTRACART_", "UC_WORKFLOW_", "SLACK_"))}
     env.update(extra)
     return env
 
@@ -174,10 +172,25 @@ def sandbox(*args: str, ready_timeout: float = 300.0) -> Iterator[Sandbox]:
         port = free_port()
         db = Path(tmp) / "sandbox.sqlite3"
         proc = subprocess.Popen(
-            [PYTHON, "-m", "shared_client.sandbox", "--host", "127.0.0.1", "--port", str(port),
-             "--db", str(db), "--log-level", "warning", *args],
-            env=clean_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
+            [
+                PYTHON,
+                "-m",
+                "shared_client.sandbox",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--db",
+                str(db),
+                "--log-level",
+                "warning",
+                *args,
+            ],
+            env=clean_env(),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         root = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(f"{root}/_sandbox/stats", proc, ready_timeout)
@@ -209,7 +222,9 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], deadline: float) -> Non
 # --------------------------------------------------------------------------- the MCP server over stdio
 
 
-def mcp_server_params(sb: Sandbox | None, key: str, *extra_args: str, python_flags: Sequence[str] = ()) -> Any:
+def mcp_server_params(
+    sb: Sandbox | None, key: str, *extra_args: str, python_flags: Sequence[str] = ()
+) -> Any:
     """``uc-workflow-mcp`` over stdio, talking to the sandbox on its loopback port as if it were UltraCart
     (a key is set, so the server takes the UltraCart path, not the in-process sandbox)."""
     from mcp import StdioServerParameters

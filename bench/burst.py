@@ -19,9 +19,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Sandbox, Table, median, ms, print_tables, sandbox, spread  # noqa: E402
-from shared_client.models import WorkflowTasksRequest  # noqa: E402
-from shared_client.tools import ToolContext, ToolError, get_tool  # noqa: E402
+from bench._common import Sandbox, Table, median, ms, print_tables, sandbox, spread
+from shared_client.models import WorkflowTasksRequest
+from shared_client.tools import ToolContext, ToolError, get_tool
 
 CALLS = 50
 RUNS = 5
@@ -47,7 +47,9 @@ async def _uuids(sb: Sandbox, count: int) -> list[str]:
 
 
 def _calls(uuids: list[str]) -> list[tuple[str, dict[str, Any]]]:
-    calls: list[tuple[str, dict[str, Any]]] = [("get_task", {"task": u}) for u in uuids[: CALLS - len(SEARCHES)]]
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("get_task", {"task": u}) for u in uuids[: CALLS - len(SEARCHES)]
+    ]
     calls += [("search_tasks", s) for s in SEARCHES]
     return calls[:CALLS]
 
@@ -93,9 +95,20 @@ def run(quick: bool = False) -> list[Table]:
     runs = 2 if quick else RUNS
     table = Table(
         f"2. Burst — {CALLS} concurrent tool calls, sandbox answers 429 to concurrent requests",
-        ["latency", "runs", "wall ms (median)", "wall spread", "serialized sum ms (median)", "ratio",
-         "ratio spread", "errors", "429 served", "max in flight", "requests"],
-    )  # fmt: skip
+        [
+            "latency",
+            "runs",
+            "wall ms (median)",
+            "wall spread",
+            "serialized sum ms (median)",
+            "ratio",
+            "ratio spread",
+            "errors",
+            "429 served",
+            "max in flight",
+            "requests",
+        ],
+    )
     all_ok = True
     for latency in LATENCIES:
         with sandbox("--latency", str(latency)) as sb:
@@ -109,9 +122,19 @@ def run(quick: bool = False) -> list[Table]:
         ratio = median(ratios)
         ok = errors == 0 and limited == 0 and ratio <= 1.2
         all_ok &= ok
-        table.add(f"{latency * 1000:.0f} ms", runs, ms(median(walls)), spread([w * 1000 for w in walls]),
-                  ms(median([r["serial"] for r in results])), f"{ratio:.2f}x", spread(ratios), errors, limited,
-                  max(r["max_in_flight"] for r in results), median([r["requests"] for r in results]))  # fmt: skip
+        table.add(
+            f"{latency * 1000:.0f} ms",
+            runs,
+            ms(median(walls)),
+            spread([w * 1000 for w in walls]),
+            ms(median([r["serial"] for r in results])),
+            f"{ratio:.2f}x",
+            spread(ratios),
+            errors,
+            limited,
+            max(r["max_in_flight"] for r in results),
+            median([r["requests"] for r in results]),
+        )
         first = next((r["first_error"] for r in results if r["first_error"]), None)
         if first:
             table.notes.append(f"first error at {latency * 1000:.0f} ms: {first}")

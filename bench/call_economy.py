@@ -3,9 +3,9 @@ Slack bot, counting UltraCart requests in the sandbox's stats against the fewest
 
 Run: ``python bench/call_economy.py``. Limits on (the sandbox's defaults).
 
-The MCP day: who am I, list users, search the open tasks (by due date), open three of them (by #number), reassign one to
-a person by name, add a note to one, close one. The day runs twice in the same server process: "cold"
-(fresh caches) and "warm" (people cached), each counted separately.
+The MCP day: who am I, list users, search the open tasks (by due date), open three of them (by
+#number), reassign one to a person by name, add a note to one, close one. The day runs twice in the
+same server process: "cold" (fresh caches) and "warm" (people cached), each counted separately.
 
 Baselines (per day, see bench/README.md):
 - *safe floor*: what a correct hand-written client needs. Who-am-I and the user list come from one
@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Sandbox, Table, mcp_server_params, median, print_tables, sandbox  # noqa: E402
+from bench._common import Sandbox, Table, mcp_server_params, median, print_tables, sandbox
 
 RUNS = 3
 # The day's steps: (label, tool, arguments). "{n0}" etc. are task numbers from the search.
@@ -78,7 +78,7 @@ async def mcp_day(sb: Sandbox, key: str) -> dict[str, Counter[str]]:
     return days
 
 
-async def slack_day(sb: Sandbox) -> dict[str, Counter[str]] | None:
+async def slack_day(sb: Sandbox) -> dict[str, Any] | None:
     """The Slack half: ``/task mine``, show, reassign with the picker, note, close (see slack_latency.py)."""
     from bench import _slack
 
@@ -110,9 +110,19 @@ def run(quick: bool = False) -> list[Table]:
 
     table = Table(
         "1. Call economy — UltraCart requests for a scripted day (sandbox stats)",
-        ["front end", "day", "requests (median)", "runs", "people calls", "safe floor", "ratio",
-         "strict floor", "ratio (strict)", "by operation"],
-    )  # fmt: skip
+        [
+            "front end",
+            "day",
+            "requests (median)",
+            "runs",
+            "people calls",
+            "safe floor",
+            "ratio",
+            "strict floor",
+            "ratio (strict)",
+            "by operation",
+        ],
+    )
     ok_ratio = True
     ok_warm = True
     for front, data in (("MCP", per_run), ("Slack", slack_runs)):
@@ -121,24 +131,45 @@ def run(quick: bool = False) -> list[Table]:
                 continue
             totals = [sum(c.values()) for c in data[day]]
             people = [sum(c[op] for op in PEOPLE_OPS) for c in data[day]]
+            people_cell: object = median(people) if front == "MCP" else "n/a"
             mid = median(totals)
             floor = SAFE_FLOOR[day] if front == "MCP" else SLACK_FLOOR[day]
             strict = STRICT_FLOOR[day] if front == "MCP" else SLACK_STRICT[day]
             ratio = mid / floor
             ok_ratio &= ratio <= 1.2
-            if day == "warm":
+            if day == "warm" and front == "MCP":
                 ok_warm &= max(people) == 0
-            ops = ", ".join(f"{k.removeprefix('getWorkflow').removeprefix('Workflow')} {v}"
-                            for k, v in sorted(data[day][-1].items()))  # fmt: skip
-            table.add(front, day, mid, len(totals), median(people), floor, f"{ratio:.2f}x", strict,
-                      f"{mid / strict:.2f}x", ops)  # fmt: skip
-    table.target("≤ 1.2x the fewest calls a correct client needs (safe floor), every day and front end", ok_ratio)
+            ops = ", ".join(
+                f"{k.removeprefix('getWorkflow').removeprefix('Workflow')} {v}"
+                for k, v in sorted(data[day][-1].items())
+            )
+            table.add(
+                front,
+                day,
+                mid,
+                len(totals),
+                people_cell,
+                floor,
+                f"{ratio:.2f}x",
+                strict,
+                f"{mid / strict:.2f}x",
+                ops,
+            )
+    table.target(
+        "≤ 1.2x the fewest calls a correct client needs (safe floor), every day and front end", ok_ratio
+    )
     table.target("user and group lookups cost nothing when warm (people calls = 0 on the warm day)", ok_warm)
     table.notes.append(
         "safe floor: one GET per task shown, GET+PUT per change (no PATCH, no version check), "
         "me + users from one assignment_users call; strict floor: blind PUTs of earlier copies and "
         "opens served from the search page (fewest UltraCart accepts, unsafe)."
     )
+    if slack_runs["cold"]:
+        table.notes.append(
+            "Slack day (as the credential's user): /task mine, show #N, assign #N @person, note #N, close #N "
+            "by command through the suite's harness (in-process sandbox, limits off), counted by the bot's "
+            "client (requests_sent, no per-operation split); the cold day starts with an empty people cache."
+        )
     if slack_note:
         table.notes.append(f"Slack half: {slack_note}")
     return [table]

@@ -43,7 +43,6 @@ class Deps:
     # Caches (per process).
     profiles: dict[str, SlackProfile] = field(default_factory=dict)
     slack_ids_by_email: dict[str, str | None] = field(default_factory=dict)
-    last_people: PeopleSnapshot | None = None
     _people_refresh: asyncio.Task[PeopleSnapshot] | None = None
     background: set[asyncio.Task[object]] = field(default_factory=set)
 
@@ -54,9 +53,7 @@ class Deps:
         task.add_done_callback(self.background.discard)
 
     async def people(self) -> PeopleSnapshot:
-        snapshot = await self.tools.people.get()
-        self.last_people = snapshot
-        return snapshot
+        return await self.tools.people.get()
 
     def refresh_people(self) -> asyncio.Task[PeopleSnapshot]:
         """One background refresh at a time."""
@@ -72,8 +69,8 @@ class Deps:
         if self.tools.people.is_fresh():
             return await self.people()
         refresh = self.refresh_people()
-        if self.last_people is not None:
-            return self.last_people
+        if self.tools.people.latest is not None:
+            return self.tools.people.latest
         try:
             return await asyncio.wait_for(asyncio.shield(refresh), self.options_wait)
         except TimeoutError:

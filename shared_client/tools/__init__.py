@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from shared_client.tools.attachments import ATTACHMENT_TOOLS
-from shared_client.tools.base import TOOLSETS, Hints, Tool, ToolError, ToolInputError
+from shared_client.tools.base import TOOLSETS, Hints, InputModel, OutputModel, Tool, ToolError, ToolInputError
 from shared_client.tools.context import PeopleDirectory, ToolContext
 from shared_client.tools.people import PEOPLE_TOOLS
 from shared_client.tools.tasks import TASK_TOOLS
@@ -17,6 +17,8 @@ __all__ = [
     "ALL_TOOLS",
     "TOOLSETS",
     "Hints",
+    "InputModel",
+    "OutputModel",
     "PeopleDirectory",
     "Tool",
     "ToolContext",

@@ -61,6 +61,12 @@ class PeopleDirectory:
             self._snapshot = PeopleSnapshot(users, groups, my_user_id, self._clock())
             return self._snapshot
 
+    @property
+    def latest(self) -> PeopleSnapshot | None:
+        """The last snapshot fetched, fresh or not: for callers that must answer now (Slack pickers)
+        and refresh behind."""
+        return self._snapshot
+
     def invalidate(self) -> None:
         self._snapshot = None
 

@@ -330,16 +330,19 @@ async def test_a_note_whose_put_landed_but_answered_500_says_it_may_have_been_ad
 @pytest.mark.xfail(
     strict=True,
     reason="BUG: when an insert's outcome is unknown and the search for its token fails too, create_task "
-    "raises the search's error ('It was retried; try again in a minute') although the task may exist: "
-    "retrying as told makes a second task (shared_client/tools/tasks.py _create: _find_created unguarded)",
+    "raises the search's error ('It was retried; nothing was changed. Try again in a minute.' or 'It was "
+    "retried; try again in a minute') although the task may exist: retrying as told makes a second task "
+    "(tools/tasks.py _create: _find_created unguarded; base.describe_api_error treats get* as harmless)",
 )
+@pytest.mark.parametrize("search_failure", ["503", "timeout"])
 async def test_a_create_whose_answer_was_lost_and_whose_lookup_failed_says_it_may_exist(
-    make_rig: MakeRig,
+    make_rig: MakeRig, search_failure: str
 ) -> None:
     """The insert takes effect but its answer is lost, and every search for the token fails too: the
-    tool cannot know, so its error must not tell the user to simply try again (that would double it)."""
+    tool cannot know, so its error must say the task may exist, never that nothing was changed (trying
+    again as told would make a second task). Seen in the 30% run with other seeds (e.g. 3, 7, 8)."""
     rig = await make_rig()
-    transport = LostInsertThenBrokenSearch(rig.app)
+    transport = LostInsertThenBrokenSearch(rig.app, search_failure)
     client = WorkflowClient(
         api_key="robustness-owner",
         base_url="http://sandbox.test/rest/v2",
@@ -356,14 +359,16 @@ async def test_a_create_whose_answer_was_lost_and_whose_lookup_failed_says_it_ma
     stored = [t async for t in rig.clean.iter_tasks(WorkflowTasksRequest()) if t.task_name == name]
     assert len(stored) == 1 and transport.inserts == 1
     message = info.value.message.lower()
-    assert "may" in message or "might" in message or "check" in message, info.value.message
+    assert not any(w in message for w in NOTHING_HAPPENED), info.value.message
+    assert "may" in message or "might" in message, info.value.message
 
 
 class LostInsertThenBrokenSearch(httpx.AsyncBaseTransport):
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, search_failure: str) -> None:
         from shared_client.sandbox import SandboxTransport
 
         self._inner = SandboxTransport(app)
+        self._search_failure = search_failure
         self.inserts = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -374,6 +379,8 @@ class LostInsertThenBrokenSearch(httpx.AsyncBaseTransport):
             await response.aread()
             raise httpx.RemoteProtocolError("connection reset after commit (test)", request=request)
         if path.endswith("/workflow/tasks/search"):
+            if self._search_failure == "timeout":
+                raise httpx.ReadTimeout("no answer (test)", request=request)
             return httpx.Response(503, text="Service Unavailable", request=request)
         return await self._inner.handle_async_request(request)
 

@@ -1,5 +1,5 @@
-"""Harness for the Slack bot end to end: the real app over HTTP on 127.0.0.1, signed requests shaped like Slack's,
-a mock Slack Web API on 127.0.0.1, and the sandbox in process."""
+"""Harness for the Slack bot end to end: the real app over HTTP on 127.0.0.1, signed requests
+shaped like Slack's, a mock Slack Web API on 127.0.0.1, and the sandbox in process."""
 
 from __future__ import annotations
 
@@ -247,7 +247,7 @@ class Bot:
 
     # ------------------------------------------------------------------ reading results
 
-    async def response(self, name: str, *, after: int = 0, timeout: float = 10.0) -> Call:
+    async def response(self, name: str, *, after: int = 0, timeout: float = 10.0) -> Call:  # noqa: ASYNC109
         return await self.slack.wait_for(
             "response_url", lambda c: c.args.get("_name") == name, after=after, timeout=timeout
         )
@@ -263,6 +263,15 @@ async def start_bot(
     latency: float = 0.0,
     warm_people: bool = True,
 ) -> Bot:
+    async def drain() -> None:  # let work started after ack finish before the loop closes
+        import asyncio
+
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=2)
+
+    cleanups.append(drain)
+
     slack = MockSlack(users=dict(SLACK_USERS))
     await slack.start()
     cleanups.append(slack.stop)
@@ -308,12 +317,4 @@ async def start_bot(
 
     cleanups.append(close_identities)
 
-    async def drain() -> None:  # let work started after ack finish before the loop closes
-        import asyncio
-
-        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
-        if pending:
-            await asyncio.wait(pending, timeout=5)
-
-    cleanups.append(drain)
     return Bot(f"http://127.0.0.1:{port}/slack/events", slack, ctx, deps, http)

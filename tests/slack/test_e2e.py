@@ -154,8 +154,10 @@ async def test_search_by_command_pages_with_more(bot: Bot) -> None:
     assert all(r["accessory"]["type"] == "overflow" for r in rows)
     more = next(b for b in first.blocks if b["type"] == "actions")["elements"][0]
     mark = bot.slack.mark()
-    _, name2 = await bot.block_action({"action_id": ids.MORE_RESULTS, "block_id": "x", "value": more["value"],
-                                       "type": "button"}, ephemeral=True)  # fmt: skip
+    _, name2 = await bot.block_action(
+        {"action_id": ids.MORE_RESULTS, "block_id": "x", "value": more["value"], "type": "button"},
+        ephemeral=True,
+    )
     second = await bot.response(name2, after=mark)
     assert "(continued)" in second.text_of_blocks()
     assert second.blocks[1]["block_id"] not in {r["block_id"] for r in rows}
@@ -233,8 +235,13 @@ async def test_show_then_act_on_the_card_in_place(bot: Bot) -> None:
     assert "<@UALICE> changed: assigned to Alice Carter" in updated.text_of_blocks()
 
     mark = bot.slack.mark()
-    updated = await act({"action_id": ids.REASSIGN, "type": "external_select",
-                         "selected_option": {"value": "user:1003", "text": {"type": "plain_text", "text": "Sam"}}})  # fmt: skip
+    updated = await act(
+        {
+            "action_id": ids.REASSIGN,
+            "type": "external_select",
+            "selected_option": {"value": "user:1003", "text": {"type": "plain_text", "text": "Sam"}},
+        }
+    )
     assert "assigned to Sam Rivera" in updated.text_of_blocks()
     await bot.slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "DSAM", after=mark)
 
@@ -242,8 +249,9 @@ async def test_show_then_act_on_the_card_in_place(bot: Bot) -> None:
         {"action_id": ids.SET_STATUS, "type": "static_select", "selected_option": {"value": "delayed"}}
     )
     assert "status → delayed" in updated.text_of_blocks()
-    updated = await act({"action_id": ids.SET_PRIORITY, "type": "static_select",
-                         "selected_option": {"value": "critical"}})  # fmt: skip
+    updated = await act(
+        {"action_id": ids.SET_PRIORITY, "type": "static_select", "selected_option": {"value": "critical"}}
+    )
     assert "priority → critical" in updated.text_of_blocks()
     updated = await act({"action_id": ids.CLOSE, "value": uuid, "type": "button"}, user="USAM")
     assert "<@USAM> changed: status → closed" in updated.text_of_blocks()
@@ -294,8 +302,9 @@ async def test_note_and_edit_modals_update_the_card(bot: Bot) -> None:
     card = Call("chat.postMessage", {"ts": "1700000000.000888", "blocks": shown.blocks}, 0)
     block = f"{ids.CARD_MORE_ACTIONS}:{uuid}"
 
-    await bot.block_action({"action_id": ids.ADD_NOTE, "block_id": block, "value": uuid, "type": "button"},
-                           message=card)  # fmt: skip
+    await bot.block_action(
+        {"action_id": ids.ADD_NOTE, "block_id": block, "value": uuid, "type": "button"}, message=card
+    )
     loading = await bot.slack.wait_for("views.open")
     assert loading.args["view"]["callback_id"] == ids.LOADING_MODAL
     note_view = (await bot.slack.wait_for("views.update")).args["view"]
@@ -332,18 +341,32 @@ async def test_note_and_edit_modals_update_the_card(bot: Bot) -> None:
 
 
 async def test_row_menu_acts_on_one_result(bot: Bot) -> None:
-    number, uuid = await open_task_number(bot, assignee="unassigned")
+    _, uuid = await open_task_number(bot, assignee="unassigned")
     mark = bot.slack.mark()
-    _, name = await bot.block_action({"action_id": ids.ROW_MENU, "block_id": f"{ids.ROW}:{uuid}", "type": "overflow",
-                                      "selected_option": {"value": f"{ids.MENU_ASSIGN_ME}|{uuid}"}},
-                                     user="UOWNER", ephemeral=True)  # fmt: skip
+    _, name = await bot.block_action(
+        {
+            "action_id": ids.ROW_MENU,
+            "block_id": f"{ids.ROW}:{uuid}",
+            "type": "overflow",
+            "selected_option": {"value": f"{ids.MENU_ASSIGN_ME}|{uuid}"},
+        },
+        user="UOWNER",
+        ephemeral=True,
+    )
     card = await bot.response(name, after=mark)
     assert card.args["response_type"] == "ephemeral" and card.args["replace_original"] is False
     assert "assigned to Demo Owner" in card.text_of_blocks()
 
     mark = bot.slack.mark()
-    await bot.block_action({"action_id": ids.ROW_MENU, "block_id": f"{ids.ROW}:{uuid}", "type": "overflow",
-                            "selected_option": {"value": f"{ids.MENU_REASSIGN}|{uuid}"}}, ephemeral=True)  # fmt: skip
+    await bot.block_action(
+        {
+            "action_id": ids.ROW_MENU,
+            "block_id": f"{ids.ROW}:{uuid}",
+            "type": "overflow",
+            "selected_option": {"value": f"{ids.MENU_REASSIGN}|{uuid}"},
+        },
+        ephemeral=True,
+    )
     view = (await bot.slack.wait_for("views.update", after=mark)).args["view"]
     assert view["callback_id"] == ids.REASSIGN_MODAL
     mark = bot.slack.mark()
@@ -355,8 +378,15 @@ async def test_row_menu_acts_on_one_result(bot: Bot) -> None:
 
 
 async def test_app_home_lists_my_tasks_and_group_tasks(bot: Bot) -> None:
-    reply = await bot.event({"type": "app_home_opened", "user": "UOWNER", "channel": "DOWNER", "tab": "home",
-                             "event_ts": str(time.time())})  # fmt: skip
+    reply = await bot.event(
+        {
+            "type": "app_home_opened",
+            "user": "UOWNER",
+            "channel": "DOWNER",
+            "tab": "home",
+            "event_ts": str(time.time()),
+        }
+    )
     assert reply.status == 200
     published = await bot.slack.wait_for("views.publish")
     assert published.args["user_id"] == "UOWNER"

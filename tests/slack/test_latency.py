@@ -28,8 +28,16 @@ async def test_every_request_is_acknowledged_in_time_with_slow_ultracart(make_bo
         bot.command(f"status {second} delayed"),
         bot.block_suggestion(ids.ASSIGNEE, "sam"),
         bot.view_submission(create_view, values(name=text_input("Slow day"), assignee=picked("user:1003"))),
-        bot.block_action({"action_id": ids.ASSIGN_ME, "block_id": f"{ids.CARD_ACTIONS}:{first}", "value": first,
-                          "type": "button"}, user="UOWNER", message=card),  # fmt: skip
+        bot.block_action(
+            {
+                "action_id": ids.ASSIGN_ME,
+                "block_id": f"{ids.CARD_ACTIONS}:{first}",
+                "value": first,
+                "type": "button",
+            },
+            user="UOWNER",
+            message=card,
+        ),
     )
     statuses = [r[0] if isinstance(r, tuple) else r for r in replies]
     assert all(r.status == 200 for r in statuses), [r.text for r in statuses]

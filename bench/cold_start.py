@@ -1,0 +1,186 @@
+"""Cold start: from process spawn to the answer of ``tools/list`` over stdio, ``uc-workflow-mcp`` against a
+bare ``MCPServer`` with one tool (``bench/_bare_mcp_server.py``); and what the server imports.
+
+Run: ``python bench/cold_start.py``.
+
+``uc-workflow-mcp`` runs as in production: ``ULTRACART_API_KEY`` set, pointing at the sandbox on a loopback
+port (``tools/list`` makes no UltraCart call). A second row runs it on the embedded sandbox (no credentials,
+an existing database), which is what a first-time user gets. Each sample is one fresh process; the client
+(mcp's, in this process) is warm, so its cost is the same on both sides.
+
+``python -X importtime`` of the production start shows the top imports by cumulative time and whether
+anything from Slack or the sandbox was imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import (
+    MCP_COMMAND,
+    PYTHON,
+    ROOT,
+    Sandbox,
+    Table,
+    clean_env,
+    mcp_server_params,
+    median,
+    ms,
+    print_tables,
+    sandbox,
+    spread,
+)
+
+RUNS = 7
+BARE = str(Path(__file__).resolve().parent / "_bare_mcp_server.py")
+# uvicorn and starlette are not on this list: mcp itself imports them (mcp.server → sse_starlette).
+FORBIDDEN = ("slack_bot", "slack_bolt", "slack_sdk", "aiohttp", "shared_client.sandbox")
+
+
+async def spawn_to_list(params: Any) -> tuple[float, int]:
+    from mcp import Client
+
+    started = time.perf_counter()
+    async with Client(params) as client:
+        tools = await client.list_tools()
+        took = time.perf_counter() - started
+    return took, len(tools.tools)
+
+
+def _bare_params() -> Any:
+    from mcp import StdioServerParameters
+
+    return StdioServerParameters(command=PYTHON, args=[BARE], env=clean_env(), cwd=str(ROOT))
+
+
+def _sandbox_params(db: Path) -> Any:
+    from mcp import StdioServerParameters
+
+    return StdioServerParameters(
+        command=MCP_COMMAND, args=[], env=clean_env(UC_WORKFLOW_SANDBOX_DB=str(db)), cwd=str(ROOT)
+    )
+
+
+def import_profile(sb: Sandbox) -> tuple[list[tuple[float, float, str]], list[str], int]:
+    """The production start under ``-X importtime`` up to ``tools/list``: (cumulative s, self s, module)."""
+    params = mcp_server_params(sb, "bench-cold", python_flags=["-X", "importtime"])
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            [params.command, *params.args],
+            env=params.env,
+            cwd=params.cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+        assert proc.stdin and proc.stdout
+        init = (
+            '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
+            '"capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}\n'
+        )
+        proc.stdin.write(init)
+        proc.stdin.flush()
+        proc.stdout.readline()
+        proc.stdin.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+        proc.stdin.write('{"jsonrpc":"2.0","id":2,"method":"tools/list"}\n')
+        proc.stdin.flush()
+        proc.stdout.readline()
+        proc.stdin.close()
+        proc.wait(timeout=30)
+        err.seek(0)
+        text = err.read()
+    rows: list[tuple[float, float, str]] = []
+    for line in text.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if m:
+            rows.append((int(m.group(2)) / 1e6, int(m.group(1)) / 1e6, m.group(3) + m.group(4)))
+    names = [r[2].strip() for r in rows]
+    forbidden = sorted({n for n in names for f in FORBIDDEN if n == f or n.startswith(f + ".")})
+    return rows, forbidden, len(names)
+
+
+def run(quick: bool = False) -> list[Table]:
+    runs = 3 if quick else RUNS
+    samples: dict[str, list[float]] = {"bare": [], "ours": [], "ours-sandbox": []}
+    counts: dict[str, int] = {}
+    with sandbox() as sb, tempfile.TemporaryDirectory(prefix="uc-bench-cold-") as tmp:
+        db = Path(tmp) / "sandbox.sqlite3"
+        asyncio.run(spawn_to_list(_sandbox_params(db)))  # create and seed the embedded sandbox's file once
+        # Warm the OS page cache for both sides, then alternate so drift hits both alike.
+        asyncio.run(spawn_to_list(_bare_params()))
+        asyncio.run(spawn_to_list(mcp_server_params(sb, "bench-cold")))
+        for _ in range(runs):
+            for key, params in (
+                ("bare", _bare_params()),
+                ("ours", mcp_server_params(sb, "bench-cold")),
+                ("ours-sandbox", _sandbox_params(db)),
+            ):
+                took, n = asyncio.run(spawn_to_list(params))
+                samples[key].append(took)
+                counts[key] = n
+        rows, forbidden, n_modules = import_profile(sb)
+    base = median(samples["bare"])
+    table = Table(
+        "4. Cold start — process spawn to tools/list answer over stdio (ms)",
+        ["server", "tools", "runs", "median", "spread", "ratio vs bare"],
+    )
+    labels = {
+        "bare": "bare MCPServer, one tool",
+        "ours": "uc-workflow-mcp (UltraCart key set)",
+        "ours-sandbox": "uc-workflow-mcp (embedded sandbox)",
+    }
+    for key, label in labels.items():
+        values = samples[key]
+        table.add(
+            label,
+            counts[key],
+            len(values),
+            ms(median(values)),
+            spread([v * 1000 for v in values]),
+            f"{median(values) / base:.2f}x",
+        )
+    ratio = median(samples["ours"]) / base
+    table.target(f"uc-workflow-mcp within 1.5x of a bare MCPServer ({ratio:.2f}x)", ratio <= 1.5)
+    table.target(
+        "nothing imports Slack or the sandbox unless it is used"
+        + (
+            f" (imported: {', '.join(forbidden[:8])}{'…' if len(forbidden) > 8 else ''})" if forbidden else ""
+        ),
+        not forbidden,
+    )
+    imports = Table(
+        f"4b. Cold start — top imports of uc-workflow-mcp by cumulative time "
+        f"({n_modules} modules, -X importtime)",
+        ["module", "cumulative ms", "self ms"],
+    )
+    top = sorted(rows, key=lambda r: r[0], reverse=True)
+    shown = 0
+    for cumulative, self_time, name in top:
+        depth = (len(name) - len(name.lstrip())) // 2
+        if depth > 2:
+            continue
+        imports.add(name.strip(), f"{cumulative * 1000:.1f}", f"{self_time * 1000:.1f}")
+        shown += 1
+        if shown >= 25:
+            break
+    total = sum(r[1] for r in rows)
+    imports.notes.append(f"sum of self times: {total * 1000:.0f} ms")
+    return [table, imports]
+
+
+def main() -> None:
+    print_tables(run(quick="--quick" in sys.argv))
+
+
+if __name__ == "__main__":
+    main()

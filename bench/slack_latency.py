@@ -1,0 +1,118 @@
+"""Slack under a slow UltraCart: 2.5 s of latency on every UltraCart call; p50 and p99 time to acknowledge
+``/task`` commands and button clicks, and time until the result is posted.
+
+Run: ``python bench/slack_latency.py``. The bot runs over HTTP on 127.0.0.1 with the mock Slack Web API and
+an in-process sandbox, all from the Slack suite's harness (``tests/slack/slack_harness.py``); limits off
+there, latency on. Slack gives up on a request not acknowledged within 3 s.
+Target: p99 acknowledgement under 300 ms, no Slack timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import _slack
+from bench._common import Table, median, ms, percentile, print_tables
+
+LATENCY = 2.5
+ROUNDS = 4
+SLACK_TIMEOUT = 3.0
+
+
+async def measure(rounds: int) -> dict[str, list[float]]:
+    from mock_slack import Call
+
+    from shared_client.tools import get_tool
+    from slack_bot import ids
+
+    out: dict[str, list[float]] = {
+        "command_ack": [],
+        "button_ack": [],
+        "command_result": [],
+        "button_result": [],
+    }
+    async with _slack.BotSession() as fast, _slack.BotSession(latency=LATENCY) as bot:
+        found = await get_tool("search_tasks").run(fast.ctx, {"status": "open", "limit": 8, "sort": "number"})
+        uuids = [t.uuid for t in found.tasks]  # type: ignore[attr-defined]
+        card = Call("chat.postMessage", {"ts": "1700000000.000111", "blocks": []}, 0)
+        loop = asyncio.get_running_loop()
+        for r in range(rounds):
+            u = uuids[r % len(uuids)]
+            started = loop.time()
+            replies: list[Any] = await asyncio.gather(
+                bot.command(f"show {u}", user="UOWNER"),
+                bot.command("mine", user="UOWNER"),
+                bot.command(f"priority {u} high", user="UOWNER"),
+                bot.block_action(
+                    {
+                        "action_id": ids.ASSIGN_ME,
+                        "block_id": f"{ids.CARD_ACTIONS}:{u}",
+                        "value": u,
+                        "type": "button",
+                    },
+                    user="UOWNER",
+                    message=card,
+                ),
+            )
+            for reply, _name in replies[:3]:
+                if reply.status != 200:
+                    raise RuntimeError(f"HTTP {reply.status}: {reply.text[:200]}")
+                out["command_ack"].append(reply.seconds)
+            button = replies[3][0]
+            out["button_ack"].append(button.seconds)
+            for _reply, name in replies[:3]:
+                await bot.response(name, timeout=60)
+                out["command_result"].append(loop.time() - started)
+            await bot.slack.wait_for("chat.update", timeout=60)
+            out["button_result"].append(loop.time() - started)
+    return out
+
+
+def run(quick: bool = False) -> list[Table]:
+    table = Table(
+        f"7. Slack under a slow UltraCart — {LATENCY:.1f} s per UltraCart call (ms)",
+        ["request", "samples", "ack p50", "ack p99", "result posted p50", "result posted p99"],
+    )
+    if not _slack.available():
+        table.notes.append("skipped: slack_bot not available")
+        print("skipped: slack_bot not available")
+        return [table]
+    samples = asyncio.run(measure(2 if quick else ROUNDS))
+    for key, label in (
+        ("command", "/task commands (show, mine, priority)"),
+        ("button", "button clicks (assign to me)"),
+    ):
+        acks, done = samples[f"{key}_ack"], samples[f"{key}_result"]
+        table.add(
+            label,
+            len(acks),
+            ms(median(acks)),
+            ms(percentile(acks, 99)),
+            ms(median(done)),
+            ms(percentile(done, 99)),
+        )
+    all_acks = samples["command_ack"] + samples["button_ack"]
+    p99 = percentile(all_acks, 99)
+    table.target(f"p99 acknowledgement under 300 ms ({p99 * 1000:.0f} ms)", p99 < 0.3)
+    table.target(
+        f"no Slack timeout (every ack < {SLACK_TIMEOUT:.0f} s; slowest {max(all_acks):.2f} s)",
+        max(all_acks) < SLACK_TIMEOUT,
+    )
+    table.notes.append(
+        "four requests in flight at once per round (3 commands + 1 click); result = time from "
+        "the round's start until the bot posted the answer (response_url or chat.update)"
+    )
+    return [table]
+
+
+def main() -> None:
+    print_tables(run(quick="--quick" in sys.argv))
+
+
+if __name__ == "__main__":
+    main()

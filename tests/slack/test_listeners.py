@@ -1,0 +1,177 @@
+"""Listeners and helpers with mocks: no HTTP, no sandbox."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from unittest.mock import AsyncMock, MagicMock
+
+import pytest
+
+from shared_client.models import WorkflowGroup, WorkflowUser
+from shared_client.tools import ToolError
+from shared_client.tools.context import PeopleSnapshot
+from slack_bot import ids
+from slack_bot.app import report_error
+from slack_bot.cli import RedactSecrets
+from slack_bot.deps import Deps
+from slack_bot.identity import EMAIL, OVERRIDE, IdentityStore
+from slack_bot.listeners.commands import handle_command
+from slack_bot.operations import NotMapped, identify, origin_of
+
+PEOPLE = PeopleSnapshot(
+    users=[
+        WorkflowUser(user_id=1, user="Owner", email="owner@x.example"),
+        WorkflowUser(user_id=2, user="Sam Rivera", email="sam@x.example"),
+    ],
+    groups=[WorkflowGroup(group_id=9, group="Warehouse")],
+    my_user_id=1,
+    fetched_at=0.0,
+)
+
+
+def fake_deps(tmp_path: Path, email: str | None = "sam@x.example") -> Deps:
+    client = MagicMock()
+    for method in (
+        "views_open",
+        "chat_postEphemeral",
+        "chat_postMessage",
+        "views_publish",
+        "conversations_open",
+    ):
+        setattr(
+            client,
+            method,
+            AsyncMock(return_value={"ok": True, "view": {"id": "V1"}, "channel": {"id": "D1"}}),
+        )
+    profile = {"display_name": "Sam", **({"email": email} if email else {})}
+    client.users_info = AsyncMock(return_value={"ok": True, "user": {"id": "USAM", "profile": profile}})
+    tools = MagicMock()
+    tools.people.get = AsyncMock(return_value=PEOPLE)
+    tools.people.is_fresh = MagicMock(return_value=True)
+    return Deps(tools, client, "secret", IdentityStore(tmp_path / "ids.sqlite3"))
+
+
+def command_body(text: str) -> dict[str, Any]:
+    return {
+        "command": "/task",
+        "text": text,
+        "user_id": "USAM",
+        "team_id": "T1",
+        "channel_id": "C1",
+        "trigger_id": "trig",
+        "response_url": None,
+    }
+
+
+async def test_new_opens_the_create_modal_with_the_title(tmp_path: Path) -> None:
+    deps = fake_deps(tmp_path)
+    await handle_command(deps, command_body("new Ship the mugs"))
+    view = deps.client.views_open.await_args.kwargs["view"]
+    assert view["callback_id"] == ids.CREATE_MODAL
+    assert deps.client.views_open.await_args.kwargs["trigger_id"] == "trig"
+    assert "Ship the mugs" in str(view)
+
+
+async def test_usage_goes_only_to_the_person_who_typed_it(tmp_path: Path) -> None:
+    deps = fake_deps(tmp_path)
+    await handle_command(deps, command_body("frobnicate #1"))
+    kwargs = deps.client.chat_postEphemeral.await_args.kwargs
+    assert kwargs["user"] == "USAM" and kwargs["channel"] == "C1" and "frobnicate" in str(kwargs["blocks"])
+    deps.client.chat_postMessage.assert_not_awaited()
+
+
+async def test_error_handler_tells_ultracarts_reason_ephemerally(tmp_path: Path) -> None:
+    deps = fake_deps(tmp_path)
+    await report_error(
+        deps, ToolError("UltraCart rejected the request: <bad> & worse"), command_body("show #1")
+    )
+    text = str(deps.client.chat_postEphemeral.await_args.kwargs["blocks"])
+    assert "UltraCart rejected the request: &lt;bad&gt; &amp; worse" in text
+
+
+async def test_error_handler_hides_unexpected_errors(tmp_path: Path) -> None:
+    deps = fake_deps(tmp_path)
+    await report_error(deps, RuntimeError("token=xoxb-secret"), command_body("show #1"))
+    text = str(deps.client.chat_postEphemeral.await_args.kwargs["blocks"])
+    assert "xoxb-secret" not in text and "Something went wrong" in text
+
+
+async def test_identity_by_email_then_override(tmp_path: Path) -> None:
+    deps = fake_deps(tmp_path)
+    actor = await identify(deps, "T1", "USAM")
+    assert actor.user is not None and actor.user.user_id == 2 and actor.source == EMAIL
+    assert not actor.is_credential_user
+    await deps.identities.set("T1", "USAM", 1, OVERRIDE)
+    actor = await identify(deps, "T1", "USAM")
+    assert actor.user is not None and actor.user.user_id == 1 and actor.is_credential_user
+    assert await deps.identities.slack_users_for("T1", 1) == ["USAM"]
+
+
+async def test_no_email_no_mapping(tmp_path: Path) -> None:
+    deps = fake_deps(tmp_path, email=None)
+    with pytest.raises(NotMapped, match="/task iam"):
+        await identify(deps, "T1", "USAM")
+
+
+async def test_identity_store_groups(tmp_path: Path) -> None:
+    store = IdentityStore(tmp_path / "g.sqlite3")
+    await store.join("T1", "U1", 9)
+    await store.join("T1", "U1", 9)
+    await store.join("T1", "U1", 3)
+    assert await store.groups("T1", "U1") == [3, 9]
+    await store.leave("T1", "U1", 3)
+    assert await store.groups("T1", "U1") == [9]
+    store.close()
+
+
+def test_origin_of_each_payload_shape() -> None:
+    command = origin_of(command_body("x"))
+    assert (command.user, command.channel, command.trigger_id) == ("USAM", "C1", "trig")
+    action = origin_of(
+        {
+            "type": "block_actions",
+            "user": {"id": "U1"},
+            "team": {"id": "T1"},
+            "container": {"type": "message", "message_ts": "1.2", "channel_id": "C2", "is_ephemeral": True},
+            "response_url": "https://hooks.slack.com/x",
+        }
+    )
+    assert (action.channel, action.message_ts, action.ephemeral) == ("C2", "1.2", True)
+    submission = origin_of(
+        {
+            "type": "view_submission",
+            "user": {"id": "U1"},
+            "view": {"id": "V1", "private_metadata": '{"channel":"C3","home":true}'},
+        }
+    )
+    assert submission.channel == "C3" and submission.home
+
+
+def test_secrets_are_redacted_from_logs() -> None:
+    import logging
+
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "token %s here", ("xoxb-12345-secret",), None)
+    RedactSecrets(["xoxb-12345-secret"]).filter(record)
+    assert record.getMessage() == "token [redacted] here"
+
+
+def test_cli_refuses_to_start_without_slack_credentials(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-m", "slack_bot", "--sandbox"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode != 0
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET not set" in lines[0]
+    help_run = subprocess.run(
+        [sys.executable, "-m", "slack_bot", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert help_run.returncode == 0 and "--port" in help_run.stdout
