@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(
             f"uc-workflow-slack: {' and '.join(missing)} not set; create the Slack app from "
-            "slack_bot/manifest.yaml and copy them from its settings (see slack_bot/README-slack.md)",
+            "slack_bot/manifest.yaml and copy them from its settings (see the Slack section of README.md)",
             file=sys.stderr,
         )
         return 2
