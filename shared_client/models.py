@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PrivateAttr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, PrivateAttr
 
 __all__ = [
     "BaseResponse",
@@ -92,9 +92,14 @@ def format_uc_datetime(value: datetime) -> str:
     return value.isoformat(timespec=spec)
 
 
+def _assume_utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 UCDateTime = Annotated[
     datetime,
-    BeforeValidator(parse_uc_datetime),
+    # pydantic's own (Rust) ISO 8601 parser reads every form UltraCart sends; only a naive value needs help.
+    AfterValidator(_assume_utc),
     PlainSerializer(format_uc_datetime, return_type=str, when_used="json"),
 ]
 """A timezone-aware date-time that reads and writes UltraCart's ISO 8601 forms."""

@@ -317,7 +317,8 @@ class SearchOutput(UntrustedOutput):
         for t in rows:
             who = t.assignee or (f"group {t.group}" if t.group else "unassigned")
             due = f", due {t.due[:10]}" + (" (OVERDUE)" if t.overdue else "") if t.due else ""
-            lines.append(f"#{t.number} {t.name} [{t.status}, {t.priority}, {who}{due}] {t.uuid}")
+            # The uuid is in the structured result; the text names tasks by number to save tokens.
+            lines.append(f"#{t.number} {t.name} [{t.status}, {t.priority}, {who}{due}]")
         if self.has_more:
             lines.append(f"more: cursor {self.next_cursor}")
         return "\n".join(lines)

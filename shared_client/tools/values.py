@@ -155,10 +155,15 @@ _INVISIBLE_CATEGORIES = {"Cf", "Co", "Cs"}  # format (zero-width, bidi controls)
 _KEEP = {"\n", "\t"}
 
 
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def clean_text(text: str | None) -> str | None:
     """Strip invisible and bidirectional-control characters from text people wrote (it is data)."""
     if text is None:
         return None
+    if text.isascii():  # the common case: only ASCII control characters can hide in it
+        return _ASCII_CONTROL.sub("", text)
     return "".join(
         ch
         for ch in text

@@ -1,0 +1,97 @@
+"""`uc-workflow-slack` as a real process: HTTP mode, signed requests, the mock Slack Web API, the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import aiohttp
+from mock_slack import BOT_TOKEN, MockSlack
+from slack_harness import SIGNING_SECRET, SLACK_USERS, sign
+
+
+async def _wait_for_port(
+    host: str, port: int, proc: asyncio.subprocess.Process, deadline: float = 30.0
+) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if proc.returncode is not None:
+            raise AssertionError(f"uc-workflow-slack exited with {proc.returncode}")
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            await asyncio.sleep(0.05)  # poll interval while waiting for the port to open
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+    raise AssertionError("uc-workflow-slack never listened")
+
+
+async def test_the_command_serves_signed_slash_commands(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    slack = MockSlack(users=dict(SLACK_USERS))
+    await slack.start()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ULTRACART_", "UC_WORKFLOW_", "SLACK_"))}
+    env.update(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.api_url,
+        UC_WORKFLOW_SANDBOX_DB=str(tmp_path / "sandbox.sqlite3"),
+        UC_WORKFLOW_LOCK_DIR=str(tmp_path / "locks"),
+    )
+    command = [sys.executable, "-c", "import sys; from slack_bot.cli import main; sys.exit(main())"]
+    proc = await asyncio.create_subprocess_exec(
+        *command,
+        "--port",
+        str(port),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    try:
+        await _wait_for_port("127.0.0.1", port, proc)
+        fields = {
+            "team_id": "T1",
+            "channel_id": "C0GENERAL",
+            "user_id": "UALICE",
+            "command": "/task",
+            "text": 'new "Call the customer back"',
+            "response_url": slack.response_url("r1"),
+            "trigger_id": "trig.process",
+        }
+        body = urllib.parse.urlencode(fields).encode()
+        url = f"http://127.0.0.1:{port}/slack/events"
+        async with aiohttp.ClientSession() as http:
+            ts = int(time.time())
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Request-Timestamp": str(ts),
+                "X-Slack-Signature": sign(body, ts),
+            }
+            async with http.post(url, data=body, headers=headers) as response:
+                assert response.status == 200
+            opened = await slack.wait_for("views.open", timeout=20)
+            view = opened.args["view"]
+            view = json.loads(view) if isinstance(view, str) else view
+            assert "Call the customer back" in json.dumps(view)
+            # An unsigned request is refused by the real process too.
+            async with http.post(
+                url, data=body, headers={"Content-Type": headers["Content-Type"]}
+            ) as response:
+                assert response.status == 401
+    finally:
+        proc.terminate()
+        _, stderr = await asyncio.wait_for(proc.communicate(), 15)
+        await slack.stop()
+    text = stderr.decode()
+    assert "sandbox" in text  # announced once
+    assert BOT_TOKEN not in text and SIGNING_SECRET not in text
