@@ -164,7 +164,13 @@ def serve(args: argparse.Namespace) -> None:
     from shared_client.tools import ToolContext
 
     backend = build_backend(settings, force_sandbox=args.sandbox)
-    context = ToolContext(backend.client, sandbox=backend.sandbox, description=backend.description)
+    context = ToolContext(
+        backend.client,
+        sandbox=backend.sandbox,
+        description=backend.description,
+        # Over HTTP the caller may be on another machine: attach_file must not read this one's files.
+        allow_local_files=args.transport == "stdio",
+    )
     server = build_server(context, read_only=args.read_only, toolsets=toolsets)
     logger.info("serving %s on %s", "read-only tools" if args.read_only else "tools", backend.description)
 

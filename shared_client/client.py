@@ -199,7 +199,14 @@ class WorkflowClient:
         json: Any = None,
         idempotent: bool = True,
     ) -> R:
-        request = self._http.build_request(method, path, params=params, json=json)
+        try:
+            request = self._http.build_request(method, path, params=params, json=json)
+        except httpx.InvalidURL as exc:
+            raise APIConnectionError(
+                f"The request for {operation} could not be built ({exc})",
+                request_sent=False,
+                operation=operation,
+            ) from None
         if method == "GET":
             response = await self._shared_get(operation, request)
         else:

@@ -101,12 +101,14 @@ def retry_delay(
 ) -> float:
     """How long to wait before the next attempt: Retry-After when given, else capped exponential backoff
     with full jitter (half fixed, half random, so waits never collapse to zero)."""
-    if retry_after is not None:
-        return retry_after
     if outcome is Outcome.RATE_LIMITED:
         base, cap = policy.rate_limit_base_delay, policy.rate_limit_max_delay
     else:
         base, cap = policy.base_delay, policy.max_delay
     ceiling = min(cap, base * 2.0 ** float(retries_done))
+    if retry_after is not None:
+        # Honour the server's wait, but never below half our own backoff: "Retry-After: 0" in a 429
+        # storm must not become a tight loop.
+        return float(max(retry_after, ceiling / 2))
     jitter = (rng or _default_rng).random()
     return float(ceiling / 2 + jitter * ceiling / 2)

@@ -93,7 +93,9 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
 
     assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
     backend = build_backend(settings, force_sandbox=args.sandbox)  # announces the sandbox once
-    tools = ToolContext(backend.client, sandbox=backend.sandbox, description=backend.description)
+    tools = ToolContext(
+        backend.client, sandbox=backend.sandbox, description=backend.description, allow_local_files=False
+    )
     client = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url

@@ -26,6 +26,7 @@ from shared_client.tools.tasks import (
     read_modify_write,
     resolve_task_uuid,
 )
+from shared_client.tools.values import shown
 from shared_client.tools.views import AttachmentView, attachment_view, detail
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
@@ -119,17 +120,29 @@ class AttachOutput(TaskOutput):
         return f"Attached {self.attachment.file_name} to {where} of #{self.task.number}\n" + super().to_text()
 
 
-async def _read_source(params: AttachInput) -> tuple[bytes, str]:
+async def _read_source(params: AttachInput, *, allow_local_files: bool) -> tuple[bytes, str]:
     if params.path:
-        path = await anyio.Path(params.path).expanduser()
-        if not await path.is_file():
-            raise ToolInputError(f"path: no such file: {params.path}", field="path")
-        size = (await path.stat()).st_size
-        if size > MAX_ATTACHMENT_BYTES:
+        if not allow_local_files:
             raise ToolInputError(
-                f"path: the file is {size} bytes; the limit is {MAX_ATTACHMENT_BYTES}", field="path"
+                "path: this server does not read local files (it is not running locally over stdio); "
+                "send the file as content_base64 with file_name",
+                field="path",
             )
-        return await path.read_bytes(), params.file_name or path.name
+        try:
+            path = await anyio.Path(params.path).expanduser()
+            if not await path.is_file():
+                raise ToolInputError(f"path: no such file: {shown(params.path, 200)}", field="path")
+            size = (await path.stat()).st_size
+            if size > MAX_ATTACHMENT_BYTES:
+                raise ToolInputError(
+                    f"path: the file is {size} bytes; the limit is {MAX_ATTACHMENT_BYTES}", field="path"
+                )
+            return await path.read_bytes(), params.file_name or path.name
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ToolInputError(
+                f"path: cannot read {shown(params.path, 200)}: {reason}", field="path"
+            ) from None
     try:
         content = base64.b64decode(params.content_base64 or "", validate=True)
     except (binascii.Error, ValueError):
@@ -142,7 +155,7 @@ async def _read_source(params: AttachInput) -> tuple[bytes, str]:
 
 
 async def _attach(ctx: ToolContext, params: AttachInput) -> AttachOutput:
-    content, file_name = await _read_source(params)
+    content, file_name = await _read_source(params, allow_local_files=ctx.allow_local_files)
     if not content:
         raise ToolInputError("the file is empty", field="path" if params.path else "content_base64")
     task_uuid = await resolve_task_uuid(ctx, params.task)

@@ -118,11 +118,20 @@ def _first_field(exc: ValidationError) -> str | None:
     return None
 
 
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    """``notes.0.text``; a name that is not a plain identifier (it came from the caller) is quoted short."""
+    parts = []
+    for part in loc:
+        text = str(part)
+        parts.append(text if text.isidentifier() or text.isdigit() else repr(text)[:40])
+    return ".".join(parts) or "arguments"
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     """``priority: use low, medium, high or critical; got 'urgent'`` — one line per field, joined."""
     parts: list[str] = []
     for error in exc.errors():
-        loc = ".".join(str(p) for p in error.get("loc", ())) or "arguments"
+        loc = _field_path(tuple(error.get("loc", ())))
         kind = error.get("type", "")
         if kind == "extra_forbidden":
             parts.append(f"{loc}: is not an argument of this tool")
@@ -130,10 +139,15 @@ def describe_validation_error(exc: ValidationError) -> str:
         if kind == "missing":
             parts.append(f"{loc}: is required")
             continue
-        message = str(error.get("msg", "is not valid"))
-        message = message.removeprefix("Value error, ")
+        message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+        message = " ".join(message.split())[:300]
         parts.append(f"{loc}: {message}")
     return "Invalid arguments: " + "; ".join(parts) + ". Nothing was changed."
+
+
+def _is_read(operation: str | None) -> bool:
+    """UltraCart's operation ids: reads start with get (getWorkflowTasks is the search, a POST)."""
+    return (operation or "").startswith("get") and operation != "getWorkflowAgentWebsocketAuthorization"
 
 
 def describe_api_error(exc: UltraCartError) -> str:
@@ -151,13 +165,18 @@ def describe_api_error(exc: UltraCartError) -> str:
             f"ULTRACART_OAUTH_TOKEN and that it has the workflow_read/workflow_write scopes.{ref}"
         )
     if isinstance(exc, ServerError):
-        return f"UltraCart failed{op}: {exc.message}. It was retried; try again in a minute.{ref}"
+        if _is_read(exc.operation):
+            return f"UltraCart failed{op}: {exc.message}. It was retried; try again in a minute.{ref}"
+        return (
+            f"UltraCart failed{op}: {exc.message}. It was retried; the change may or may not have been "
+            f"applied: look at the task before trying again.{ref}"
+        )
     if isinstance(exc, APIStatusError):
         return f"UltraCart rejected the request{op}: {exc.message}. Nothing was changed.{ref}"
     if isinstance(exc, APIConnectionError):
         if not exc.request_sent:
             return f"Could not reach UltraCart{op}: {exc.message}. Nothing was sent; try again."
-        if (exc.operation or "").startswith("get"):
+        if _is_read(exc.operation):
             return f"{exc.message}. It was retried; nothing was changed. Try again in a minute."
         return (
             f"{exc.message}. The change may or may not have been applied: "

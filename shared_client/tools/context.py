@@ -80,6 +80,7 @@ class ToolContext:
     sandbox: bool = False
     description: str = ""
     actor: str | None = None
+    allow_local_files: bool = True  # attach_file may read a local path (stdio, CLI); off for remote callers
     people: PeopleDirectory = field(init=False)
     task_numbers: dict[int, str] = field(default_factory=dict)
     _task_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -89,7 +90,13 @@ class ToolContext:
 
     def acting_as(self, actor: str | None) -> ToolContext:
         """The same caches and client, with another actor."""
-        clone = ToolContext(self.client, sandbox=self.sandbox, description=self.description, actor=actor)
+        clone = ToolContext(
+            self.client,
+            sandbox=self.sandbox,
+            description=self.description,
+            actor=actor,
+            allow_local_files=self.allow_local_files,
+        )
         clone.people = self.people
         clone.task_numbers = self.task_numbers
         clone._task_locks = self._task_locks

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from shared_client import constants
-from shared_client.errors import APIConnectionError, ServerError
+from shared_client.errors import APIConnectionError, ServerError, UltraCartError
 from shared_client.locks import machine_lock
 from shared_client.models import (
     Property,
@@ -52,6 +52,7 @@ from shared_client.tools.values import (
     parse_sort,
     parse_status,
     parse_when,
+    shown,
 )
 from shared_client.tools.views import TaskDetail, TaskSummary, UntrustedOutput, detail, summarize
 
@@ -83,10 +84,10 @@ def _check_ref(value: str) -> str:
     text = value.strip()
     if re.fullmatch(r"#?\d{1,10}", text) or (_UUID_LIKE.match(text) and not text.isdigit()):
         return text
-    raise ValueError(f"use a task uuid or a task number like '#123'; got {value!r}")
+    raise ValueError(f"use a task uuid or a task number like '#123'; got {shown(value)}")
 
 
-TaskRef = Annotated[str, AfterValidator(_check_ref)]
+TaskRef = Annotated[str, Field(max_length=64), AfterValidator(_check_ref)]
 
 
 def _date_field(end_of_day: bool) -> Callable[[str], str]:
@@ -152,7 +153,9 @@ def remember_numbers(ctx: ToolContext, tasks: list[WorkflowTask]) -> None:
 
 MAX_WRITE_ATTEMPTS = 3
 _SERVER_DERIVED = {"assigned_to_user", "assigned_to_group", "assigned_to_user_or_group", "task_context"}
-_OVERWRITE_SIGNS = ("removed",)
+# Our writes only append notes and attachments, so history saying one was removed or edited (the
+# server matches notes by position) during our write means another writer's note was replaced.
+_OVERWRITE_SIGNS = ("removed", "note edited")
 
 
 def _wire_key(value: Any, key: str = "") -> Any:
@@ -586,7 +589,14 @@ async def _create(ctx: ToolContext, params: CreateInput) -> CreateOutput:
         if isinstance(exc, APIConnectionError) and not exc.request_sent:
             raise
         # The insert may have happened: look for our token before deciding anything.
-        created = await _find_created(ctx, token, started)
+        try:
+            created = await _find_created(ctx, token, started)
+        except UltraCartError:
+            raise ToolError(
+                f"The connection to UltraCart broke while creating the task ({exc.message}), and checking "
+                "whether it was created failed too. It may exist: search for it by name before creating it "
+                "again."
+            ) from None
         if created is None:
             created = (await ctx.client.insert_task(task)).task
     if created is None:

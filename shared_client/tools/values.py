@@ -34,6 +34,12 @@ DATE_ACCEPTS = (
 )
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """A value quoted for an error message: one line, and short however long the input was."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _squash(text: str) -> str:
     """Lower-case, with runs of spaces, underscores and hyphens folded to one space."""
     return re.sub(r"[\s_\-]+", " ", text.strip().lower()).strip()
@@ -49,7 +55,7 @@ def parse_priority(value: str | int) -> str:
     for member in Priority:
         if lowered == _squash(member.value):
             return member.value
-    raise ValueError(f"use {PRIORITY_ACCEPTS}; got {text!r}")
+    raise ValueError(f"use {PRIORITY_ACCEPTS}; got {shown(text)}")
 
 
 def friendly_priority(value: str | None) -> str | None:
@@ -82,13 +88,13 @@ def parse_status(value: str) -> str:
     for member in Status:
         if lowered == _squash(member.value):
             return member.value
-    raise ValueError(f"use {STATUS_ACCEPTS}; got {value.strip()!r}")
+    raise ValueError(f"use {STATUS_ACCEPTS}; got {shown(value)}")
 
 
 def parse_search_status(value: str) -> str:
     status = parse_status(value)
     if status not in {m.value for m in SearchStatus}:
-        raise ValueError(f"a search can filter on {SEARCH_STATUS_ACCEPTS}; got {value.strip()!r}")
+        raise ValueError(f"a search can filter on {SEARCH_STATUS_ACCEPTS}; got {shown(value)}")
     return status
 
 
@@ -111,7 +117,7 @@ def parse_object_type(value: str) -> str:
     alias = _OBJECT_ALIASES.get(lowered.replace(" ", ""))
     if alias:
         return alias
-    raise ValueError(f"use {OBJECT_TYPE_ACCEPTS}; got {value.strip()!r}")
+    raise ValueError(f"use {OBJECT_TYPE_ACCEPTS}; got {shown(value)}")
 
 
 def parse_search_object_type(value: str) -> str:
@@ -139,7 +145,7 @@ def parse_when(value: str, *, end_of_day: bool, now: datetime | None = None) -> 
         try:
             day = date.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"use {DATE_ACCEPTS}; got {text!r}") from None
+            raise ValueError(f"use {DATE_ACCEPTS}; got {shown(text)}") from None
     if day is not None:
         clock = time(23, 59, 59) if end_of_day else time(0, 0, 0)
         return datetime.combine(day, clock, tzinfo=UTC)
@@ -147,7 +153,7 @@ def parse_when(value: str, *, end_of_day: bool, now: datetime | None = None) -> 
     try:
         parsed = datetime.fromisoformat(candidate)
     except ValueError:
-        raise ValueError(f"use {DATE_ACCEPTS}; got {text!r}") from None
+        raise ValueError(f"use {DATE_ACCEPTS}; got {shown(text)}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -186,7 +192,7 @@ def parse_sort(value: str) -> str:
         field = SORT_FIELDS.get(key)
         if field is None:
             raise ValueError(
-                f"sort by {', '.join(SORT_CHOICES)} (prefix '-' for descending); got {raw.strip()!r}"
+                f"sort by {', '.join(SORT_CHOICES)} (prefix '-' for descending); got {shown(raw)}"
             )
         fields.append(f"{sign}{field}")
     if not fields:

@@ -318,12 +318,6 @@ async def test_without_the_machine_lock_overlapping_writers_lose_notes(
     assert len(lost) == 25, lost
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a note erased by a concurrent whole-task PUT from a writer without the shared lock (another "
-    "machine) is lost silently: tasks.overwrite_warnings only looks for 'removed' in the history, but the "
-    "overwrite shows up as 'Note edited' (same note count, index-matched)",
-)
 async def test_without_the_machine_lock_every_lost_note_is_reported(
     make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:

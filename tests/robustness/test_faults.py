@@ -297,11 +297,6 @@ class FlakyPuts(httpx.AsyncBaseTransport):
         return response
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a note PUT that took effect but answered 5xx on every attempt is reported as 'It was "
-    "retried; try again in a minute' (base.describe_api_error, ServerError): trying again doubles the note",
-)
 async def test_a_note_whose_put_landed_but_answered_500_says_it_may_have_been_added(
     make_rig: MakeRig,
 ) -> None:
@@ -327,13 +322,6 @@ async def test_a_note_whose_put_landed_but_answered_500_says_it_may_have_been_ad
     assert "may" in message or "might" in message or "check" in message, info.value.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: when an insert's outcome is unknown and the search for its token fails too, create_task "
-    "raises the search's error ('It was retried; nothing was changed. Try again in a minute.' or 'It was "
-    "retried; try again in a minute') although the task may exist: retrying as told makes a second task "
-    "(tools/tasks.py _create: _find_created unguarded; base.describe_api_error treats get* as harmless)",
-)
 @pytest.mark.parametrize("search_failure", ["503", "timeout"])
 async def test_a_create_whose_answer_was_lost_and_whose_lookup_failed_says_it_may_exist(
     make_rig: MakeRig, search_failure: str
@@ -449,11 +437,6 @@ async def test_concurrent_calls_in_a_429_storm_stay_bounded(make_rig: MakeRig) -
     assert min(rig.sleeps.delays) >= STORM_POLICY.rate_limit_base_delay / 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a 429 with 'Retry-After: 0' (or an HTTP date in the past) is retried with zero delay, "
-    "max_rate_limit_retries times back to back: retry.retry_delay returns retry_after as is",
-)
 async def test_a_429_storm_with_retry_after_zero_still_backs_off() -> None:
     attempts = 0
 
