@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -44,9 +45,20 @@ class InProcess:
 MakeClient = Callable[..., InProcess]
 
 
+@pytest.fixture(scope="session")
+def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sandbox seeds its demo account once per session; each test works on a copy."""
+    path = tmp_path_factory.mktemp("seed") / "sandbox.sqlite3"
+    create_app(SandboxConfig(db_path=path))
+    return path
+
+
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "sandbox.sqlite3"
+def db_path(seeded_db: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the seeded demo account for this test."""
+    path = tmp_path / "sandbox.sqlite3"
+    shutil.copyfile(seeded_db, path)
+    return path
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import seed
-from .tasks import describe_changes, merge_notes
+from .tasks import SERVER_FIELDS, describe_changes, merge_notes
 from .wire import (
     MERCHANT_ID,
     OBJECT_TYPES,
@@ -557,15 +557,7 @@ class Store:
             doc = dict(body)
             if not doc.get("task_name"):
                 raise bad_request("task_name is required (an update sends the whole task)")
-            for key in (
-                "workflow_task_uuid",
-                "global_task_number",
-                "object_task_number",
-                "merchant_id",
-                "created_by",
-                "created_dts",
-                "histories",
-            ):
+            for key in SERVER_FIELDS - {"last_update_dts"}:  # the server keeps its own; last_update is new
                 if key in old:
                     doc[key] = old[key]
             doc.setdefault("status", "open")

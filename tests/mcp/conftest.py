@@ -4,7 +4,6 @@ environment a subprocess needs to run on the sandbox (never on UltraCart)."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,33 +27,16 @@ def sandbox_environment(db_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sandbox seeds its demo account once; each test gets a copy."""
-    from shared_client.sandbox import SandboxConfig, create_app
-
-    path = tmp_path_factory.mktemp("seed") / "sandbox.sqlite3"
-    create_app(SandboxConfig(db_path=path))
-    return path
-
-
 @pytest.fixture
-def sandbox_db(seeded_db: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "sandbox.sqlite3"
-    shutil.copyfile(seeded_db, path)
-    return path
-
-
-@pytest.fixture
-def sandbox_env(sandbox_db: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = sandbox_environment(sandbox_db)
+def sandbox_env(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = sandbox_environment(db_path)
     for key in list(os.environ):
         if key not in env:
             monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     # Settings also reads ./.env: run from an empty directory.
-    monkeypatch.chdir(sandbox_db.parent)
+    monkeypatch.chdir(db_path.parent)
     return env
 
 

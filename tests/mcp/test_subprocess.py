@@ -99,17 +99,17 @@ def text_of(result: object) -> str:
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_stdio_server(sandbox_env: dict[str, str], sandbox_db: Path, mode: str) -> None:
+async def test_stdio_server(sandbox_env: dict[str, str], db_path: Path, mode: str) -> None:
     assert not any(k.startswith("ULTRACART_") for k in sandbox_env)
     params = StdioServerParameters(
         command=SERVER_COMMAND,
         args=["--read-only"],
         env={
             "UC_WORKFLOW_SANDBOX": "1",
-            "UC_WORKFLOW_SANDBOX_DB": str(sandbox_db),
+            "UC_WORKFLOW_SANDBOX_DB": str(db_path),
             "PATH": os.environ.get("PATH", ""),
         },
-        cwd=sandbox_db.parent,
+        cwd=db_path.parent,
     )
     async with Client(params, mode=mode) as client:
         listed = await client.list_tools()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,29 +24,14 @@ from shared_client.sandbox import SandboxConfig, create_app
 from shared_client.tools import ToolContext
 
 
-@pytest.fixture(scope="session")
-def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo account, seeded once; each test works on a copy."""
-    path = tmp_path_factory.mktemp("robust-seed") / "sandbox.sqlite3"
-    create_app(SandboxConfig(db_path=path))
-    return path
-
-
 @pytest.fixture
-def robust_db(seeded_db: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "sandbox.sqlite3"
-    shutil.copyfile(seeded_db, path)
-    return path
-
-
-@pytest.fixture
-async def make_rig(robust_db: Path) -> AsyncIterator[MakeRig]:
+async def make_rig(db_path: Path) -> AsyncIterator[MakeRig]:
     """``await make_rig(key=..., policy=..., **SandboxConfig fields)``; rate limits off unless given."""
     made: list[WorkflowClient] = []
-    clean_app = create_app(SandboxConfig(db_path=robust_db, rate_limit=None, allow_concurrent=True))
+    clean_app = create_app(SandboxConfig(db_path=db_path, rate_limit=None, allow_concurrent=True))
 
     async def make(*, key: str = OWNER_KEY, policy: RetryPolicy = ROBUST_RETRIES, **config: Any) -> Rig:
-        config.setdefault("db_path", robust_db)
+        config.setdefault("db_path", db_path)
         config.setdefault("rate_limit", None)
         app = create_app(SandboxConfig(**config))
         sleeps = SleepRecorder()

@@ -171,8 +171,8 @@ class Bench:
 
 
 @pytest.fixture
-def bench(robust_db: Path) -> Iterator[Bench]:
-    made = Bench(robust_db)
+def bench(db_path: Path) -> Iterator[Bench]:
+    made = Bench(db_path)
     yield made
     made.close()
 

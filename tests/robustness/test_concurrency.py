@@ -144,12 +144,12 @@ def overlapped(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 @pytest.fixture
-async def shared_task(robust_db: Path) -> AsyncIterator[tuple[Path, Any]]:
+async def shared_task(db_path: Path) -> AsyncIterator[tuple[Path, Any]]:
     """A fresh task on the database the processes will share, and a clean client to read it."""
-    client = new_client(create_app(SandboxConfig(db_path=robust_db, rate_limit=None)))
+    client = new_client(create_app(SandboxConfig(db_path=db_path, rate_limit=None)))
     async with client:
         out = await get_tool("create_task").run(ToolContext(client), {"name": "Shared by two processes"})
-        yield robust_db, (client, out.to_data()["task"]["uuid"])
+        yield db_path, (client, out.to_data()["task"]["uuid"])
 
 
 async def note_texts(client: Any, task_uuid: str) -> list[str]:

@@ -215,9 +215,9 @@ async def test_a_refused_key_is_never_shown(
 
 @pytest.mark.parametrize("kind", ["429", "500", "reset", "timeout"])
 async def test_faults_never_show_the_key(
-    everything_logged: pytest.LogCaptureFixture, robust_db: Path, kind: str
+    everything_logged: pytest.LogCaptureFixture, db_path: Path, kind: str
 ) -> None:
-    app = create_app(SandboxConfig(db_path=robust_db, rate_limit=None, fault_rate=1.0, fault_kinds=(kind,)))
+    app = create_app(SandboxConfig(db_path=db_path, rate_limit=None, fault_rate=1.0, fault_kinds=(kind,)))
     async with new_client(app, key=OWNER_KEY, policy=QUICK) as client:
         ctx = ToolContext(client, sandbox=True)
         texts = await run_registry(
@@ -255,11 +255,11 @@ def canary_env(db: Path, key: str = OWNER_KEY) -> dict[str, str]:
     ],
 )
 def test_the_cli_never_shows_a_secret(
-    robust_db: Path, tmp_path: Path, key: str, tool: str, args: dict[str, Any], code: int
+    db_path: Path, tmp_path: Path, key: str, tool: str, args: dict[str, Any], code: int
 ) -> None:
     done = subprocess.run(
         [CLI, "call", tool, json.dumps(args)],
-        env=canary_env(robust_db, key),
+        env=canary_env(db_path, key),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -350,7 +350,7 @@ def mcp_stdio_session(
 
 
 @pytest.mark.parametrize("key", [OWNER_KEY, UNKNOWN_USER_KEY], ids=["owner", "refused"])
-def test_the_stdio_mcp_server_never_shows_a_secret(robust_db: Path, tmp_path: Path, key: str) -> None:
+def test_the_stdio_mcp_server_never_shows_a_secret(db_path: Path, tmp_path: Path, key: str) -> None:
     calls: list[tuple[str, dict[str, Any]]] = [
         ("get_me", {}),
         ("search_tasks", {"status": "open", "limit": 2}),
@@ -358,7 +358,7 @@ def test_the_stdio_mcp_server_never_shows_a_secret(robust_db: Path, tmp_path: Pa
         ("get_task", {"task": "#99999999"}),
         ("search_tasks", {"priority": "whenever"}),
     ]
-    out, err = mcp_stdio_session(canary_env(robust_db, key), tmp_path, calls)
+    out, err = mcp_stdio_session(canary_env(db_path, key), tmp_path, calls)
     assert out.strip() and " DEBUG " in err, "expected protocol on stdout and DEBUG logs on stderr"
     assert_clean("uc-workflow-mcp stdout", [out])
     assert_clean("uc-workflow-mcp stderr", [err])
