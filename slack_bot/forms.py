@@ -224,9 +224,8 @@ def reassign_args(state: State, meta: Meta) -> tuple[dict[str, Any], dict[str, s
 # --------------------------------------------------------------------------- search
 
 
-def search_args(state: State) -> tuple[str, dict[str, ArgValue], dict[str, str]]:
-    """(tool, args, errors): the search form as a search_tasks call, or get_tasks_for_object when an
-    object id is given (UltraCart's search has no object-id filter)."""
+def search_args(state: State) -> tuple[dict[str, ArgValue], dict[str, str]]:
+    """(args, errors): the search form as a search_tasks call."""
     args: dict[str, ArgValue] = {}
     who = selected(state, ids.ASSIGNEE)
     if who == ids.ME_VALUE:
@@ -251,12 +250,10 @@ def search_args(state: State) -> tuple[str, dict[str, ArgValue], dict[str, str]]
         args["overdue"] = True
     object_id = text_value(state, ids.OBJECT_ID)
     if object_id:
-        if not args.get("object_type"):
-            return "get_tasks_for_object", {}, {ids.OBJECT_TYPE: "Pick the type of the object."}
-        return "get_tasks_for_object", {"object_type": args["object_type"], "object_id": object_id}, {}
+        args["object_id"] = object_id
     for begin, end in (("due_after", "due_before"), ("created_after", "created_before")):
         first, last = args.get(begin), args.get(end)
         if isinstance(first, str) and isinstance(last, str) and first > last:
-            return "search_tasks", args, {FIELD_BLOCKS[end]: "This date is before the start of the range."}
+            return args, {FIELD_BLOCKS[end]: "This date is before the start of the range."}
     checkable = {k: v for k, v in args.items() if not isinstance(v, SlackUser)}
-    return "search_tasks", args, check("search_tasks", checkable, ids.STATUS)
+    return args, check("search_tasks", checkable, ids.STATUS)

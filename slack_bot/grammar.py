@@ -370,31 +370,7 @@ def parse_search(text: str, filters: list[Word]) -> ToolCall | UsageError:
                 return _error(f"`{key_text}` is given twice.", text, word, "search")
             args[key] = value
         words[key] = word
-    if "object_id" in args:
-        return _object_search(text, args, words)
     return ToolCall("search_tasks", args, "search", words)
-
-
-def _object_search(text: str, args: dict[str, ArgValue], words: dict[str, Word]) -> ToolCall | UsageError:
-    """UltraCart's search has no object-id filter; the tasks of one object come from get_tasks_for_object,
-    which takes no other filters."""
-    extra = [k for k in args if k not in {"object_id", "object_type"}]
-    if extra:
-        return _error(
-            "`object:` finds every task of one object and cannot be combined with other filters "
-            "(UltraCart's search has no object-id filter).",
-            text,
-            words[extra[0]],
-            "search",
-        )
-    if "object_type" not in args:
-        return _error(
-            "`object:` needs `type:` too, e.g. type:order object:DEMO-0001234.",
-            text,
-            words["object_id"],
-            "search",
-        )
-    return ToolCall("get_tasks_for_object", dict(args), "search", words)
 
 
 def help_lines() -> list[str]:

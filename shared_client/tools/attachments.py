@@ -105,9 +105,9 @@ class AttachInput(InputModel):
     @model_validator(mode="after")
     def _one_source(self) -> AttachInput:
         if bool(self.path) == bool(self.content_base64):
-            raise ValueError("give exactly one of path or content_base64")
+            raise ValueError("path: give exactly one of path or content_base64")
         if self.content_base64 and not self.file_name:
-            raise ValueError("file_name is required with content_base64")
+            raise ValueError("file_name: is required with content_base64")
         return self
 
 

@@ -3,6 +3,7 @@ and handler. Front ends (MCP, Slack, the CLI) only look tools up and run them.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
@@ -113,9 +114,13 @@ class Tool(Generic[InT, OutT]):
 
 def _first_field(exc: ValidationError) -> str | None:
     errors = exc.errors()
-    if errors and errors[0].get("loc"):
+    if not errors:
+        return None
+    if errors[0].get("loc"):
         return ".".join(str(p) for p in errors[0]["loc"])
-    return None
+    # A check across fields names its field at the start of its message ("object_type: ...").
+    named = re.match(r"^(?:Value error, )?([a-z_]+): ", str(errors[0].get("msg", "")))
+    return named.group(1) if named else None
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
@@ -141,6 +146,9 @@ def describe_validation_error(exc: ValidationError) -> str:
             continue
         message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
         message = " ".join(message.split())[:300]
+        if not error.get("loc") and re.match(r"^[a-z_]+: ", message):
+            parts.append(message)  # a check across fields: its message names the field itself
+            continue
         parts.append(f"{loc}: {message}")
     return "Invalid arguments: " + "; ".join(parts) + ". Nothing was changed."
 

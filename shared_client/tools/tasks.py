@@ -18,6 +18,12 @@ from shared_client import constants
 from shared_client.errors import APIConnectionError, ServerError, UltraCartError
 from shared_client.locks import machine_lock
 from shared_client.models import (
+    ObjectType as ObjectTypeEnum,
+)
+from shared_client.models import (
+    Priority as PriorityEnum,
+)
+from shared_client.models import (
     Property,
     WorkflowNote,
     WorkflowTask,
@@ -41,13 +47,13 @@ from shared_client.tools.people import (
 from shared_client.tools.values import (
     OBJECT_TYPE_ACCEPTS,
     PRIORITY_ACCEPTS,
+    SEARCH_OBJECT_TYPE_ACCEPTS,
     SEARCH_STATUS_ACCEPTS,
     STATUS_ACCEPTS,
     clean_text,
     friendly_priority,
     parse_object_type,
     parse_priority,
-    parse_search_object_type,
     parse_search_status,
     parse_sort,
     parse_status,
@@ -73,7 +79,6 @@ Priority = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(parse
 TaskStatus = Annotated[str, AfterValidator(parse_status)]
 SearchStatus = Annotated[str, AfterValidator(parse_search_status)]
 ObjectType = Annotated[str, AfterValidator(parse_object_type)]
-SearchObjectType = Annotated[str, AfterValidator(parse_search_object_type)]
 SortSpec = Annotated[str, AfterValidator(parse_sort)]
 
 TASK_REF_DESCRIPTION = "The task: its uuid, or its task number as '#123' or '123'."
@@ -272,9 +277,15 @@ class SearchInput(InputModel):
     group: str | None = Field(
         default=None, max_length=200, description="A group by name or id, e.g. 'Fraud Review'."
     )
-    object_type: SearchObjectType | None = Field(
+    object_type: ObjectType | None = Field(
         default=None,
-        description="order, auto order, item or customer profile (search cannot filter storefront).",
+        description="order, auto order, item or customer profile; storefront only together with object_id.",
+    )
+    object_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="One object's id (with object_type), e.g. an order id: its tasks, narrowed by the other "
+        "filters.",
     )
     object_email: str | None = Field(
         default=None, max_length=250, description="Customer e-mail linked to the task."
@@ -304,6 +315,17 @@ class SearchInput(InputModel):
     )
     cursor: str | None = Field(default=None, max_length=200, description="next_cursor of the previous page.")
     detail: bool = Field(default=False, description="true: full tasks (notes, history) instead of summaries.")
+
+    @model_validator(mode="after")
+    def _object(self) -> SearchInput:
+        if self.object_id and not self.object_type:
+            raise ValueError("object_type: is required with object_id, e.g. 'order'")
+        if self.object_type == ObjectTypeEnum.STOREFRONT and not self.object_id:
+            raise ValueError(
+                "object_type: UltraCart's search cannot filter on storefront; give object_id for one "
+                f"storefront's tasks, or use {SEARCH_OBJECT_TYPE_ACCEPTS}"
+            )
+        return self
 
 
 class SearchOutput(UntrustedOutput):
@@ -393,23 +415,102 @@ async def build_search_request(ctx: ToolContext, params: SearchInput) -> Workflo
     return request
 
 
+def _matches(task: WorkflowTask, request: WorkflowTasksRequest, mine: set[str] | None) -> bool:
+    """UltraCart's search filters, applied to tasks already in hand (the tasks of one object)."""
+    checks: list[bool] = []
+    if request.status is not None:
+        checks.append(str(task.status) == str(request.status))
+    if request.priority is not None:
+        checks.append(task.priority == request.priority)
+    if request.object_email is not None:
+        checks.append((task.object_email or "").lower() == request.object_email.lower())
+    if request.assigned_to_user_id is not None:
+        checks.append(task.assigned_to_user_id == request.assigned_to_user_id)
+    if request.assigned_to_group_id is not None:
+        checks.append(task.assigned_to_group_id == request.assigned_to_group_id)
+    if request.unassigned:
+        checks.append(not task.assigned_to_user_id and not task.assigned_to_group_id)
+    if mine is not None:
+        checks.append(task.workflow_task_uuid in mine)
+    if request.tags:
+        checks.append(set(request.tags) <= set(task.tags or []))
+    if request.created_by is not None:
+        checks.append(task.created_by is not None and task.created_by.user_id == request.created_by.user_id)
+    for field in ("due_dts", "created_dts", "last_update_dts", "delay_until_dts"):
+        value = getattr(task, field)
+        begin, end = getattr(request, f"{field}_begin"), getattr(request, f"{field}_end")
+        if begin is not None:
+            checks.append(value is not None and value >= begin)
+        if end is not None:
+            checks.append(value is not None and value <= end)
+    return all(checks)
+
+
+_PRIORITY_RANK = {p.value: i for i, p in enumerate(PriorityEnum)}
+
+
+def _sort_in_hand(tasks: list[WorkflowTask], sort: str | None) -> list[WorkflowTask]:
+    """UltraCart's ``_sort`` for tasks already in hand: empty values last, ties by newest number."""
+    ordered = sorted(tasks, key=lambda t: -(t.global_task_number or 0))
+    for item in reversed((sort or "").split(",") if sort else []):
+        descending, field = item.startswith("-"), item.lstrip("+-")
+
+        def key(task: WorkflowTask, field: str = field) -> Any:
+            value = getattr(task, field, None)
+            if field == "priority" and value is not None:
+                value = _PRIORITY_RANK.get(str(value), -1)
+            return value if value is None or isinstance(value, int | datetime) else str(value).lower()
+
+        present = [t for t in ordered if key(t) is not None]
+        missing = [t for t in ordered if key(t) is None]
+        ordered = sorted(present, key=key, reverse=descending) + missing
+    return ordered
+
+
+async def _search_object(
+    ctx: ToolContext, params: SearchInput, request: WorkflowTasksRequest
+) -> list[WorkflowTask]:
+    """UltraCart's search has no object-id filter: take the object's tasks (few) and filter them here."""
+    page = await ctx.client.get_tasks_by_object(params.object_type or "", params.object_id or "")
+    mine: set[str] | None = None
+    if request.assigned_to_me:
+        # Group membership is UltraCart's to know: ask it, narrowed to the object's type.
+        narrowed = WorkflowTasksRequest(assigned_to_me=True)
+        if params.object_type != ObjectTypeEnum.STOREFRONT:
+            narrowed.object_type = ObjectTypeEnum(params.object_type or "")
+        mine = {t.workflow_task_uuid or "" async for t in ctx.client.iter_tasks(narrowed)}
+    request.object_type = None  # the endpoint already chose the object
+    found = [t for t in page.tasks or [] if _matches(t, request, mine)]
+    return _sort_in_hand(found, params.sort)
+
+
 async def _search(ctx: ToolContext, params: SearchInput) -> SearchOutput:
     offset = decode_cursor(params.cursor) if params.cursor else 0
     request = await build_search_request(ctx, params)
-    page = await ctx.client.search_tasks(request, limit=params.limit, offset=offset, sort=params.sort)
-    tasks = page.tasks or []
+    total: int | None
+    if params.object_id:
+        everything = await _search_object(ctx, params, request)
+        tasks = everything[offset : offset + params.limit]
+        more = offset + len(tasks) < len(everything)
+        next_offset, total = offset + len(tasks), len(everything)
+    else:
+        page = await ctx.client.search_tasks(request, limit=params.limit, offset=offset, sort=params.sort)
+        tasks = page.tasks or []
+        result_set = page.result_set
+        more = bool(result_set and result_set.more)
+        next_offset = (
+            result_set.next_offset
+            if result_set and result_set.next_offset is not None
+            else offset + len(tasks)
+        )
+        total = result_set.total_records if result_set else None
     remember_numbers(ctx, tasks)
-    result_set = page.result_set
-    more = bool(result_set and result_set.more)
-    next_offset = (
-        result_set.next_offset if result_set and result_set.next_offset is not None else offset + len(tasks)
-    )
     now = datetime.now(UTC)
     return SearchOutput(
         tasks=None if params.detail else [summarize(t, now) for t in tasks],
         tasks_detail=[detail(t, now) for t in tasks] if params.detail else None,
         count=len(tasks),
-        total=result_set.total_records if result_set else None,
+        total=total,
         has_more=more,
         next_cursor=encode_cursor(next_offset) if more else None,
     )
@@ -532,9 +633,11 @@ class CreateInput(InputModel):
     @model_validator(mode="after")
     def _consistent(self) -> CreateInput:
         if self.assignee and self.group:
-            raise ValueError("give assignee or group, not both (a task goes to a user or to a group)")
+            raise ValueError(
+                "assignee: give assignee or group, not both (a task goes to a user or to a group)"
+            )
         if bool(self.object_type) != bool(self.object_id):
-            raise ValueError("object_type and object_id go together: give both or neither")
+            raise ValueError("object_id: object_type and object_id go together: give both or neither")
         return self
 
 
@@ -650,9 +753,11 @@ class UpdateInput(InputModel):
     @model_validator(mode="after")
     def _something(self) -> UpdateInput:
         if self.assignee and self.group:
-            raise ValueError("give assignee or group, not both (a task goes to a user or to a group)")
+            raise ValueError(
+                "assignee: give assignee or group, not both (a task goes to a user or to a group)"
+            )
         if self.tags is not None and (self.add_tags or self.remove_tags):
-            raise ValueError("use tags (replace all) or add_tags/remove_tags, not both")
+            raise ValueError("tags: use tags (replace all) or add_tags/remove_tags, not both")
         fields = self.model_fields_set - {"task"}
         if not fields:
             raise ValueError(
@@ -805,7 +910,8 @@ SEARCH_TASKS = Tool(
         "Returns compact summaries (uuid, number, name, status, priority, assignee, due, overdue, object) "
         "with total, has_more and next_cursor; pass detail=true for full tasks. "
         "Example: {'assignee': 'me', 'status': 'open', 'sort': 'due'}. "
-        "For the tasks of one order or item use get_tasks_for_object."
+        "object_type + object_id narrows to one order's (item's, ...) tasks, with the other filters "
+        "still applied."
     ),
     toolset="tasks",
     input_model=SearchInput,

@@ -120,16 +120,6 @@ def parse_object_type(value: str) -> str:
     raise ValueError(f"use {OBJECT_TYPE_ACCEPTS}; got {shown(value)}")
 
 
-def parse_search_object_type(value: str) -> str:
-    object_type = parse_object_type(value)
-    if object_type == ObjectType.STOREFRONT.value:
-        raise ValueError(
-            f"UltraCart's search cannot filter on storefront; use {SEARCH_OBJECT_TYPE_ACCEPTS}, "
-            "or get_tasks_for_object for one storefront"
-        )
-    return object_type
-
-
 def parse_when(value: str, *, end_of_day: bool, now: datetime | None = None) -> datetime:
     """An ISO date or date-time (or today/tomorrow/yesterday) as an aware UTC-or-offset datetime.
 

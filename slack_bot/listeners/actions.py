@@ -19,7 +19,7 @@ from slack_bot.blocks.modals import (
 )
 from slack_bot.deps import Deps
 from slack_bot.forms import edit_initial
-from slack_bot.listeners.commands import show_mine, show_object_tasks, show_search
+from slack_bot.listeners.commands import show_mine, show_search
 from slack_bot.operations import (
     Origin,
     change_task,
@@ -170,7 +170,5 @@ async def on_more(deps: Deps, body: dict[str, Any]) -> None:
     actor = await identify(deps, origin.team, origin.user, required=False)
     raw = data.get("a")
     args: dict[str, Any] = dict(raw) if isinstance(raw, dict) else {}
-    if kind == "o":
-        await show_object_tasks(deps, origin, actor, args, offset=int(data.get("o", 0)))
-    elif kind == "s":
+    if kind == "s":
         await show_search(deps, origin, actor, args, cursor=str(data.get("c") or "") or None)

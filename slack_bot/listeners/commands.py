@@ -78,8 +78,6 @@ async def run_call(deps: Deps, origin: Origin, call: grammar.ToolCall, text: str
         elif call.tool == "add_task_note":
             task = task_of_output(await run_tool(deps, actor, "add_task_note", args))
             await show_card(deps, origin, task, activity=activity_line(actor.slack_id, ["added a note"]))
-        elif call.tool == "get_tasks_for_object":
-            await show_object_tasks(deps, origin, actor, args, offset=0)
         else:
             await show_search(deps, origin, actor, args, cursor=None)
     except ToolInputError as exc:
@@ -108,20 +106,6 @@ async def show_search(
     title = f"*{count}* for `{t.one_line(describe(args), 500)}`" + (" (continued)" if cursor else "")
     more = more_value("s", a=args, c=output.next_cursor) if getattr(output, "has_more", False) else None  # type: ignore[attr-defined]
     await reply(deps, origin, results_blocks(title, tasks, more_value=more), f"{count} found")
-
-
-async def show_object_tasks(
-    deps: Deps, origin: Origin, actor: Actor, args: dict[str, Any], *, offset: int
-) -> None:
-    output = await run_tool(deps, actor, "get_tasks_for_object", args)
-    tasks = list(getattr(output, "tasks", None) or [])
-    page = tasks[offset : offset + c.RESULTS_PER_MESSAGE]
-    label = t.one_line(f"{args.get('object_type')} {args.get('object_id')}", 200)
-    title = f"*{len(tasks)} task(s)* for {label}" + (" (continued)" if offset else "")
-    more = (
-        more_value("o", a=args, o=offset + c.RESULTS_PER_MESSAGE) if len(tasks) > offset + len(page) else None
-    )
-    await reply(deps, origin, results_blocks(title, page, more_value=more), f"{len(tasks)} task(s)")
 
 
 async def show_mine(deps: Deps, origin: Origin, actor: Actor, *, offset: int) -> None:

@@ -10,7 +10,7 @@ from slack_bot import ids
 from slack_bot.blocks.card import activity_line, card_text, created_line, task_card
 from slack_bot.deps import Deps
 from slack_bot.forms import State, create_args, edit_args, note_args, reassign_args, search_args
-from slack_bot.listeners.commands import show_object_tasks, show_search
+from slack_bot.listeners.commands import show_search
 from slack_bot.operations import (
     Origin,
     change_task,
@@ -88,7 +88,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @app.view(ids.SEARCH_MODAL)
     async def search(ack: AsyncAck, body: dict[str, Any]) -> None:
         origin = origin_of(body)
-        tool, args, errors = search_args(_state(body))
+        args, errors = search_args(_state(body))
         if errors:
             await ack(response_action="errors", errors=errors)
             return
@@ -96,10 +96,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         actor = await identify(deps, origin.team, origin.user, required=False)
         resolved = await resolve_slack_users(deps, actor, args, search=True)
         where = Origin(user=origin.user, team=origin.team) if origin.home else origin
-        if tool == "get_tasks_for_object":
-            await show_object_tasks(deps, where, actor, resolved, offset=0)
-        else:
-            await show_search(deps, where, actor, resolved, cursor=None)
+        await show_search(deps, where, actor, resolved, cursor=None)
 
 
 async def on_create(deps: Deps, origin: Origin, args: dict[str, Any]) -> None:

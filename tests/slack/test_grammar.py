@@ -65,10 +65,15 @@ CALLS = [
     ),
     (
         "search type:order object:12345",
-        "get_tasks_for_object",
+        "search_tasks",
         {"object_type": "order", "object_id": "12345"},
     ),
     ("search by:me", "search_tasks", {"created_by": SlackUser(None)}),
+    (
+        "search type:order object:1 status:open",
+        "search_tasks",
+        {"object_type": "order", "object_id": "1", "status": "open"},
+    ),
 ]
 
 
@@ -116,8 +121,6 @@ def test_forms_and_settings(text: str, expected: object) -> None:
         ("search colour:red", "colour:red", "not a search filter"),
         ("search status:", "status:", "has no value"),
         ("search status:open status:closed", "status:closed", "given twice"),
-        ("search object:123", "object:123", "needs `type:`"),
-        ("search type:order object:1 status:open", "status:open", "cannot be combined"),
         ('note #1 "unclosed', '"unclosed', "not closed"),
         ("mine please", "please", "takes no filters"),
     ],

@@ -180,7 +180,7 @@ async def test_base64_over_the_size_limit(tools: Tools) -> None:
     [
         ({"content_base64": "not base64!!", "file_name": "x.txt"}, ("content_base64", "base64")),
         ({"content_base64": "", "file_name": "x.txt"}, ("exactly one of path or content_base64",)),
-        ({"content_base64": b64(b"x")}, ("file_name is required",)),
+        ({"content_base64": b64(b"x")}, ("file_name: is required",)),
         ({}, ("exactly one of path or content_base64",)),
         ({"content_base64": b64(b"x"), "file_name": "x.txt", "note_index": 5}, ("note_index", "1 note")),
         ({"content_base64": b64(b"x"), "file_name": "x.txt", "note_index": -1}, ("note_index",)),

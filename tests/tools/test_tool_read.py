@@ -118,7 +118,7 @@ async def test_search_filters_combine(tools: Tools) -> None:
 async def test_search_refuses_storefront(tools: Tools) -> None:
     before = await tools.counts()
     error = await tools.fail_input("search_tasks", {"object_type": "storefront"})
-    assert_one_line(error, "object_type", "storefront", "get_tasks_for_object")
+    assert_one_line(error, "object_type", "storefront", "object_id")
     assert delta(before, await tools.counts()) == {}
 
 
@@ -298,3 +298,52 @@ async def test_list_task_tags(tools: Tools) -> None:
     assert out["count"] == len(out["tags"])
     await tools.run("create_task", {"name": "Tagged", "tags": ["brand-new-tag"]})
     assert "brand-new-tag" in (await tools.run("list_task_tags"))["tags"]
+
+
+# --------------------------------------------------------------------------- search by object
+
+
+async def test_search_by_object_applies_the_other_filters_to_its_tasks(tools: Tools) -> None:
+    made = [
+        (
+            await tools.run(
+                "create_task", {"name": f"obj {i}", "object_type": "item", "object_id": "SKU-9", **extra}
+            )
+        )
+        for i, extra in enumerate(
+            [
+                {"priority": "high"},
+                {"priority": "low", "status": "delayed"},
+                {"priority": "critical", "assignee": "me"},
+            ]
+        )
+    ]
+    uuids = [m["task"]["uuid"] for m in made]
+    before = await tools.counts()
+    everything = await tools.run(
+        "search_tasks", {"object_type": "item", "object_id": "SKU-9", "sort": "-priority"}
+    )
+    assert [t["uuid"] for t in everything["tasks"]] == [uuids[2], uuids[0], uuids[1]]
+    assert everything["total"] == 3 and everything["has_more"] is False
+    assert delta(before, await tools.counts()) == {"getWorkflowTaskByObjectType": 1}
+    open_ones = await tools.run(
+        "search_tasks", {"object_type": "item", "object_id": "SKU-9", "status": "open"}
+    )
+    assert {t["uuid"] for t in open_ones["tasks"]} == {uuids[0], uuids[2]}
+    mine = await tools.run("search_tasks", {"object_type": "item", "object_id": "SKU-9", "assignee": "me"})
+    assert [t["uuid"] for t in mine["tasks"]] == [uuids[2]]
+    paged = await tools.run("search_tasks", {"object_type": "item", "object_id": "SKU-9", "limit": 2})
+    assert paged["count"] == 2 and paged["has_more"] is True
+    rest = await tools.run(
+        "search_tasks",
+        {"object_type": "item", "object_id": "SKU-9", "limit": 2, "cursor": paged["next_cursor"]},
+    )
+    assert rest["count"] == 1 and rest["has_more"] is False
+
+
+async def test_search_by_object_needs_its_type_and_allows_storefront(tools: Tools) -> None:
+    error = await tools.fail_input("search_tasks", {"object_id": "SKU-9"})
+    assert_one_line(error, "object_type")
+    assert error.field == "object_type"
+    out = await tools.run("search_tasks", {"object_type": "storefront", "object_id": "main"})
+    assert out["count"] == len(out["tasks"])

@@ -180,7 +180,7 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str, tuple[str, ...]]] = [
     ("search_tasks", {"sort": "-priority,,zzz"}, "sort", ("due, priority",)),
     ("search_tasks", {"priority": "top"}, "priority", ("low, medium, high or critical",)),
     ("search_tasks", {"due_before": "eventually"}, "due_before", ("ISO date",)),
-    ("search_tasks", {"object_type": "storefront"}, "object_type", ("get_tasks_for_object",)),
+    ("search_tasks", {"object_type": "storefront"}, "object_type", ("object_id",)),
 ]
 
 
