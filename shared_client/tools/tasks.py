@@ -64,6 +64,8 @@ from shared_client.tools.views import TaskDetail, TaskSummary, UntrustedOutput, 
 
 logger = logging.getLogger("uc_workflow.tools")
 
+CHANGED_BY_PROPERTY = "uc_workflow_changed_by"
+
 CREATE_TOKEN_PROPERTY = "uc_workflow_create_id"
 """Every create carries a unique token in the task's properties, so an insert whose outcome is unknown
 (connection lost after sending) can be found instead of sent twice."""
@@ -255,6 +257,14 @@ def apply_assignee(task: WorkflowTask, assignee: Assignee) -> str:
         task.assigned_to_group_id = task.assigned_to_group = None
         task.assigned_to_user_or_group = None
     return f"assigned to {assignee.label}"
+
+
+def record_actor(task: WorkflowTask, actor: str, changes: list[str]) -> None:
+    """UltraCart's history names the API credential's user; a change made for someone else (a Slack user)
+    also says who, in one property that each such change overwrites."""
+    value = f"{actor}: {'; '.join(changes)}"[:250]
+    others = [p for p in task.properties or [] if p.name != CHANGED_BY_PROPERTY]
+    task.properties = [*others, Property(name=CHANGED_BY_PROPERTY, value=value)]
 
 
 def note_text(ctx: ToolContext, text: str) -> str:
@@ -827,6 +837,8 @@ async def _update(ctx: ToolContext, params: UpdateInput) -> UpdateOutput:
             label = apply_assignee(task, who)
             if (task.assigned_to_user_id, task.assigned_to_group_id) != before:
                 changes.append(label)
+        if changes and ctx.actor:
+            record_actor(task, ctx.actor, changes)
         return changes
 
     saved, changes, warnings = await read_modify_write(ctx, task_uuid, mutate)

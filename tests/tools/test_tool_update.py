@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from tool_support import Tools, delta
 
+from shared_client.tools import get_tool
+
 VOLATILE = ("last_update_dts", "histories")
 DATES = ("due_dts", "delay_until_dts", "created_dts", "expiration_dts")
 
@@ -235,3 +237,16 @@ async def test_concurrent_update_and_note_both_survive(tools: Tools, rich_task: 
     assert raw["priority"] == "4 - critical"
     assert raw["notes"][-1]["note"] == "meanwhile"
     assert "urgent" in raw["tags"] and "vip" in raw["tags"]
+
+
+async def test_a_change_made_for_someone_names_them_on_the_task(tools: Tools, rich_task: str) -> None:
+    acting = tools.ctx.acting_as("Alice (Slack)")
+    out = await get_tool("update_task").run(acting, {"task": rich_task, "priority": "critical"})
+    raw = await tools.raw(rich_task)
+    props = {p["name"]: p["value"] for p in raw.get("properties", [])}
+    assert props["uc_workflow_changed_by"] == "Alice (Slack): priority → critical"
+    assert out.changes == ["priority → critical"]
+    # Every other property survives, and a plain (no actor) change leaves the record alone.
+    await tools.run("update_task", {"task": rich_task, "priority": "low"})
+    props_after = {p["name"]: p["value"] for p in (await tools.raw(rich_task)).get("properties", [])}
+    assert props_after == props
