@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from shared_client.settings import ConfigurationError
 from shared_client.tools.base import TOOLSETS
 
 if TYPE_CHECKING:
@@ -128,7 +129,7 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first.get("loc", ())).upper()
-        raise UsageError(f"setting {name}: {first.get('msg')}") from None
+        raise UsageError(f"setting {name}: {str(first.get('msg')).removeprefix('Value error, ')}") from None
 
 
 def check_http_binding(host: str, token: str | None) -> None:
@@ -201,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging(args.log_level)
     try:
         serve(args)
-    except UsageError as exc:
+    except (UsageError, ConfigurationError) as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         pass

@@ -111,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     from pydantic import ValidationError
 
+    from shared_client.settings import ConfigurationError
     from shared_client.tools import ToolError, get_tool
 
     try:
@@ -120,11 +121,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         arguments = parse_arguments(args.arguments)
         data = asyncio.run(call_tool(args.tool, arguments, force_sandbox=args.sandbox))
-    except UsageError as exc:
+    except (UsageError, ConfigurationError) as exc:
         fail(str(exc), 2)
     except ToolError as exc:
         fail(exc.message, 1)
     except ValidationError as exc:  # settings from the environment
         first = exc.errors()[0]
-        fail(f"setting {'.'.join(str(p) for p in first.get('loc', ())).upper()}: {first.get('msg')}", 2)
+        name = ".".join(str(p) for p in first.get("loc", ())).upper()
+        fail(f"setting {name}: {str(first.get('msg')).removeprefix('Value error, ')}", 2)
     print(json.dumps(data, indent=2, ensure_ascii=False))

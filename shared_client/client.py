@@ -198,6 +198,7 @@ class WorkflowClient:
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
         idempotent: bool = True,
+        share: bool = True,
     ) -> R:
         try:
             request = self._http.build_request(method, path, params=params, json=json)
@@ -207,7 +208,7 @@ class WorkflowClient:
                 request_sent=False,
                 operation=operation,
             ) from None
-        if method == "GET":
+        if method == "GET" and share:
             response = await self._shared_get(operation, request)
         else:
             response = await self._send_with_retries(operation, request, idempotent=idempotent)
@@ -244,6 +245,13 @@ class WorkflowClient:
                     request_sent=sent,
                     operation=operation,
                 )
+            except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+                # Nothing left this process, and trying again cannot help (the message may quote headers).
+                raise APIConnectionError(
+                    f"The request for {operation} could not be sent ({type(exc).__name__})",
+                    request_sent=False,
+                    operation=operation,
+                ) from None
             except httpx.TransportError as exc:
                 sent = not isinstance(exc, httpx.ConnectError)
                 outcome = Outcome.UNKNOWN if sent else Outcome.NOT_SENT
@@ -355,9 +363,15 @@ class WorkflowClient:
     async def get_me(self) -> WorkflowUserResponse:
         return await self._call("getWorkflowMe", "GET", "workflow/me", WorkflowUserResponse)
 
-    async def get_task(self, task_uuid: str) -> WorkflowTaskResponse:
+    async def get_task(self, task_uuid: str, *, shared: bool = True) -> WorkflowTaskResponse:
+        """One task. ``shared=False`` sends a GET of its own rather than join one already in flight (a
+        read-modify-write must read after it took its locks)."""
         return await self._call(
-            "getWorkflowTask", "GET", f"workflow/tasks/{quote(task_uuid, safe='')}", WorkflowTaskResponse
+            "getWorkflowTask",
+            "GET",
+            f"workflow/tasks/{quote(task_uuid, safe='')}",
+            WorkflowTaskResponse,
+            share=shared,
         )
 
     async def get_attachment_upload_url(self, extension: str) -> WorkflowAttachmentUploadUrlResponse:

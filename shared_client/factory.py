@@ -3,12 +3,14 @@ in-process (through an ASGI transport, no port), announced once on stderr."""
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from shared_client.client import WorkflowClient
 from shared_client.pacing import BudgetSpec, credential_fingerprint
-from shared_client.settings import Settings
+from shared_client.settings import ConfigurationError, Settings
 
 SANDBOX_BASE_URL = "http://sandbox.uc-workflow.invalid/rest/v2"
 SANDBOX_DEFAULT_KEY = "sandbox-owner"
@@ -30,13 +32,28 @@ def _announce(message: str) -> None:
         print(f"uc-workflow: {message}", file=sys.stderr, flush=True)
 
 
+def _without_userinfo(url: str) -> str:
+    """A URL fit for logs and MCP instructions: any user:password@ part dropped."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def build_backend(settings: Settings | None = None, *, force_sandbox: bool = False) -> Backend:
     settings = settings or Settings()
     if settings.uses_sandbox(force_sandbox):
         from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app, default_db_path
 
-        db_path = settings.uc_workflow_sandbox_db or default_db_path()
-        app = create_app(SandboxConfig(db_path=db_path))
+        db_path = (settings.uc_workflow_sandbox_db or default_db_path()).expanduser()
+        try:
+            app = create_app(SandboxConfig(db_path=db_path))
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigurationError(
+                f"UC_WORKFLOW_SANDBOX_DB: cannot open the sandbox database {db_path} ({exc})"
+            ) from None
         key = (
             settings.ultracart_api_key.get_secret_value()
             if settings.ultracart_api_key
@@ -58,7 +75,11 @@ def build_backend(settings: Settings | None = None, *, force_sandbox: bool = Fal
     api_key = settings.ultracart_api_key.get_secret_value() if settings.ultracart_api_key else None
     token = None if api_key else settings.ultracart_oauth_token.get_secret_value()  # type: ignore[union-attr]
     client = WorkflowClient(api_key=api_key, oauth_token=token, base_url=settings.ultracart_base_url)
-    return Backend(client=client, sandbox=False, description=f"UltraCart at {settings.ultracart_base_url}")
+    return Backend(
+        client=client,
+        sandbox=False,
+        description=f"UltraCart at {_without_userinfo(settings.ultracart_base_url)}",
+    )
 
 
 def build_client(settings: Settings | None = None, *, force_sandbox: bool = False) -> WorkflowClient:

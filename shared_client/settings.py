@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared_client import constants
+
+
+class ConfigurationError(Exception):
+    """A setting that cannot work (a database that cannot be opened, ...): one line for the user."""
 
 
 class Settings(BaseSettings):
@@ -38,6 +43,14 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("ultracart_base_url", "slack_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parsed = urlsplit(value)
+        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+            raise ValueError(f"use an http(s) URL such as {constants.DEFAULT_BASE_URL}")
+        return value
 
     @property
     def has_ultracart_credentials(self) -> bool:

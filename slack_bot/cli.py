@@ -9,7 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
-from shared_client.settings import Settings
+from shared_client.settings import ConfigurationError, Settings
 
 EVENTS_PATH = "/slack/events"
 log = logging.getLogger("slack_bot")
@@ -79,16 +79,11 @@ def identity_path(settings: Settings, explicit: Path | None) -> Path:
 
 async def serve(settings: Settings, args: argparse.Namespace) -> None:
     from aiohttp import web
-    from slack_sdk.http_retry.builtin_async_handlers import (
-        AsyncConnectionErrorRetryHandler,
-        AsyncRateLimitErrorRetryHandler,
-    )
-    from slack_sdk.web.async_client import AsyncWebClient
 
     from shared_client.factory import build_backend
     from shared_client.tools import ToolContext
     from slack_bot.app import build_app
-    from slack_bot.deps import Deps
+    from slack_bot.deps import Deps, slack_web_client
     from slack_bot.identity import IdentityStore
 
     assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
@@ -96,16 +91,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
     tools = ToolContext(
         backend.client, sandbox=backend.sandbox, description=backend.description, allow_local_files=False
     )
-    client = AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
-        base_url=settings.slack_api_url
-        if settings.slack_api_url.endswith("/")
-        else settings.slack_api_url + "/",
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-        ],
-    )
+    client = slack_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     identities = IdentityStore(identity_path(settings, args.identity_db))
     deps = Deps(tools, client, settings.slack_signing_secret.get_secret_value(), identities)
     app = build_app(deps)
@@ -164,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve(settings, args))
     except KeyboardInterrupt:
         pass
+    except ConfigurationError as exc:
+        print(f"uc-workflow-slack: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"uc-workflow-slack: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1

@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from shared_client.tools import ToolContext
@@ -15,6 +20,22 @@ from shared_client.tools.context import PeopleSnapshot
 from slack_bot.identity import IdentityStore
 
 SLACK_RESPONSE_URL_PREFIXES = ("https://hooks.slack.com/",)
+
+
+SLACK_API_URL = "https://slack.com/api/"
+
+
+def slack_retry_handlers() -> list[AsyncRetryHandler]:
+    """Slack's own 429s (after its Retry-After) and dropped connections are retried."""
+    return [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)]
+
+
+def slack_web_client(token: str, base_url: str = SLACK_API_URL) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url if base_url.endswith("/") else base_url + "/",
+        retry_handlers=slack_retry_handlers(),
+    )
 
 
 def utc_now() -> datetime:

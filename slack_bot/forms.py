@@ -12,7 +12,7 @@ from shared_client.tools import ToolInputError, get_tool
 from shared_client.tools.views import TaskDetail
 from slack_bot import ids
 from slack_bot.blocks import common as c
-from slack_bot.blocks.modals import details_fit, due_date_of
+from slack_bot.blocks.modals import due_date_of, editable_texts
 from slack_bot.grammar import ArgValue, SlackUser
 
 State = dict[str, dict[str, dict[str, Any]]]
@@ -33,10 +33,15 @@ class Meta:
     initial: dict[str, str] = field(default_factory=dict)  # edit: hashes of the initial values
 
     def dump(self) -> str:
+        """JSON within Slack's 3,000 characters of private_metadata: what is least needed goes first
+        (the channel and message still locate the card without the response_url; without ``initial``
+        an edit sends every field; without ``link`` the task is not linked to its message)."""
         data = {k: v for k, v in asdict(self).items() if v not in (None, False, {}, "")}
         text = json.dumps(data, separators=(",", ":"))
-        if len(text) > c.MAX_PRIVATE_METADATA:
-            data.pop("response_url", None)  # the channel and message still locate the card
+        for expendable in ("response_url", "initial", "link"):
+            if len(text) <= c.MAX_PRIVATE_METADATA:
+                break
+            data.pop(expendable, None)
             text = json.dumps(data, separators=(",", ":"))
         return text
 
@@ -162,15 +167,15 @@ def assignee_value(task: TaskDetail) -> str | None:
 def edit_initial(task: TaskDetail) -> dict[str, str]:
     """What the edit form showed, hashed, so that only what the person changed is sent."""
     shown: dict[str, str | None] = {
-        "name": task.name,
         "status": task.status if c.find_option(c.STATUS_CHOICES, task.status) else None,
         "priority": task.priority,
         "due": due_date_of(task),
         "assignee": assignee_value(task),
-        "tags": ", ".join(task.tags),
     }
-    if details_fit(task):
-        shown["details"] = task.details
+    editable = editable_texts(task)
+    for key, block in (("name", ids.NAME), ("details", ids.DETAILS), ("tags", ids.TAGS)):
+        if block in editable:
+            shown[key] = editable[block] if key == "tags" else getattr(task, key)
     return {k: fingerprint(v) for k, v in shown.items()}
 
 
@@ -182,9 +187,11 @@ def edit_args(state: State, meta: Meta) -> tuple[dict[str, Any], dict[str, str]]
         "due": selected_date(state, ids.DUE),
         "assignee": selected(state, ids.ASSIGNEE),
         "tags": ", ".join(tags_value(state) or []),
+        "details": text_value(state, ids.DETAILS),
     }
-    if "details" in meta.initial:
-        submitted["details"] = text_value(state, ids.DETAILS)
+    # Slack's state holds every input the form showed; a field the form left out (too long to edit in
+    # Slack) is not a field the person emptied.
+    submitted = {k: v for k, v in submitted.items() if FIELD_BLOCKS[k] in state}
     args: dict[str, Any] = {"task": meta.task or ""}
     for key, value in submitted.items():
         if key in meta.initial and fingerprint(value) == meta.initial[key]:

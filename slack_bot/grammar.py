@@ -3,6 +3,10 @@
 Nothing here talks to Slack or UltraCart. The result is a tool call (tool name + arguments), a request to
 open a form, or a usage error that points at the offending word. Slack user mentions stay as
 :class:`SlackUser` values: only the listener can map a Slack user to an UltraCart user.
+
+The command arrives as Slack sends it with ``should_escape`` (see manifest.yaml): ``&``, ``<``, ``>`` as
+entities, mentions as ``<@U123|name>``, links as ``<url|label>``. Words are split on that raw text, a
+``<...>`` run staying one word; values are read back as the person typed them (:func:`slack_to_plain`).
 """
 
 from __future__ import annotations
@@ -11,15 +15,20 @@ import re
 from dataclasses import dataclass, field
 
 from slack_bot import ids
+from slack_bot.text import slack_to_plain
 
 # --------------------------------------------------------------------------- results
 
 
 @dataclass(frozen=True)
 class Word:
+    """One word: ``text`` as the person typed it, ``raw`` as Slack sent it (quotes removed), and its
+    place in the raw command."""
+
     text: str
     start: int
     end: int
+    raw: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,11 +88,17 @@ class UsageError:
     word: Word | None = None
     usage: str = ""
 
+    def shown(self) -> str:
+        """The command as the person typed it (entities and Slack's markup undone)."""
+        return f"{ids.COMMAND} {slack_to_plain(self.text)}"
+
     def pointer(self) -> str:
-        """The command with the offending word marked, e.g. ``/task statsu #12`` and ``^^^^^^``."""
+        """Marks the offending word under :meth:`shown`, e.g. ``/task statsu #12`` and ``^^^^^^``."""
         if self.word is None:
             return ""
-        return " " * (len(ids.COMMAND) + 1 + self.word.start) + "^" * max(1, self.word.end - self.word.start)
+        before = len(slack_to_plain(self.text[: self.word.start]))
+        width = len(slack_to_plain(self.text[self.word.start : self.word.end]))
+        return " " * (len(ids.COMMAND) + 1 + before) + "^" * max(1, width)
 
 
 Parsed = ToolCall | ShowHelp | OpenCreate | OpenSearch | Mine | SetIdentity | GroupMembership | UsageError
@@ -166,7 +181,8 @@ class _Unclosed(Exception):
 
 
 def tokenize(text: str) -> list[Word]:
-    """Split on spaces; a quoted run (straight or curly quotes) is one word, also after ``key:``."""
+    """Split on spaces; a quoted run (straight or curly quotes) is one word, also after ``key:``, and so
+    is Slack's markup (``<@U1|Sam Lee>``, ``<http://x|a b>``)."""
     words: list[Word] = []
     i, n = 0, len(text)
     while i < n:
@@ -177,6 +193,11 @@ def tokenize(text: str) -> list[Word]:
         buf: list[str] = []
         while i < n and not text[i].isspace():
             ch = text[i]
+            markup_end = text.find(">", i) if ch == "<" else -1
+            if markup_end > 0:
+                buf.append(text[i : markup_end + 1])
+                i = markup_end + 1
+                continue
             if ch in _QUOTES:
                 close = _QUOTES[ch]
                 end = text.find(close, i + 1)
@@ -189,7 +210,8 @@ def tokenize(text: str) -> list[Word]:
                 continue
             buf.append(ch)
             i += 1
-        words.append(Word("".join(buf), start, i))
+        raw = "".join(buf)
+        words.append(Word(slack_to_plain(raw), start, i, raw))
     return words
 
 
@@ -198,8 +220,9 @@ def _error(message: str, text: str, word: Word | None, verb: str | None = None) 
 
 
 def _person(word: Word) -> ArgValue:
-    """``<@U123|alice>`` → SlackUser; ``me`` → the caller; anything else stays text for the tool."""
-    mention = _MENTION.match(word.text)
+    """``<@U123|alice>`` → SlackUser; ``me`` → the caller; anything else (a name, an e-mail, a group,
+    a Slack user group's handle) stays text for the tool to resolve."""
+    mention = _MENTION.match((word.raw or word.text).strip())
     if mention:
         return SlackUser(mention.group(1))
     if word.text.strip().lower() in {"me", "@me", "myself"}:
@@ -222,7 +245,7 @@ def _ref(words: list[Word], text: str, verb: str) -> Word | UsageError:
 
 def _rest(text: str, words: list[Word], index: int) -> str:
     """The raw text from word ``index`` on (notes and titles keep their spacing and quotes)."""
-    return text[words[index].start :].strip() if len(words) > index else ""
+    return slack_to_plain(text[words[index].start :]).strip() if len(words) > index else ""
 
 
 # --------------------------------------------------------------------------- parser
@@ -346,6 +369,7 @@ def parse_search(text: str, filters: list[Word]) -> ToolCall | UsageError:
                 "search",
             )
         key_text, value = word.text.split(":", 1)
+        raw_value = (word.raw or word.text).split(":", 1)[1].strip()
         key = SEARCH_KEYS.get(key_text.strip().lower())
         if key is None:
             return _error(
@@ -364,7 +388,7 @@ def parse_search(text: str, filters: list[Word]) -> ToolCall | UsageError:
             existing = args.get("tags")
             args["tags"] = [*(existing if isinstance(existing, list) else []), *tags]
         elif key in {"assignee", "created_by"}:
-            args[key] = _person(Word(value, word.start, word.end))
+            args[key] = _person(Word(value, word.start, word.end, raw_value))
         else:
             if key in args:
                 return _error(f"`{key_text}` is given twice.", text, word, "search")
@@ -374,4 +398,9 @@ def parse_search(text: str, filters: list[Word]) -> ToolCall | UsageError:
 
 
 def help_lines() -> list[str]:
-    return [*USAGE.values()]
+    """Each command's usage, with its other names: ``/task new [title]   (also: create, add)``."""
+    lines = []
+    for verb, usage in USAGE.items():
+        others = [alias for alias, target in ALIASES.items() if target == verb and alias != verb]
+        lines.append(usage + (f"   (also: {', '.join(others)})" if others else ""))
+    return lines

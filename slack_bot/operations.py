@@ -25,7 +25,7 @@ from slack_bot import text as t
 from slack_bot.blocks import common as c
 from slack_bot.blocks.card import activity_line, card_text, task_card
 from slack_bot.blocks.home import home_view
-from slack_bot.deps import Deps, SlackProfile
+from slack_bot.deps import Deps, SlackProfile, slack_retry_handlers
 from slack_bot.forms import Meta
 from slack_bot.grammar import ArgValue, SlackUser
 from slack_bot.identity import EMAIL, OVERRIDE
@@ -235,9 +235,10 @@ def _url_allowed(deps: Deps, url: str | None) -> bool:
     return bool(url) and any(str(url).startswith(p) for p in deps.response_url_prefixes)
 
 
-async def dm_channel(deps: Deps, slack_id: str) -> str:
-    opened = await deps.client.conversations_open(users=slack_id)
-    return str((opened.get("channel") or {}).get("id") or slack_id)
+def dm_channel(slack_id: str) -> str:
+    """chat.postMessage to a user id lands in the app's DM with them (App Home's Messages tab), with
+    chat:write alone: no conversations.open, so no im:write scope."""
+    return slack_id
 
 
 async def reply(
@@ -255,14 +256,17 @@ async def reply(
         except SlackApiError as exc:  # e.g. the bot is not in that channel: fall back to response_url
             log.info("chat.update failed (%s); answering through response_url", exc.response.get("error"))
     if origin.response_url and _url_allowed(deps, origin.response_url):
-        webhook = AsyncWebhookClient(origin.response_url)
-        await webhook.send(
+        webhook = AsyncWebhookClient(origin.response_url, retry_handlers=slack_retry_handlers())
+        sent = await webhook.send(
             text=text,
             blocks=payload,
             response_type="in_channel" if public else "ephemeral",
             replace_original=replace,
         )
-        return
+        if sent.status_code == 200:
+            return
+        # A response_url takes 5 answers within 30 minutes; past that, post through the Web API.
+        log.info("response_url refused the answer (%s); posting through the Web API", sent.status_code)
     if origin.channel and not origin.channel.startswith("D"):
         try:
             if public:
@@ -275,9 +279,7 @@ async def reply(
         except SlackApiError as exc:
             log.info("posting to the channel failed (%s); sending a DM", exc.response.get("error"))
     if origin.user:
-        await deps.client.chat_postMessage(
-            channel=await dm_channel(deps, origin.user), blocks=payload, text=text
-        )
+        await deps.client.chat_postMessage(channel=dm_channel(origin.user), blocks=payload, text=text)
 
 
 async def show_card(
@@ -298,10 +300,6 @@ async def show_card(
 
 
 # --------------------------------------------------------------------------- changes
-
-
-def assignment_changed(changes: list[str]) -> bool:
-    return any(change.startswith("assigned to") for change in changes)
 
 
 async def change_task(
@@ -331,7 +329,7 @@ async def change_task(
         public=public,
         replace=replace,
     )
-    if assignment_changed(changes):
+    if getattr(output, "reassigned", False):
         await notify_assignee(deps, actor, task)
     return task
 
@@ -365,7 +363,7 @@ async def notify_assignee(deps: Deps, actor: Actor, task: TaskDetail) -> None:
         return
     intro = f":inbox_tray: <@{actor.slack_id}> assigned you this task."
     await deps.client.chat_postMessage(
-        channel=await dm_channel(deps, slack_id),
+        channel=dm_channel(slack_id),
         blocks=c.dump(task_card(task, intro=intro)),
         text=t.truncate(f"<@{actor.slack_id}> assigned you {card_text(task)}", c.MAX_MESSAGE_TEXT),
     )

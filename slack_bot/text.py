@@ -53,9 +53,15 @@ def slack_to_plain(text: str | None) -> str:
         target, label = match.group(1), match.group(2)
         if target.startswith(("@", "#")):
             return (target[0] + label) if label else target
-        if target.startswith("!"):
+        if target.startswith("!"):  # <!here>, <!subteam^S1|@team>, <!date^…|fallback>
+            if label and (label.startswith("@") or target.startswith("!date")):
+                return label
             return "@" + (label or target[1:].split("^")[0])
-        return f"{label} ({target})" if label and label != target else target
+        if target.startswith("mailto:"):
+            return label or target.removeprefix("mailto:")
+        if not label or label == target or target.split("://", 1)[-1] == label:  # Slack's auto-links
+            return label or target
+        return f"{label} ({target})"
 
     plain_text = _SLACK_LINK.sub(link, text or "")
     return plain_text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -7,18 +7,12 @@ task (or a note) and PUT the task; UltraCart fills ``file_uuid`` and a temporary
 
 from __future__ import annotations
 
-import base64
-import binascii
-import mimetypes
-import re
-from pathlib import Path
-
-import anyio
 from pydantic import Field, model_validator
 
-from shared_client.models import WorkflowAttachment, WorkflowTask
+from shared_client.models import WorkflowTask
 from shared_client.tools.base import Hints, InputModel, OutputModel, Tool, ToolError, ToolInputError
 from shared_client.tools.context import ToolContext
+from shared_client.tools.files import EXTENSION, FileInput, read_file, upload_file
 from shared_client.tools.tasks import (
     TASK_REF_DESCRIPTION,
     TaskOutput,
@@ -26,37 +20,7 @@ from shared_client.tools.tasks import (
     read_modify_write,
     resolve_task_uuid,
 )
-from shared_client.tools.values import shown
 from shared_client.tools.views import AttachmentView, attachment_view, detail
-
-MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-_EXTENSION = re.compile(r"^[A-Za-z0-9]{1,10}$")
-
-# Magic numbers beat file names when they disagree.
-_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF-", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"PK\x03\x04", "application/zip"),
-)
-
-
-def detect_mime(content: bytes, file_name: str) -> str:
-    for signature, mime in _SIGNATURES:
-        if content.startswith(signature):
-            if mime == "application/zip":  # docx/xlsx are zips: trust the name for those
-                return mimetypes.guess_type(file_name)[0] or mime
-            return mime
-    guessed = mimetypes.guess_type(file_name)[0]
-    if guessed:
-        return guessed
-    try:
-        content[:4096].decode("utf-8")
-    except UnicodeDecodeError:
-        return "application/octet-stream"
-    return "text/plain"
 
 
 class UploadUrlInput(InputModel):
@@ -65,7 +29,7 @@ class UploadUrlInput(InputModel):
     @model_validator(mode="after")
     def _extension(self) -> UploadUrlInput:
         self.extension = self.extension.lstrip(".")
-        if not _EXTENSION.match(self.extension):
+        if not EXTENSION.match(self.extension):
             raise ValueError("extension: use 1-10 letters or digits, e.g. 'pdf'")
         return self
 
@@ -86,78 +50,24 @@ async def _upload_url(ctx: ToolContext, params: UploadUrlInput) -> UploadUrlOutp
     return UploadUrlOutput(key=upload.key, url=upload.url)
 
 
-class AttachInput(InputModel):
+class AttachInput(FileInput):
     task: TaskRef = Field(description=TASK_REF_DESCRIPTION)
-    path: str | None = Field(default=None, max_length=4096, description="A local file to upload (stdio use).")
-    content_base64: str | None = Field(
-        default=None, max_length=MAX_ATTACHMENT_BYTES * 4 // 3 + 8, description="The file's bytes, base64."
-    )
-    file_name: str | None = Field(
-        default=None, max_length=255, description="Name to show (default: the path's)."
-    )
-    mime_type: str | None = Field(
-        default=None, max_length=127, description="Default: detected from the content."
-    )
     note_index: int | None = Field(
         default=None, ge=0, description="Attach to this note (0 = first) instead of the task itself."
     )
-
-    @model_validator(mode="after")
-    def _one_source(self) -> AttachInput:
-        if bool(self.path) == bool(self.content_base64):
-            raise ValueError("path: give exactly one of path or content_base64")
-        if self.content_base64 and not self.file_name:
-            raise ValueError("file_name: is required with content_base64")
-        return self
 
 
 class AttachOutput(TaskOutput):
     attachment: AttachmentView
     on_note: int | None = None
 
-    def to_text(self) -> str:
+    def render(self) -> str:
         where = f"note {self.on_note + 1}" if self.on_note is not None else "the task"
-        return f"Attached {self.attachment.file_name} to {where} of #{self.task.number}\n" + super().to_text()
-
-
-async def _read_source(params: AttachInput, *, allow_local_files: bool) -> tuple[bytes, str]:
-    if params.path:
-        if not allow_local_files:
-            raise ToolInputError(
-                "path: this server does not read local files (it is not running locally over stdio); "
-                "send the file as content_base64 with file_name",
-                field="path",
-            )
-        try:
-            path = await anyio.Path(params.path).expanduser()
-            if not await path.is_file():
-                raise ToolInputError(f"path: no such file: {shown(params.path, 200)}", field="path")
-            size = (await path.stat()).st_size
-            if size > MAX_ATTACHMENT_BYTES:
-                raise ToolInputError(
-                    f"path: the file is {size} bytes; the limit is {MAX_ATTACHMENT_BYTES}", field="path"
-                )
-            return await path.read_bytes(), params.file_name or path.name
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise ToolInputError(
-                f"path: cannot read {shown(params.path, 200)}: {reason}", field="path"
-            ) from None
-    try:
-        content = base64.b64decode(params.content_base64 or "", validate=True)
-    except (binascii.Error, ValueError):
-        raise ToolInputError("content_base64: not valid base64", field="content_base64") from None
-    if len(content) > MAX_ATTACHMENT_BYTES:
-        raise ToolInputError(
-            f"content_base64: the limit is {MAX_ATTACHMENT_BYTES} bytes", field="content_base64"
-        )
-    return content, params.file_name or "file"
+        return f"Attached {self.attachment.file_name} to {where} of #{self.task.number}\n" + super().render()
 
 
 async def _attach(ctx: ToolContext, params: AttachInput) -> AttachOutput:
-    content, file_name = await _read_source(params, allow_local_files=ctx.allow_local_files)
-    if not content:
-        raise ToolInputError("the file is empty", field="path" if params.path else "content_base64")
+    content, file_name = await read_file(params, allow_local_files=ctx.allow_local_files)
     task_uuid = await resolve_task_uuid(ctx, params.task)
     if params.note_index is not None:
         # Check the note exists before uploading anything.
@@ -170,15 +80,7 @@ async def _attach(ctx: ToolContext, params: AttachInput) -> AttachOutput:
                 else "note_index: the task has no notes; leave note_index out to attach to the task",
                 field="note_index",
             )
-    mime = params.mime_type or detect_mime(content, file_name)
-    extension = Path(file_name).suffix.lstrip(".")
-    if not _EXTENSION.match(extension):
-        extension = (mimetypes.guess_extension(mime) or ".bin").lstrip(".")
-    upload = (await ctx.client.get_attachment_upload_url(extension)).workflow_attachment_upload_url
-    if upload is None or not upload.key or not upload.url:
-        raise ToolError("UltraCart returned no upload URL")
-    await ctx.client.upload_bytes(upload.url, content, content_type=mime)
-    attachment = WorkflowAttachment(upload_key=upload.key, file_name=file_name, mime_type=mime)
+    attachment = await upload_file(ctx, content, file_name, params.mime_type)
 
     def mutate(task: WorkflowTask) -> list[str]:
         if params.note_index is not None:

@@ -61,6 +61,11 @@ def _norm(text: str) -> str:
     return " ".join(text.strip().lstrip("@").lower().split())
 
 
+def match_users(snapshot: PeopleSnapshot, text: str) -> list[WorkflowUser]:
+    """The assignable users a name, e-mail or id could mean (empty: nobody)."""
+    return _user_matches(snapshot.users, text)
+
+
 def _user_matches(users: list[WorkflowUser], text: str) -> list[WorkflowUser]:
     key = _norm(text)
     if key.isdigit():

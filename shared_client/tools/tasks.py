@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from shared_client import constants
 from shared_client.errors import APIConnectionError, ServerError, UltraCartError
@@ -36,10 +36,12 @@ from shared_client.models import (
 )
 from shared_client.tools.base import Hints, InputModel, OutputModel, Tool, ToolError, ToolInputError
 from shared_client.tools.context import ToolContext
+from shared_client.tools.files import FileInput, read_file, upload_file
 from shared_client.tools.people import (
     ME_WORDS,
     UNASSIGNED_WORDS,
     Assignee,
+    match_users,
     resolve_assignee,
     resolve_group,
     resolve_user,
@@ -60,7 +62,15 @@ from shared_client.tools.values import (
     parse_when,
     shown,
 )
-from shared_client.tools.views import TaskDetail, TaskSummary, UntrustedOutput, detail, summarize
+from shared_client.tools.views import (
+    TaskDetail,
+    TaskSummary,
+    UntrustedOutput,
+    detail,
+    summarize,
+    summary_row,
+    task_text,
+)
 
 logger = logging.getLogger("uc_workflow.tools")
 
@@ -70,6 +80,8 @@ CREATE_TOKEN_PROPERTY = "uc_workflow_create_id"
 """Every create carries a unique token in the task's properties, so an insert whose outcome is unknown
 (connection lost after sending) can be found instead of sent twice."""
 
+RESERVED_PROPERTIES = frozenset({CREATE_TOKEN_PROPERTY, CHANGED_BY_PROPERTY})
+
 # --------------------------------------------------------------------------- reusable input types
 
 
@@ -77,7 +89,13 @@ def _number_as_text(value: object) -> object:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-Priority = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(parse_priority)]
+# 1-4 arrive as JSON numbers as often as strings: the schema says both.
+Priority = Annotated[
+    str,
+    BeforeValidator(_number_as_text),
+    AfterValidator(parse_priority),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 1, "maximum": 4}]}),
+]
 TaskStatus = Annotated[str, AfterValidator(parse_status)]
 SearchStatus = Annotated[str, AfterValidator(parse_search_status)]
 ObjectType = Annotated[str, AfterValidator(parse_object_type)]
@@ -94,6 +112,9 @@ def _check_ref(value: str) -> str:
     raise ValueError(f"use a task uuid or a task number like '#123'; got {shown(value)}")
 
 
+PropertyMap = dict[
+    Annotated[str, Field(min_length=1, max_length=100)], Annotated[str, Field(max_length=1000)]
+]
 TaskRef = Annotated[str, Field(max_length=64), AfterValidator(_check_ref)]
 
 
@@ -116,15 +137,20 @@ def _is_number_ref(ref: str) -> bool:
     return bool(re.fullmatch(r"#?\d+", ref.strip()))
 
 
+_CANONICAL_UUID = re.compile(r"^[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$")
+
+
 async def resolve_task_uuid(ctx: ToolContext, ref: str) -> str:
-    """A uuid as is; a task number through the account's numbering.
+    """A uuid as is (a canonical one in lower case, as UltraCart writes them); a task number through the
+    account's numbering.
 
     UltraCart has no filter for task numbers, but numbers are sequential and tasks are never deleted, so
     sorted by ``-global_task_number`` the task numbered N sits at offset ``max - N``: one call for the
     newest page (which also caches the numbers it shows), and one more only when N is older than that.
     """
     if not _is_number_ref(ref):
-        return ref.strip()
+        text = ref.strip()
+        return text.lower() if _CANONICAL_UUID.match(text) else text
     number = int(ref.strip().lstrip("#"))
     if number in ctx.task_numbers:
         return ctx.task_numbers[number]
@@ -160,9 +186,29 @@ def remember_numbers(ctx: ToolContext, tasks: list[WorkflowTask]) -> None:
 
 MAX_WRITE_ATTEMPTS = 3
 _SERVER_DERIVED = {"assigned_to_user", "assigned_to_group", "assigned_to_user_or_group", "task_context"}
-# Our writes only append notes and attachments, so history saying one was removed or edited (the
-# server matches notes by position) during our write means another writer's note was replaced.
-_OVERWRITE_SIGNS = ("removed", "note edited")
+# What each of UltraCart's history entries is about (the sandbox's wording; UltraCart documents none).
+# An entry written during our write about a field we did not change means our whole-object PUT put back
+# the value we had read over another writer's change. Our writes only append notes and attachments, so
+# a note edited or removed is always someone else's note replaced.
+_HISTORY_FIELDS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("status changed", frozenset({"status"})),
+    ("priority changed", frozenset({"priority"})),
+    ("assigned to user", frozenset({"assigned_to_user_id"})),
+    ("unassigned from user", frozenset({"assigned_to_user_id"})),
+    ("assigned to group", frozenset({"assigned_to_group_id"})),
+    ("unassigned from group", frozenset({"assigned_to_group_id"})),
+    ("due date", frozenset({"due_dts"})),
+    ("delay until", frozenset({"delay_until_dts"})),
+    ("expiration", frozenset({"expiration_dts"})),
+    ("name changed", frozenset({"task_name"})),
+    ("details changed", frozenset({"task_details"})),
+    ("tags added", frozenset({"tags"})),
+    ("tags removed", frozenset({"tags"})),
+    ("linked object", frozenset({"object_type", "object_id"})),
+    ("note added", frozenset({"notes"})),
+    ("attachment added", frozenset({"attachments", "notes"})),
+)
+_ALWAYS_FOREIGN = ("note edited", "note(s) removed")
 
 
 def _wire_key(value: Any, key: str = "") -> Any:
@@ -181,26 +227,42 @@ def _wire_key(value: Any, key: str = "") -> Any:
     return value
 
 
+def changed_fields(before: WorkflowTask, intended: WorkflowTask) -> set[str]:
+    """The top-level fields a writer changed (server-derived names and bookkeeping left out)."""
+    old, new = before.to_wire(), intended.to_wire()
+    return {
+        key
+        for key in set(old) | set(new)
+        if key not in _SERVER_DERIVED
+        and key not in {"histories", "last_update_dts"}
+        and _wire_key(old.get(key), key) != _wire_key(new.get(key), key)
+    }
+
+
 def change_stuck(before: WorkflowTask, intended: WorkflowTask, saved: WorkflowTask) -> bool:
     """Whether every field the writer changed reads back as intended after the write."""
-    old, new, got = before.to_wire(), intended.to_wire(), saved.to_wire()
-    for key in set(old) | set(new):
-        if key in _SERVER_DERIVED or key in {"histories", "last_update_dts"}:
-            continue
-        wanted = _wire_key(new.get(key), key)
-        if _wire_key(old.get(key), key) != wanted and _wire_key(got.get(key), key) != wanted:
-            return False
-    return True
+    new, got = intended.to_wire(), saved.to_wire()
+    return all(
+        _wire_key(got.get(key), key) == _wire_key(new.get(key), key)
+        for key in changed_fields(before, intended)
+    )
 
 
-def overwrite_warnings(before: WorkflowTask, saved: WorkflowTask) -> list[str]:
-    """History written between our read and our write that says something was removed means another
-    writer's change landed in that window and our whole-object PUT replaced it: say so, never silently."""
+def overwrite_warnings(before: WorkflowTask, intended: WorkflowTask, saved: WorkflowTask) -> list[str]:
+    """History written by our write about something we did not change means another writer's change
+    landed between our read and our write, and our whole-object PUT replaced it: say so, never silently."""
+    ours = changed_fields(before, intended)
     seen = len(before.histories or [])
     warnings = []
     for entry in (saved.histories or [])[seen:]:
         description = entry.description or ""
-        if any(sign in description.lower() for sign in _OVERWRITE_SIGNS):
+        lowered = description.lower()
+        if any(sign in lowered for sign in _ALWAYS_FOREIGN):
+            foreign = True
+        else:
+            fields = next((f for prefix, f in _HISTORY_FIELDS if lowered.startswith(prefix)), None)
+            foreign = fields is not None and not (fields & ours)
+        if foreign:
             warnings.append(
                 f"Another change landed while this one was being written and may have been replaced "
                 f"(UltraCart's history: '{description}'). Check the task with get_task."
@@ -221,7 +283,7 @@ async def read_modify_write(
     """
     async with ctx.task_lock(task_uuid), machine_lock(ctx.client.base_url, task_uuid):
         for _attempt in range(MAX_WRITE_ATTEMPTS):
-            current = (await ctx.client.get_task(task_uuid)).task
+            current = (await ctx.client.get_task(task_uuid, shared=False)).task
             if current is None:
                 raise ToolError(f"UltraCart returned no task for {task_uuid}")
             intended = current.model_copy(deep=True)
@@ -230,7 +292,7 @@ async def read_modify_write(
                 return current, [], []
             saved = (await ctx.client.update_task(task_uuid, intended)).task or intended
             if change_stuck(current, intended, saved):
-                return saved, changes, overwrite_warnings(current, saved)
+                return saved, changes, overwrite_warnings(current, intended, saved)
             logger.warning("the change to task %s did not read back as written; applying it again", task_uuid)
     raise ToolError(
         f"The change to task {task_uuid} did not stick after {MAX_WRITE_ATTEMPTS} attempts: another writer "
@@ -346,14 +408,12 @@ class SearchOutput(UntrustedOutput):
     has_more: bool
     next_cursor: str | None = None
 
-    def to_text(self) -> str:
-        rows = self.tasks or []
+    def render(self) -> str:
         lines = [f"{self.count} task(s)" + (f" of {self.total}" if self.total is not None else "")]
-        for t in rows:
-            who = t.assignee or (f"group {t.group}" if t.group else "unassigned")
-            due = f", due {t.due[:10]}" + (" (OVERDUE)" if t.overdue else "") if t.due else ""
-            # The uuid is in the structured result; the text names tasks by number to save tokens.
-            lines.append(f"#{t.number} {t.name} [{t.status}, {t.priority}, {who}{due}]")
+        if self.tasks_detail is not None:
+            lines.extend(task_text(t) + "\n" for t in self.tasks_detail)
+        else:
+            lines.extend(summary_row(t) for t in self.tasks or [])
         if self.has_more:
             lines.append(f"more: cursor {self.next_cursor}")
         return "\n".join(lines)
@@ -397,8 +457,16 @@ async def build_search_request(ctx: ToolContext, params: SearchInput) -> Workflo
     if params.group:
         request.assigned_to_group_id = resolve_group(await ctx.people.get(), params.group).group_id
     if params.created_by:
-        creator = resolve_user(await ctx.people.get(), params.created_by, field="created_by")
-        request.created_by = WorkflowUser(user_id=creator.user_id)
+        snapshot = await ctx.people.get()
+        text = params.created_by.strip()
+        if text.lower() in ME_WORDS or match_users(snapshot, text):
+            creator = resolve_user(snapshot, text, field="created_by")  # ambiguity is still an error
+            request.created_by = WorkflowUser(user_id=creator.user_id)
+        else:
+            # Creators need not be assignable (the System user of rule-made tasks): pass the id or name on.
+            request.created_by = (
+                WorkflowUser(user_id=int(text)) if text.isdigit() else WorkflowUser(user=text)
+            )
     ranges = {
         "due_dts": (params.due_after, params.due_before),
         "created_dts": (params.created_after, params.created_before),
@@ -537,26 +605,8 @@ class TaskOutput(UntrustedOutput):
     task: TaskDetail
     warnings: list[str] | None = Field(default=None, description="Conflicts to tell the user about")
 
-    def to_text(self) -> str:
-        t = self.task
-        who = t.assigned.user or (f"group {t.assigned.group}" if t.assigned.group else "unassigned")
-        parts = [
-            f"#{t.number} {t.name} ({t.uuid})",
-            f"status {t.status}, priority {t.priority}, {who}"
-            + (f", due {t.due}" if t.due else "")
-            + (" OVERDUE" if t.overdue else ""),
-        ]
-        if t.object:
-            parts.append(
-                f"object: {t.object.type} {t.object.id}"
-                + (f" — {t.object.context}" if t.object.context else "")
-            )
-        if t.details:
-            parts.append(f"details: {t.details}")
-        parts.append(
-            f"{len(t.notes)} note(s), {len(t.attachments)} attachment(s), {len(t.history)} history entries"
-        )
-        return "\n".join(parts)
+    def render(self) -> str:
+        return task_text(self.task) + "".join(f"\nWARNING: {w}" for w in self.warnings or [])
 
 
 async def _get_task(ctx: ToolContext, params: TaskRefInput) -> TaskOutput:
@@ -638,7 +688,9 @@ class CreateInput(InputModel):
         default=None, max_length=250, description="Customer e-mail for the object."
     )
     note: str | None = Field(default=None, max_length=100_000, description="A first note.")
-    properties: dict[str, str] | None = Field(default=None, description="Extra name/value properties.")
+    properties: dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=1000)]] | None = (
+        Field(default=None, max_length=50, description="Extra name/value properties.")
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> CreateInput:
@@ -646,6 +698,9 @@ class CreateInput(InputModel):
             raise ValueError(
                 "assignee: give assignee or group, not both (a task goes to a user or to a group)"
             )
+        reserved = set(self.properties or {}) & RESERVED_PROPERTIES
+        if reserved:
+            raise ValueError(f"properties: {', '.join(sorted(reserved))} is kept by uc-workflow itself")
         if bool(self.object_type) != bool(self.object_id):
             raise ValueError("object_id: object_type and object_id go together: give both or neither")
         return self
@@ -654,8 +709,8 @@ class CreateInput(InputModel):
 class CreateOutput(TaskOutput):
     created: bool = True
 
-    def to_text(self) -> str:
-        return "Created " + super().to_text()
+    def render(self) -> str:
+        return "Created " + super().render()
 
 
 async def _find_created(ctx: ToolContext, token: str, since: datetime) -> WorkflowTask | None:
@@ -779,10 +834,11 @@ class UpdateInput(InputModel):
 
 class UpdateOutput(TaskOutput):
     changes: list[str]
+    reassigned: bool = Field(default=False, description="Whether the assignee (user or group) changed")
 
-    def to_text(self) -> str:
+    def render(self) -> str:
         summary = "; ".join(self.changes) if self.changes else "nothing changed (already so)"
-        return f"Updated #{self.task.number}: {summary}\n" + super().to_text()
+        return f"Updated #{self.task.number}: {summary}\n" + super().render()
 
 
 def _when_or_clear(value: str, end_of_day: bool) -> datetime | None:
@@ -802,8 +858,12 @@ async def _update(ctx: ToolContext, params: UpdateInput) -> UpdateOutput:
     due = _when_or_clear(params.due, True) if params.due is not None else None
     delay = _when_or_clear(params.delay_until, False) if params.delay_until is not None else None
 
+    reassigned = False  # set by mutate when the assignee changes
+
     def mutate(task: WorkflowTask) -> list[str]:
+        nonlocal reassigned
         changes: list[str] = []
+        reassigned = False
 
         def put(attr: str, value: Any, label: str) -> None:
             if getattr(task, attr) != value:
@@ -837,12 +897,18 @@ async def _update(ctx: ToolContext, params: UpdateInput) -> UpdateOutput:
             label = apply_assignee(task, who)
             if (task.assigned_to_user_id, task.assigned_to_group_id) != before:
                 changes.append(label)
+                reassigned = True
         if changes and ctx.actor:
             record_actor(task, ctx.actor, changes)
         return changes
 
     saved, changes, warnings = await read_modify_write(ctx, task_uuid, mutate)
-    return UpdateOutput(task=detail(saved), changes=changes, warnings=warnings or None)
+    return UpdateOutput(
+        task=detail(saved),
+        changes=changes,
+        reassigned=reassigned,
+        warnings=warnings or None,
+    )
 
 
 # --------------------------------------------------------------------------- notes
@@ -851,21 +917,35 @@ async def _update(ctx: ToolContext, params: UpdateInput) -> UpdateOutput:
 class NoteInput(InputModel):
     task: TaskRef = Field(description=TASK_REF_DESCRIPTION)
     text: str = Field(min_length=1, max_length=100_000, description="The note to append.")
+    attachments: list[FileInput] | None = Field(
+        default=None,
+        max_length=10,
+        description="Files to attach to the note: each {'content_base64', 'file_name'} or {'path'} (stdio).",
+    )
 
 
 class NoteOutput(TaskOutput):
     note_index: int
 
-    def to_text(self) -> str:
-        return f"Added note {self.note_index + 1} to #{self.task.number}\n" + super().to_text()
+    def render(self) -> str:
+        return f"Added note {self.note_index + 1} to #{self.task.number}\n" + super().render()
 
 
 async def _add_note(ctx: ToolContext, params: NoteInput) -> NoteOutput:
+    files = [
+        await read_file(source, allow_local_files=ctx.allow_local_files, field=f"attachments.{i}")
+        for i, source in enumerate(params.attachments or [])
+    ]
     task_uuid = await resolve_task_uuid(ctx, params.task)
+    # Upload first: the note and its files then arrive in one write.
+    uploaded = [
+        await upload_file(ctx, content, name, source.mime_type)
+        for (content, name), source in zip(files, params.attachments or [], strict=True)
+    ]
     text = note_text(ctx, params.text)
 
     def mutate(task: WorkflowTask) -> list[str]:
-        task.notes = [*(task.notes or []), WorkflowNote(note=text)]
+        task.notes = [*(task.notes or []), WorkflowNote(note=text, attachments=uploaded or None)]
         return ["note added"]
 
     saved, _, warnings = await read_modify_write(ctx, task_uuid, mutate)
@@ -999,8 +1079,8 @@ ADD_TASK_NOTE = Tool(
     name="add_task_note",
     title="Add a note to a task",
     description=(
-        "Append a note to a task; every existing note, attachment and field is kept. To attach a file to "
-        "the note afterwards use attach_file with note_index. Example: {'task': '#1042', 'text': "
+        "Append a note to a task, optionally with files (attachments: [{'content_base64', 'file_name'}]); "
+        "every existing note, attachment and field is kept. Example: {'task': '#1042', 'text': "
         "'Customer called back; refund approved.'}."
     ),
     toolset="tasks",

@@ -6,6 +6,7 @@ wrote cleaned of invisible characters and flagged as untrusted.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from pydantic import Field
@@ -197,6 +198,58 @@ def detail(task: WorkflowTask, now: datetime | None = None) -> TaskDetail:
 
 
 class UntrustedOutput(OutputModel):
-    """Results that carry text people wrote say so."""
+    """Results that carry text people wrote say so, in the structured result and in the text."""
 
     notice: str = UNTRUSTED_NOTICE
+
+    def to_text(self) -> str:
+        return f"[{self.notice}]\n{self.render()}"
+
+    def render(self) -> str:
+        data = self.to_data()
+        data.pop("notice", None)
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def summary_row(t: TaskSummary) -> str:
+    """One line per task; the uuid stays in the structured result (the number names the task)."""
+    who = t.assignee or (f"group {t.group}" if t.group else "unassigned")
+    due = f", due {t.due[:10]}" + (" (OVERDUE)" if t.overdue else "") if t.due else ""
+    return f"#{t.number} {t.name} [{t.status}, {t.priority}, {who}{due}]"
+
+
+HISTORY_IN_TEXT = 10
+
+
+def task_text(t: TaskDetail) -> str:
+    """A task for a reader: what it is, where it stands, what was said and done."""
+    who = t.assigned.user or (f"group {t.assigned.group}" if t.assigned.group else "unassigned")
+    lines = [
+        f"#{t.number} {t.name} ({t.uuid})",
+        f"status {t.status}, priority {t.priority}, {who}"
+        + (f", due {t.due}" if t.due else "")
+        + (" OVERDUE" if t.overdue else ""),
+    ]
+    if t.object:
+        lines.append(
+            f"object: {t.object.type} {t.object.id}" + (f" — {t.object.context}" if t.object.context else "")
+        )
+    if t.details:
+        lines.append(f"details: {t.details}")
+    if t.tags:
+        lines.append(f"tags: {', '.join(t.tags)}")
+    if t.properties:
+        lines.append("properties: " + "; ".join(f"{k}={v}" for k, v in t.properties.items()))
+    for i, note in enumerate(t.notes, 1):
+        files = (
+            f" [files: {', '.join(a.file_name or '?' for a in note.attachments)}]" if note.attachments else ""
+        )
+        lines.append(f"note {i} by {note.author or '?'} at {note.at or '?'}: {note.text or ''}{files}")
+    if t.attachments:
+        lines.append("attachments: " + ", ".join(f"{a.file_name} ({a.mime_type})" for a in t.attachments))
+    recent = t.history[-HISTORY_IN_TEXT:]
+    if recent:
+        skipped = len(t.history) - len(recent)
+        lines.append("history" + (f" (last {len(recent)} of {len(t.history)})" if skipped else "") + ":")
+        lines.extend(f"  {h.at} {h.by or '?'}: {h.what}" for h in recent)
+    return "\n".join(lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
-from slack_bot import grammar, ids
+from slack_bot import grammar
 from slack_bot import text as t
 from slack_bot.blocks import common as c
 
@@ -27,7 +27,7 @@ def help_blocks() -> list[Block]:
 def usage_blocks(error: grammar.UsageError) -> list[Block]:
     text = f":warning: {t.escape(error.message)}"
     if error.word is not None:
-        text += f"\n```{t.escape(ids.COMMAND + ' ' + error.text)}\n{error.pointer()}```"
+        text += f"\n```{t.escape(error.shown())}\n{error.pointer()}```"
     if error.usage:
         text += f"\nUsage: `{t.escape(error.usage)}`"
     return [

@@ -29,6 +29,7 @@ from slack_bot.blocks import common as c
 from slack_bot.blocks.options import assignee_initial_option
 
 MAX_NAME = 250
+MAX_TAGS_TEXT = 2000
 SEARCH_OBJECT_TYPES = tuple(ch for ch in c.OBJECT_TYPE_CHOICES if ch[0] != "storefront")
 
 
@@ -157,26 +158,46 @@ def due_date_of(task: TaskDetail) -> str | None:
     return when.date().isoformat() if when else None
 
 
+def tags_text(task: TaskDetail) -> str:
+    return ", ".join(task.tags)
+
+
+def editable_texts(task: TaskDetail) -> dict[str, str]:
+    """The free-text fields whose whole current value fits a form field. A value cut to fit would be
+    saved back cut, so a longer one is not offered for editing here at all."""
+    texts = {
+        ids.NAME: (task.name or "", MAX_NAME),
+        ids.DETAILS: (task.details or "", c.MAX_INPUT_VALUE),
+        ids.TAGS: (tags_text(task), MAX_TAGS_TEXT),
+    }
+    return {block: value for block, (value, limit) in texts.items() if len(value) <= limit}
+
+
 def details_fit(task: TaskDetail) -> bool:
-    return len(task.details or "") <= c.MAX_INPUT_VALUE
+    return ids.DETAILS in editable_texts(task)
+
+
+def _too_long(what: str) -> ContextBlock:
+    return ContextBlock(
+        elements=[
+            MarkdownTextObject(
+                text=f"The {what} are longer than Slack lets a form hold; edit them in UltraCart."
+            )
+        ]
+    )
 
 
 def edit_modal(task: TaskDetail, metadata: str) -> View:
+    editable = editable_texts(task)
     blocks: list[Block] = [
-        _text_input(ids.NAME, "Title", initial=task.name, optional=False, max_length=MAX_NAME),
+        _text_input(ids.NAME, "Title", initial=task.name, optional=False, max_length=MAX_NAME)
+        if ids.NAME in editable
+        else SectionBlock(text=MarkdownTextObject(text=c.task_title(task.number, task.name))),
     ]
-    if details_fit(task):
+    if ids.DETAILS in editable:
         blocks.append(_text_input(ids.DETAILS, "Details", initial=task.details, multiline=True))
     else:
-        blocks.append(
-            ContextBlock(
-                elements=[
-                    MarkdownTextObject(
-                        text="The details are longer than Slack lets a form hold; edit them in UltraCart."
-                    )
-                ]
-            )
-        )
+        blocks.append(_too_long("details"))
     status = task.status if c.find_option(c.STATUS_CHOICES, task.status) else None
     blocks += [
         _select(ids.STATUS, "Status", c.STATUS_CHOICES, status, "Status"),
@@ -188,8 +209,15 @@ def edit_modal(task: TaskDetail, metadata: str) -> View:
                 task.assigned.user_id, task.assigned.user, task.assigned.group_id, task.assigned.group
             ),
         ),
-        _text_input(ids.TAGS, "Tags", initial=", ".join(task.tags), hint="Comma-separated", max_length=2000),
     ]
+    if ids.TAGS in editable:
+        blocks.append(
+            _text_input(
+                ids.TAGS, "Tags", initial=tags_text(task), hint="Comma-separated", max_length=MAX_TAGS_TEXT
+            )
+        )
+    else:
+        blocks.append(_too_long("tags"))
     return _modal(ids.EDIT_MODAL, f"Edit #{task.number}", blocks, metadata, "Save")
 
 

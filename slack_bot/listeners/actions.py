@@ -18,6 +18,7 @@ from slack_bot.blocks.modals import (
     search_modal,
 )
 from slack_bot.deps import Deps
+from slack_bot.errors import guard
 from slack_bot.forms import edit_initial
 from slack_bot.listeners.commands import show_mine, show_search
 from slack_bot.operations import (
@@ -36,6 +37,7 @@ from slack_bot.text import escape
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
+    @guard(deps)
     async def card_change(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         await on_card_change(deps, body)
@@ -44,26 +46,31 @@ def register(app: AsyncApp, deps: Deps) -> None:
         app.action(action_id)(card_change)
 
     @app.action(ids.ADD_NOTE)
+    @guard(deps)
     async def add_note(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         await open_task_modal(deps, origin_of(body), ids.MENU_NOTE, _action(body).get("value", ""), card=True)
 
     @app.action(ids.EDIT)
+    @guard(deps)
     async def edit(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         await open_task_modal(deps, origin_of(body), ids.MENU_EDIT, _action(body).get("value", ""), card=True)
 
     @app.action(ids.ROW_MENU)
+    @guard(deps)
     async def row_menu(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         await on_row_menu(deps, body)
 
     @app.action(ids.MORE_RESULTS)
+    @guard(deps)
     async def more(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         await on_more(deps, body)
 
     @app.action(ids.HOME_NEW_TASK)
+    @guard(deps)
     async def home_new(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         origin = origin_of(body)
@@ -71,6 +78,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await deps.client.views_open(trigger_id=origin.trigger_id, view=view.to_dict())
 
     @app.action(ids.HOME_SEARCH)
+    @guard(deps)
     async def home_search(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         origin = origin_of(body)
@@ -79,6 +87,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
 
     @app.action(ids.HOME_REFRESH)
+    @guard(deps)
     async def home_refresh(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         origin = origin_of(body)

@@ -16,6 +16,7 @@ from slack_bot.blocks.help import help_blocks, notice_blocks, usage_blocks
 from slack_bot.blocks.modals import CreatePrefill, create_modal, search_modal
 from slack_bot.blocks.results import results_blocks
 from slack_bot.deps import Deps
+from slack_bot.errors import guard
 from slack_bot.identity import OVERRIDE
 from slack_bot.operations import (
     Actor,
@@ -37,6 +38,7 @@ from slack_bot.operations import (
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.command(ids.COMMAND)
+    @guard(deps)
     async def task_command(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         await handle_command(deps, body)
@@ -49,7 +51,7 @@ async def handle_command(deps: Deps, body: dict[str, Any]) -> None:
     if isinstance(parsed, grammar.ShowHelp):
         await reply(deps, origin, help_blocks(), "/task help")
     elif isinstance(parsed, grammar.UsageError):
-        await reply(deps, origin, usage_blocks(parsed), parsed.message)
+        await reply(deps, origin, usage_blocks(parsed), t.escape(parsed.message))
     elif isinstance(parsed, grammar.OpenCreate):
         view = create_modal(CreatePrefill(title=parsed.title[:250]), meta_for(origin).dump())
         await deps.client.views_open(trigger_id=origin.trigger_id, view=view.to_dict())
@@ -84,7 +86,7 @@ async def run_call(deps: Deps, origin: Origin, call: grammar.ToolCall, text: str
         # A wrong value in the command: the usage, pointing at the word it came from.
         word = call.words.get((exc.field or "").split(".")[0])
         error = grammar.UsageError(exc.message, text, word, grammar.USAGE.get(call.verb, ""))
-        await reply(deps, origin, usage_blocks(error), exc.message)
+        await reply(deps, origin, usage_blocks(error), t.escape(exc.message))
 
 
 def describe(args: dict[str, Any]) -> str:
@@ -128,7 +130,9 @@ async def set_identity(deps: Deps, origin: Origin, who: str | None) -> None:
         try:
             user = resolve_user(await deps.people(), who.strip().strip('"“”'), field="iam")
         except ToolInputError as exc:
-            await reply(deps, origin, notice_blocks(f":warning: {t.escape(exc.message)}"), exc.message)
+            await reply(
+                deps, origin, notice_blocks(f":warning: {t.escape(exc.message)}"), t.escape(exc.message)
+            )
             return
         if user.user_id is not None:
             await deps.identities.set(origin.team, origin.user, user.user_id, OVERRIDE)
@@ -152,7 +156,9 @@ async def membership(deps: Deps, origin: Origin, request: grammar.GroupMembershi
         try:
             group = resolve_group(people, request.group, field="group")
         except ToolInputError as exc:
-            await reply(deps, origin, notice_blocks(f":warning: {t.escape(exc.message)}"), exc.message)
+            await reply(
+                deps, origin, notice_blocks(f":warning: {t.escape(exc.message)}"), t.escape(exc.message)
+            )
             return
         if group.group_id is not None:
             if request.action == "join":

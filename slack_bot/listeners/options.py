@@ -9,9 +9,11 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bot import ids
 from slack_bot.blocks.options import assignee_option_groups
 from slack_bot.deps import Deps
+from slack_bot.errors import guard
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
+    @guard(deps)
     async def assignee_options(ack: AsyncAck, body: dict[str, Any]) -> None:
         people = await deps.people_quickly()
         if people is None:  # the cache is cold and UltraCart is slow: Slack retries as the person types

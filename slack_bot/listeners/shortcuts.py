@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_bot import ids
 from slack_bot.blocks.modals import CreatePrefill, create_modal
 from slack_bot.deps import Deps
+from slack_bot.errors import guard
 from slack_bot.operations import log, meta_for, origin_of
 from slack_bot.text import slack_to_plain
 
@@ -26,6 +27,7 @@ def prefill_from_message(text: str, permalink: str | None) -> CreatePrefill:
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.shortcut(ids.SHORTCUT_CREATE_FROM_MESSAGE)
+    @guard(deps)
     async def create_from_message(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         origin = origin_of(body)

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bot import ids
 from slack_bot.blocks.card import activity_line, card_text, created_line, task_card
 from slack_bot.deps import Deps
+from slack_bot.errors import guard
 from slack_bot.forms import State, create_args, edit_args, note_args, reassign_args, search_args
 from slack_bot.listeners.commands import show_search
 from slack_bot.operations import (
@@ -32,6 +33,7 @@ def _state(body: dict[str, Any]) -> State:
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.view(ids.CREATE_MODAL)
+    @guard(deps)
     async def create(ack: AsyncAck, body: dict[str, Any]) -> None:
         origin = origin_of(body)
         args, errors = create_args(_state(body), origin.meta)
@@ -42,6 +44,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await on_create(deps, origin, args)
 
     @app.view(ids.EDIT_MODAL)
+    @guard(deps)
     async def edit(ack: AsyncAck, body: dict[str, Any]) -> None:
         origin = origin_of(body)
         args, errors = edit_args(_state(body), origin.meta)
@@ -56,6 +59,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
 
     @app.view(ids.NOTE_MODAL)
+    @guard(deps)
     async def note(ack: AsyncAck, body: dict[str, Any]) -> None:
         origin = origin_of(body)
         args, errors = note_args(_state(body), origin.meta)
@@ -75,6 +79,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
 
     @app.view(ids.REASSIGN_MODAL)
+    @guard(deps)
     async def reassign(ack: AsyncAck, body: dict[str, Any]) -> None:
         origin = origin_of(body)
         args, errors = reassign_args(_state(body), origin.meta)
@@ -86,6 +91,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await change_task(deps, origin, actor, args, replace=origin.meta.card, public=origin.meta.card)
 
     @app.view(ids.SEARCH_MODAL)
+    @guard(deps)
     async def search(ack: AsyncAck, body: dict[str, Any]) -> None:
         origin = origin_of(body)
         args, errors = search_args(_state(body))

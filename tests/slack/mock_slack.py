@@ -10,11 +10,31 @@ import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import yaml
 from aiohttp import web
 
 BOT_TOKEN = "xoxb-test-token-not-real"
+MANIFEST = Path(__file__).resolve().parents[2] / "slack_bot" / "manifest.yaml"
+
+# The bot scopes each Web API method needs (docs.slack.dev/reference/methods); methods not listed need
+# none. The mock grants only the manifest's scopes, so the suite fails when the manifest lacks one.
+METHOD_SCOPES = {
+    "chat.postMessage": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "chat.update": "chat:write",
+    "conversations.open": "im:write",
+    "users.info": "users:read",
+    "users.lookupByEmail": "users:read.email",
+}
+SCOPE_FREE = {"auth.test", "views.open", "views.push", "views.update", "views.publish", "chat.getPermalink"}
+
+
+def manifest_scopes() -> set[str]:
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    return set(manifest["oauth_config"]["scopes"]["bot"])
 
 
 @dataclass
@@ -48,6 +68,8 @@ class MockSlack:
     rate_limit: dict[str, int] = field(default_factory=dict)  # method → how many 429s to answer first
     fail: dict[str, str] = field(default_factory=dict)  # method → Slack error code to answer
     root: str = ""
+    token: str = BOT_TOKEN
+    scopes: set[str] = field(default_factory=manifest_scopes)
     _cond: asyncio.Condition = field(default_factory=asyncio.Condition)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -135,14 +157,22 @@ class MockSlack:
         args = await request.json()
         args["_name"] = request.match_info["name"]
         await self._record("response_url", args)
+        if self.rate_limit.get("response_url", 0) > 0:
+            self.rate_limit["response_url"] -= 1
+            return web.Response(status=429, headers={"Retry-After": "0"}, text="rate_limited")
+        if "response_url" in self.fail:  # e.g. "expired_url": 30 minutes or 5 answers are over
+            return web.Response(status=404, text=self.fail["response_url"])
         return web.Response(text="ok")
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await self._args(request)
-        if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
         await self._record(method, args)
+        needed = METHOD_SCOPES.get(method)
+        if needed is not None and needed not in self.scopes:
+            return web.json_response({"ok": False, "error": "missing_scope", "needed": needed})
         if self.rate_limit.get(method, 0) > 0:
             self.rate_limit[method] -= 1
             return web.json_response(
@@ -165,7 +195,10 @@ class MockSlack:
                 "bot_id": "BBOT",
             }
         if method == "chat.postMessage":
-            return {"ok": True, "channel": args.get("channel"), "ts": f"1700000000.{n:06d}", "message": {}}
+            channel = str(args.get("channel") or "")
+            if channel.startswith(("U", "W")):  # a user id: Slack posts in the app's DM with them
+                channel = "D" + channel[1:]
+            return {"ok": True, "channel": channel, "ts": f"1700000000.{n:06d}", "message": {}}
         if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         if method == "chat.postEphemeral":
@@ -178,7 +211,7 @@ class MockSlack:
             if user is None:
                 return {"ok": False, "error": "user_not_found"}
             profile: dict[str, Any] = {"real_name": user.name, "display_name": user.name}
-            if user.email:
+            if user.email and "users:read.email" in self.scopes:
                 profile["email"] = user.email
             return {"ok": True, "user": {"id": user.id, "name": user.name.lower(), "profile": profile}}
         if method == "users.lookupByEmail":

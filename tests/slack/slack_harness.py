@@ -18,8 +18,6 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from mock_slack import BOT_TOKEN, Call, MockSlack, SlackUser
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
-from slack_sdk.web.async_client import AsyncWebClient
 
 from shared_client.client import WorkflowClient
 from shared_client.pacing import BudgetSpec
@@ -27,7 +25,7 @@ from shared_client.retry import RetryPolicy
 from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
 from shared_client.tools import ToolContext, get_tool
 from slack_bot.app import build_app
-from slack_bot.deps import Deps
+from slack_bot.deps import Deps, slack_web_client
 from slack_bot.identity import IdentityStore
 
 SANDBOX_URL = "http://sandbox.test/rest/v2"
@@ -75,6 +73,7 @@ class Bot:
     ctx: ToolContext
     deps: Deps
     http: aiohttp.ClientSession
+    secret: str = SIGNING_SECRET
     _n: Any = field(default_factory=lambda: itertools.count(1))
 
     # ------------------------------------------------------------------ raw requests
@@ -91,7 +90,7 @@ class Bot:
         ts = int(time.time()) if timestamp is None else timestamp
         headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(ts)}
         if signed:
-            headers["X-Slack-Signature"] = signature or sign(body, ts)
+            headers["X-Slack-Signature"] = signature or sign(body, ts, self.secret)
         started = time.monotonic()
         async with self.http.post(self.url, data=body, headers=headers) as response:
             text = await response.text()
@@ -262,6 +261,9 @@ async def start_bot(
     *,
     latency: float = 0.0,
     warm_people: bool = True,
+    bot_token: str = BOT_TOKEN,
+    signing_secret: str = SIGNING_SECRET,
+    api_key: str = "slack-test-owner",
 ) -> Bot:
     async def drain() -> None:  # let work started after ack finish before the loop closes
         import asyncio
@@ -272,14 +274,14 @@ async def start_bot(
 
     cleanups.append(drain)
 
-    slack = MockSlack(users=dict(SLACK_USERS))
+    slack = MockSlack(users=dict(SLACK_USERS), token=bot_token)
     await slack.start()
     cleanups.append(slack.stop)
     db = tmp_path / "sandbox.sqlite3"
 
     def client_for(config: SandboxConfig) -> WorkflowClient:
         return WorkflowClient(
-            api_key="slack-test-owner",
+            api_key=api_key,
             base_url=SANDBOX_URL,
             transport=SandboxTransport(create_app(config)),
             gate_key=uuid.uuid4().hex,
@@ -296,13 +298,9 @@ async def start_bot(
         ctx.people = fast.people
         cleanups.append(fast.client.aclose)
     cleanups.append(client.aclose)
-    web_client = AsyncWebClient(
-        token=BOT_TOKEN,
-        base_url=slack.api_url,
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
-    )
+    web_client = slack_web_client(bot_token, slack.api_url)  # the app's own client, retry handlers included
     identities = IdentityStore(tmp_path / f"slack-{uuid.uuid4().hex[:6]}.sqlite3")
-    deps = Deps(ctx, web_client, SIGNING_SECRET, identities, response_url_prefixes=(slack.root,))
+    deps = Deps(ctx, web_client, signing_secret, identities, response_url_prefixes=(slack.root,))
     app = build_app(deps)
     runner = web.AppRunner(app.web_app(path="/slack/events"))
     await runner.setup()
@@ -317,4 +315,4 @@ async def start_bot(
 
     cleanups.append(close_identities)
 
-    return Bot(f"http://127.0.0.1:{port}/slack/events", slack, ctx, deps, http)
+    return Bot(f"http://127.0.0.1:{port}/slack/events", slack, ctx, deps, http, signing_secret)

@@ -197,3 +197,24 @@ def test_usage_block_escapes_the_command() -> None:
     error = parse("show <!channel>")
     dumped = check_message(usage_blocks(error))  # type: ignore[arg-type]
     assert "^" in json.dumps(dumped)
+
+
+def test_a_field_too_long_for_the_edit_form_is_not_offered_nor_saved_back_cut() -> None:
+    from slack_bot.forms import edit_args
+
+    task = big_task().model_copy(
+        update={"tags": [f"tag-{i}-" + "t" * 90 for i in range(50)], "name": "n" * 300}
+    )
+    meta = Meta(task=task.uuid, initial=edit_initial(task))
+    view = edit_modal(task, meta.dump()).to_dict()
+    inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
+    assert ids.TAGS not in inputs and ids.NAME not in inputs and ids.DETAILS not in inputs
+    assert "tags are longer than Slack lets a form hold" in json.dumps(view)
+    # What Slack sends back: every input the form showed, the person changed only the priority.
+    state: dict[str, Any] = {block: {block: {}} for block in inputs}
+    state[ids.PRIORITY][ids.PRIORITY] = {"selected_option": {"value": "low"}}
+    state[ids.STATUS][ids.STATUS] = {"selected_option": None}
+    state[ids.DUE][ids.DUE] = {"selected_date": "2026-01-01"}
+    state[ids.ASSIGNEE][ids.ASSIGNEE] = {"selected_option": {"value": "user:1003"}}
+    args, errors = edit_args(state, meta)
+    assert errors == {} and args == {"task": task.uuid, "priority": "low"}

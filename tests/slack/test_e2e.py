@@ -106,7 +106,7 @@ async def test_create_through_the_modal_assigns_and_dms_the_assignee(bot: Bot) -
     blocks = card.text_of_blocks()
     assert "Refund check for DEMO-42" in blocks and "Sam Rivera" in blocks and "<@UALICE> created" in blocks
     assert "<!channel>" not in blocks  # escaped
-    dm = await bot.slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "DSAM", after=mark)
+    dm = await bot.slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "USAM", after=mark)
     assert "<@UALICE> assigned you" in dm.text_of_blocks()
     lookup = await bot.slack.wait_for("users.lookupByEmail", after=mark)
     assert lookup.args["email"] == "sam@demo.example"
@@ -243,7 +243,7 @@ async def test_show_then_act_on_the_card_in_place(bot: Bot) -> None:
         }
     )
     assert "assigned to Sam Rivera" in updated.text_of_blocks()
-    await bot.slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "DSAM", after=mark)
+    await bot.slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "USAM", after=mark)
 
     updated = await act(
         {"action_id": ids.SET_STATUS, "type": "static_select", "selected_option": {"value": "delayed"}}
@@ -268,7 +268,7 @@ async def test_quick_changes_by_command(bot: Bot) -> None:
     _, name = await bot.command(f"assign #{number} <@UPRIYA|priya>", user="UALICE")
     card = await bot.response(name)
     assert "assigned to Priya Shah" in card.text_of_blocks() and card.args["response_type"] == "in_channel"
-    dm = await bot.slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "DPRIYA", after=mark)
+    dm = await bot.slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "UPRIYA", after=mark)
     assert "#" + str(number) in dm.args["text"]
 
     _, name = await bot.command(f'assign #{number} "Warehouse"')

@@ -35,10 +35,31 @@ CALLS = [
     ("priority #12 high", "update_task", {"task": "#12", "priority": "high"}),
     ("close #12", "update_task", {"task": "#12", "status": "closed"}),
     ("reopen #12", "update_task", {"task": "#12", "status": "open"}),
+    # Slack escapes what people type (should_escape): `<back> & soon` arrives as entities.
     (
-        'note #12 Called "Kim" <back> soon',
+        'note #12 Called "Kim" &lt;back&gt; &amp; soon',
         "add_task_note",
-        {"task": "#12", "text": 'Called "Kim" <back> soon'},
+        {"task": "#12", "text": 'Called "Kim" <back> & soon'},
+    ),
+    (
+        "note #12 see <https://x.example/o/1|order 1>",
+        "add_task_note",
+        {"task": "#12", "text": "see order 1 (https://x.example/o/1)"},
+    ),
+    ("assign #12 <@U1ABC|Sam Lee>", "update_task", {"task": "#12", "assignee": SlackUser("U1ABC")}),
+    ("assign #12 <!subteam^S0CS|@cs-team>", "update_task", {"task": "#12", "assignee": "cs-team"}),
+    (
+        "assign #12 <mailto:sam@x.example|sam@x.example>",
+        "update_task",
+        {"task": "#12", "assignee": "sam@x.example"},
+    ),
+    ("search created:&gt;2026-01-01", "search_tasks", {"created_after": "2026-01-01"}),
+    ("search due:&lt;2026-01-31", "search_tasks", {"due_before": "2026-01-31"}),
+    ('search group:"Parts &amp; Returns"', "search_tasks", {"group": "Parts & Returns"}),
+    (
+        "search assignee:<@U1ABC|sam> email:<mailto:a@b.example|a@b.example>",
+        "search_tasks",
+        {"assignee": SlackUser("U1ABC"), "object_email": "a@b.example"},
     ),
     ("search status:open priority:high", "search_tasks", {"status": "open", "priority": "high"}),
     ("list assignee:<@U1|al>", "search_tasks", {"assignee": SlackUser("U1")}),
@@ -101,6 +122,9 @@ def test_close_with_a_note_keeps_the_note_text() -> None:
         ("mine", Mine()),
         ("iam sam@demo.example", SetIdentity("sam@demo.example")),
         ("iam", SetIdentity(None)),
+        ("iam <mailto:sam@demo.example|sam@demo.example>", SetIdentity("sam@demo.example")),
+        ("create Call <@U1|sam> &amp; <https://x.example|x.example>", OpenCreate("Call @sam & x.example")),
+        ('join "Parts &amp; Returns"', GroupMembership("join", "Parts & Returns")),
         ('join "Fraud Review"', GroupMembership("join", "Fraud Review")),
         ("leave Warehouse", GroupMembership("leave", "Warehouse")),
         ("groups", GroupMembership("list", "")),
@@ -139,3 +163,29 @@ def test_usage_errors_point_at_the_word(text: str, word: str, says: str) -> None
 def test_missing_arguments_give_the_usage(text: str) -> None:
     parsed = parse(text)
     assert isinstance(parsed, UsageError) and parsed.usage.startswith("/task ")
+
+
+def test_help_names_the_aliases() -> None:
+    from slack_bot.grammar import help_lines
+
+    lines = help_lines()
+    new = next(line for line in lines if line.startswith("/task new"))
+    search = next(line for line in lines if line.startswith("/task search"))
+    assert "create" in new and "list" in search
+
+
+@pytest.mark.parametrize(
+    ("text", "shown", "marked"),
+    [
+        ("show &lt;!channel&gt;", "/task show <!channel>", "<!channel>"),
+        ("stauts &amp;x #1", "/task stauts &x #1", "stauts"),
+        ("status #1 &lt;b&gt; extra", "/task status #1 <b> extra", "extra"),
+        ("assign <@U1|sam> #1", "/task assign @sam #1", "@sam"),
+    ],
+)
+def test_the_pointer_marks_the_word_as_the_person_typed_it(text: str, shown: str, marked: str) -> None:
+    parsed = parse(text)
+    assert isinstance(parsed, UsageError), parsed
+    assert parsed.shown() == shown
+    pointer = parsed.pointer()
+    assert pointer.index("^") == shown.index(marked) and pointer.count("^") == len(marked)

@@ -48,4 +48,4 @@ async def test_every_request_is_acknowledged_in_time_with_slow_ultracart(make_bo
     assert "#" in (await bot.response(show_name, timeout=25)).args["text"]
     assert "status → delayed" in (await bot.response(status_name, timeout=25)).text_of_blocks()
     await bot.slack.wait_for("chat.update", timeout=25)  # assign to me
-    await bot.slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "DSAM", timeout=25)
+    await bot.slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "USAM", timeout=25)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 import time
 import urllib.parse
@@ -13,6 +14,12 @@ from pathlib import Path
 import aiohttp
 from mock_slack import BOT_TOKEN, MockSlack
 from slack_harness import SIGNING_SECRET, SLACK_USERS, sign
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 async def _wait_for_port(
@@ -34,8 +41,6 @@ async def _wait_for_port(
 
 
 async def test_the_command_serves_signed_slash_commands(tmp_path: Path) -> None:
-    from tests.conftest import free_port
-
     slack = MockSlack(users=dict(SLACK_USERS))
     await slack.start()
     port = free_port()

@@ -12,7 +12,7 @@ import pytest
 from tool_support import Tools, assert_one_line, delta
 
 from shared_client.sandbox import SandboxTransport
-from shared_client.tools.attachments import MAX_ATTACHMENT_BYTES
+from shared_client.tools.files import MAX_ATTACHMENT_BYTES
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj"

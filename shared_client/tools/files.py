@@ -1,0 +1,148 @@
+"""Files for attachments: where the bytes come from, what they are, and the upload.
+
+UltraCart's flow (undocumented; the sandbox implements the most plausible reading): GET an upload URL for
+the file's extension, PUT the bytes to it, then put a WorkflowAttachment with ``upload_key`` on the task or
+on one of its notes and PUT the task; UltraCart fills ``file_uuid`` and a temporary download URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import mimetypes
+import re
+from pathlib import Path
+
+import anyio
+from pydantic import Field, model_validator
+
+from shared_client.models import WorkflowAttachment
+from shared_client.tools.base import InputModel, ToolError, ToolInputError
+from shared_client.tools.context import ToolContext
+from shared_client.tools.values import shown
+
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+EXTENSION = re.compile(r"^[A-Za-z0-9]{1,10}$")
+
+# Magic numbers beat file names when they disagree.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"PK\x03\x04", "application/zip"),
+)
+
+
+def detect_mime(content: bytes, file_name: str) -> str:
+    for signature, mime in _SIGNATURES:
+        if content.startswith(signature):
+            if mime == "application/zip":  # docx/xlsx are zips: trust the name for those
+                return mimetypes.guess_type(file_name)[0] or mime
+            return mime
+    guessed = mimetypes.guess_type(file_name)[0]
+    if guessed:
+        return guessed
+    try:
+        content[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    return "text/plain"
+
+
+class FileInput(InputModel):
+    """One file: a local path (when the server runs locally over stdio) or its bytes in base64."""
+
+    path: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="A local file to upload (stdio use only; hidden files and folders are refused).",
+    )
+    content_base64: str | None = Field(
+        default=None, max_length=MAX_ATTACHMENT_BYTES * 4 // 3 + 1024, description="The file's bytes, base64."
+    )
+    file_name: str | None = Field(
+        default=None, max_length=255, description="Name to show (default: the path's)."
+    )
+    mime_type: str | None = Field(
+        default=None, max_length=127, description="Default: detected from the content."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FileInput:
+        if bool(self.path) == bool(self.content_base64):
+            raise ValueError("path: give exactly one of path or content_base64")
+        if self.content_base64 and not self.file_name:
+            raise ValueError("file_name: is required with content_base64")
+        return self
+
+
+async def read_file(source: FileInput, *, allow_local_files: bool, field: str = "") -> tuple[bytes, str]:
+    """The bytes and the name of a file; every problem is one ToolInputError naming the field."""
+    where = f"{field}." if field else ""
+    if source.path:
+        if not allow_local_files:
+            raise ToolInputError(
+                f"{where}path: this server does not read local files (it is not running locally over stdio); "
+                "send the file as content_base64 with file_name",
+                field=f"{where}path",
+            )
+        if any(part.startswith(".") and part not in {".", ".."} for part in Path(source.path).parts):
+            # .env, ~/.ssh, ~/.aws: never upload secrets because a note asked an assistant to.
+            raise ToolInputError(
+                f"{where}path: hidden files and folders are not attached: {shown(source.path, 200)}",
+                field=f"{where}path",
+            )
+        try:
+            path = await anyio.Path(source.path).expanduser()
+            if not await path.is_file():
+                raise ToolInputError(
+                    f"{where}path: no such file: {shown(source.path, 200)}", field=f"{where}path"
+                )
+            size = (await path.stat()).st_size
+            if size > MAX_ATTACHMENT_BYTES:
+                raise ToolInputError(
+                    f"{where}path: the file is {size} bytes; the limit is {MAX_ATTACHMENT_BYTES}",
+                    field=f"{where}path",
+                )
+            content, name = await path.read_bytes(), source.file_name or path.name
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ToolInputError(
+                f"{where}path: cannot read {shown(source.path, 200)}: {reason}", field=f"{where}path"
+            ) from None
+    else:
+        try:
+            # Wrapped base64 (as `base64 FILE` prints it) is fine: white space is not data.
+            compact = "".join((source.content_base64 or "").split())
+            content = base64.b64decode(compact, validate=True)
+        except (binascii.Error, ValueError):
+            raise ToolInputError(
+                f"{where}content_base64: not valid base64", field=f"{where}content_base64"
+            ) from None
+        if len(content) > MAX_ATTACHMENT_BYTES:
+            raise ToolInputError(
+                f"{where}content_base64: the limit is {MAX_ATTACHMENT_BYTES} bytes",
+                field=f"{where}content_base64",
+            )
+        name = source.file_name or "file"
+    if not content:
+        key = "path" if source.path else "content_base64"
+        raise ToolInputError(f"{where}{key}: the file is empty", field=f"{where}{key}")
+    return content, name
+
+
+async def upload_file(
+    ctx: ToolContext, content: bytes, file_name: str, mime_type: str | None
+) -> WorkflowAttachment:
+    """Upload the bytes; the attachment to put on a task or note (UltraCart resolves its upload_key)."""
+    mime = mime_type or detect_mime(content, file_name)
+    extension = Path(file_name).suffix.lstrip(".")
+    if not EXTENSION.match(extension):
+        extension = (mimetypes.guess_extension(mime) or ".bin").lstrip(".")
+    upload = (await ctx.client.get_attachment_upload_url(extension)).workflow_attachment_upload_url
+    if upload is None or not upload.key or not upload.url:
+        raise ToolError("UltraCart returned no upload URL")
+    await ctx.client.upload_bytes(upload.url, content, content_type=mime)
+    return WorkflowAttachment(upload_key=upload.key, file_name=file_name, mime_type=mime)
