@@ -7,9 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from slack_harness import Bot, start_bot
-
-MakeBot = Callable[..., Awaitable[Bot]]
+from slack_harness import Bot, MakeBot, start_bot
 
 
 @pytest.fixture

@@ -255,6 +255,9 @@ class Bot:
         return (await get_tool("get_task").run(self.ctx, {"task": ref})).task  # type: ignore[attr-defined]
 
 
+MakeBot = Callable[..., Awaitable[Bot]]
+
+
 async def start_bot(
     tmp_path: Path,
     cleanups: list[Callable[[], Awaitable[None]]],

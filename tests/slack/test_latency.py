@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import MakeBot
 from mock_slack import Call
+from slack_harness import MakeBot
 from test_e2e import MAX_ACK, picked, text_input, values
 
 from shared_client.tools import get_tool

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import MakeBot
 from mock_slack import MANIFEST, METHOD_SCOPES, SCOPE_FREE, Call
-from slack_harness import CHANNEL, Bot
+from slack_harness import CHANNEL, Bot, MakeBot
 from slack_limits import message_problems, mrkdwn_texts, options_problems, ping_problems, view_problems
 from test_e2e import MAX_ACK, date, open_task_number, picked, select, text_input, values
 
