@@ -6,10 +6,15 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from shared_client import constants
 from shared_client.client import WorkflowClient
 from shared_client.models import WorkflowGroup, WorkflowUser
+from shared_client.tools.base import ToolInputError
+
+T = TypeVar("T")
+REFRESH_ON_MISS_AFTER = 30.0  # seconds: lists younger than this are not fetched again on a miss
 
 
 @dataclass
@@ -60,6 +65,17 @@ class PeopleDirectory:
             groups = await self._client.list_all_groups()
             self._snapshot = PeopleSnapshot(users, groups, my_user_id, self._clock())
             return self._snapshot
+
+    async def resolve(self, pick: Callable[[PeopleSnapshot], T]) -> T:
+        """``pick`` a person or group from the cached lists; when nobody matches and the lists are not
+        brand new, fetch them once more (someone may have been added) and try again."""
+        snapshot = await self.get()
+        try:
+            return pick(snapshot)
+        except ToolInputError:
+            if self._clock() - snapshot.fetched_at < REFRESH_ON_MISS_AFTER:
+                raise
+        return pick(await self.get(refresh=True))
 
     @property
     def latest(self) -> PeopleSnapshot | None:

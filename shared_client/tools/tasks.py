@@ -35,7 +35,7 @@ from shared_client.models import (
     SearchStatus as SearchStatusEnum,
 )
 from shared_client.tools.base import Hints, InputModel, OutputModel, Tool, ToolError, ToolInputError
-from shared_client.tools.context import ToolContext
+from shared_client.tools.context import PeopleSnapshot, ToolContext
 from shared_client.tools.files import FileInput, read_file, upload_file
 from shared_client.tools.people import (
     ME_WORDS,
@@ -300,6 +300,17 @@ async def read_modify_write(
     )
 
 
+async def resolve_target(ctx: ToolContext, assignee: str | None, group: str | None) -> Assignee:
+    """Who a task goes to, from ``assignee`` (a user or a group, 'me', 'unassigned') or ``group``."""
+
+    def pick(snapshot: PeopleSnapshot) -> Assignee:
+        if assignee:
+            return resolve_assignee(snapshot, assignee)
+        return Assignee("group", group=resolve_group(snapshot, group or ""))
+
+    return await ctx.people.resolve(pick)
+
+
 def apply_assignee(task: WorkflowTask, assignee: Assignee) -> str:
     """Assigning a user clears the group, assigning a group clears the user; 'unassigned' clears both."""
     if assignee.kind == "user" and assignee.user is not None:
@@ -449,13 +460,16 @@ async def build_search_request(ctx: ToolContext, params: SearchInput) -> Workflo
         elif key in UNASSIGNED_WORDS:
             request.unassigned = True
         else:
-            who = resolve_assignee(await ctx.people.get(), params.assignee, field="assignee")
+            who = await ctx.people.resolve(
+                lambda s: resolve_assignee(s, params.assignee or "", field="assignee")
+            )
             if who.user is not None:
                 request.assigned_to_user_id = who.user.user_id
             elif who.group is not None:
                 request.assigned_to_group_id = who.group.group_id
     if params.group:
-        request.assigned_to_group_id = resolve_group(await ctx.people.get(), params.group).group_id
+        group = params.group
+        request.assigned_to_group_id = (await ctx.people.resolve(lambda s: resolve_group(s, group))).group_id
     if params.created_by:
         snapshot = await ctx.people.get()
         text = params.created_by.strip()
@@ -738,13 +752,7 @@ async def _create(ctx: ToolContext, params: CreateInput) -> CreateOutput:
     if params.delay_until:
         task.delay_until_dts = parse_when(params.delay_until, end_of_day=False)
     if params.assignee or params.group:
-        snapshot = await ctx.people.get()
-        who = (
-            resolve_assignee(snapshot, params.assignee)
-            if params.assignee
-            else Assignee("group", group=resolve_group(snapshot, params.group or ""))
-        )
-        apply_assignee(task, who)
+        apply_assignee(task, await resolve_target(ctx, params.assignee, params.group))
     if params.note:
         task.notes = [WorkflowNote(note=note_text(ctx, params.note))]
     token = uuidlib.uuid4().hex
@@ -849,12 +857,7 @@ async def _update(ctx: ToolContext, params: UpdateInput) -> UpdateOutput:
     task_uuid = await resolve_task_uuid(ctx, params.task)
     who: Assignee | None = None
     if params.assignee or params.group:
-        snapshot = await ctx.people.get()
-        who = (
-            resolve_assignee(snapshot, params.assignee)
-            if params.assignee
-            else Assignee("group", group=resolve_group(snapshot, params.group or ""))
-        )
+        who = await resolve_target(ctx, params.assignee, params.group)
     due = _when_or_clear(params.due, True) if params.due is not None else None
     delay = _when_or_clear(params.delay_until, False) if params.delay_until is not None else None
 

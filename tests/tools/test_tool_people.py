@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from tool_support import PEOPLE_CALLS, Tools, assert_nothing_written, assert_one_line, delta
 
-from shared_client.tools import ToolContext
+from shared_client.tools import ToolContext, ToolInputError
 
 SAM, ALICE, OWNER, MARCUS = 1003, 1002, 1001, 1005
 CUSTOMER_SERVICE, ACCOUNTS_RECEIVABLE, FRAUD, WAREHOUSE = 201, 202, 203, 204
@@ -224,3 +224,35 @@ async def test_search_unassigned_synonyms(tools: Tools, who: str) -> None:
     expected = await tools.run("search_tasks", {"assignee": "unassigned", "limit": 100})
     out = await tools.run("search_tasks", {"assignee": who, "limit": 100})
     assert out["total"] == expected["total"]
+
+
+async def test_a_miss_fetches_the_lists_again_once_they_are_not_brand_new() -> None:
+    """Someone added to UltraCart after the lists were cached is found without waiting for the TTL."""
+    from shared_client.models import WorkflowUser
+    from shared_client.tools.context import PeopleDirectory
+    from shared_client.tools.people import resolve_user
+
+    class Upstream:
+        def __init__(self) -> None:
+            self.users = [WorkflowUser(user_id=1, user="Alice Carter")]
+            self.fetches = 0
+
+        async def list_all_users(self) -> tuple[list[WorkflowUser], int]:
+            self.fetches += 1
+            return list(self.users), 1
+
+        async def list_all_groups(self) -> list[Any]:
+            return []
+
+    now = [0.0]
+    upstream = Upstream()
+    people = PeopleDirectory(upstream, clock=lambda: now[0])  # type: ignore[arg-type]
+    assert (await people.resolve(lambda s: resolve_user(s, "alice"))).user_id == 1
+    upstream.users.append(WorkflowUser(user_id=2, user="Nina Park"))
+    # Brand-new lists: a miss is a miss, no second fetch.
+    with pytest.raises(ToolInputError):
+        await people.resolve(lambda s: resolve_user(s, "nina"))
+    assert upstream.fetches == 1
+    now[0] = 60.0
+    assert (await people.resolve(lambda s: resolve_user(s, "nina"))).user_id == 2
+    assert upstream.fetches == 2
