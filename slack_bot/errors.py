@@ -25,24 +25,39 @@ log = logging.getLogger("slack_bot")
 Listener = Callable[[AsyncAck, dict[str, Any]], Awaitable[None]]
 
 
-def error_message(error: Exception) -> str:
-    if isinstance(error, ToolError):  # UltraCart's reason, or the bad input named by field
-        return f":warning: {t.escape(error.message)}"
+def error_text(error: Exception) -> str:
+    """What went wrong, as mrkdwn for the person who asked: UltraCart's reason or the bad input named by
+    field, how to map a Slack user, Slack's error code, or that something broke on our side (logged)."""
+    if isinstance(error, ToolError):
+        return t.escape(error.message)
     if isinstance(error, NotMapped):
-        return f":bust_in_silhouette: {error.message}"
+        return error.message
     if isinstance(error, SlackApiError):
-        return f":warning: Slack refused a request: `{t.escape(str(error.response.get('error')))}`."
-    return ":boom: Something went wrong on our side; it has been logged. Try again in a moment."
+        return f"Slack refused a request: `{t.escape(str(error.response.get('error')))}`."
+    return "Something went wrong on our side; it has been logged. Try again in a moment."
 
 
-async def report_error(deps: Deps, error: Exception, body: dict[str, Any]) -> None:
-    """Log it, then tell the person who asked, only them."""
+def error_message(error: Exception) -> str:
+    emoji = ":boom:"
+    if isinstance(error, ToolError | SlackApiError):
+        emoji = ":warning:"
+    elif isinstance(error, NotMapped):
+        emoji = ":bust_in_silhouette:"
+    return f"{emoji} {error_text(error)}"
+
+
+def log_error(error: Exception) -> None:
     if isinstance(error, ToolError | NotMapped):
         log.info("request failed: %s", getattr(error, "message", error))
     elif isinstance(error, SlackApiError):
         log.warning("Slack API error: %s", error.response.get("error"))
     else:
         log.error("unexpected error in a listener: %s", type(error).__name__, exc_info=error)
+
+
+async def report_error(deps: Deps, error: Exception, body: dict[str, Any]) -> None:
+    """Log it, then tell the person who asked, only them."""
+    log_error(error)
     origin = origin_of(body or {})
     if not origin.user:
         return

@@ -3,12 +3,13 @@ its ``private_metadata``. Pure functions; validation errors are keyed by block i
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared_client.tools import ToolInputError, get_tool
+from shared_client.tools import ToolError, ToolInputError, get_tool
 from shared_client.tools.views import TaskDetail
 from slack_bot import ids
 from slack_bot.blocks import common as c
@@ -113,16 +114,134 @@ FIELD_BLOCKS = {
 }
 
 
+def error_block(error: Exception) -> str | None:
+    """The form field a tool's error is about (``ToolError.field`` → block id), if it names one."""
+    field_name = (getattr(error, "field", None) or "").split(".")[0]
+    return FIELD_BLOCKS.get(field_name)
+
+
+def field_message(error: ToolError) -> str:
+    """The error as said under its field: the field's name and the boilerplate around it left out."""
+    message = error.message.removeprefix("Invalid arguments: ").removesuffix(" Nothing was changed.")
+    field_name = (error.field or "").split(".")[0]
+    return message.removeprefix(f"{field_name}: ") if field_name else message
+
+
 def check(tool: str, args: dict[str, Any], fallback_block: str) -> dict[str, str]:
     """Validate without calling UltraCart (the tool's own input model): errors keyed by block id."""
     try:
         get_tool(tool).parse_arguments(args)
     except ToolInputError as exc:
-        field_name = (exc.field or "").split(".")[0]
-        block = FIELD_BLOCKS.get(field_name, fallback_block)
+        block = error_block(exc) or fallback_block
         message = exc.message.removeprefix("Invalid arguments: ").removesuffix(" Nothing was changed.")
         return {block: message[:150]}
     return {}
+
+
+# --------------------------------------------------------------------------- a form, given back
+
+# Slack's view state key → the element's key that shows it again.
+_INITIAL_OF = {
+    "value": "initial_value",
+    "selected_option": "initial_option",
+    "selected_options": "initial_options",
+    "selected_date": "initial_date",
+    "selected_time": "initial_time",
+    "selected_user": "initial_user",
+    "selected_users": "initial_users",
+    "selected_conversation": "initial_conversation",
+    "selected_channel": "initial_channel",
+}
+
+
+def _known_options(element: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = list(element.get("options") or [])
+    for group in element.get("option_groups") or []:
+        found += list(group.get("options") or [])
+    return {str(o.get("value")): o for o in found if isinstance(o, dict)}
+
+
+def _as_option(chosen: Any, known: dict[str, dict[str, Any]], external: bool) -> dict[str, Any] | None:
+    """A selected option as an initial option: for a static list, the list's own option (Slack wants an
+    exact match); for an external select, the option as chosen (its text and value)."""
+    if not isinstance(chosen, dict) or not chosen.get("value"):
+        return None
+    value = str(chosen["value"])
+    if value in known:
+        return dict(known[value])
+    if not external:
+        return None
+    text = chosen.get("text")
+    label = str(text.get("text") if isinstance(text, dict) else text or "") or value
+    return {"text": {"type": "plain_text", "text": label[: c.MAX_OPTION_TEXT]}, "value": value}
+
+
+def _refill(element: dict[str, Any], typed: dict[str, Any]) -> None:
+    external = str(element.get("type", "")).endswith("external_select")
+    known = _known_options(element)
+    for state_key, initial_key in _INITIAL_OF.items():
+        if state_key not in typed:
+            continue
+        value = typed[state_key]
+        if state_key == "selected_option":
+            value = _as_option(value, known, external)
+        elif state_key == "selected_options":
+            chosen = [_as_option(o, known, external) for o in value or []]
+            value = [o for o in chosen if o is not None]
+        elif state_key == "value" and isinstance(value, str):
+            value = value[: int(element.get("max_length") or c.MAX_INPUT_VALUE)]
+        if value in (None, "", []):
+            element.pop(initial_key, None)  # emptied by the person: shown empty again
+        else:
+            element[initial_key] = value
+
+
+def refilled_blocks(view: dict[str, Any], state: State) -> list[dict[str, Any]]:
+    """A submitted form's blocks with everything the person typed or picked as the initial values, so the
+    same form can be shown again (after the "Saving…" view replaced it, nothing of it is left in Slack).
+    Error notes from an earlier attempt are dropped; an input missing from the state stays as built."""
+    blocks: list[dict[str, Any]] = []
+    for block in copy.deepcopy(list(view.get("blocks") or [])):
+        if not isinstance(block, dict) or str(block.get("block_id", "")).startswith(ids.FORM_ERROR):
+            continue
+        element = block.get("element")
+        if block.get("type") == "input" and isinstance(element, dict):
+            typed = state.get(str(block.get("block_id")), {}).get(str(element.get("action_id")))
+            if isinstance(typed, dict):
+                _refill(element, typed)
+        blocks.append(block)
+    return blocks
+
+
+def _shown(element: dict[str, Any]) -> str | None:
+    def label(option: Any) -> str:
+        text = option.get("text") if isinstance(option, dict) else None
+        return str(text.get("text") if isinstance(text, dict) else option.get("value", ""))
+
+    for key in ("initial_value", "initial_date", "initial_time", "initial_user", "initial_channel"):
+        if element.get(key):
+            return str(element[key])
+    if isinstance(element.get("initial_option"), dict):
+        return label(element["initial_option"])
+    if element.get("initial_options"):
+        return ", ".join(label(o) for o in element["initial_options"])
+    return None
+
+
+def typed_entries(blocks: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(label, what is in the field) for each filled input of refilled blocks: what the person would
+    lose if the form could not be shown again."""
+    entries: list[tuple[str, str]] = []
+    for block in blocks:
+        element = block.get("element")
+        if block.get("type") != "input" or not isinstance(element, dict):
+            continue
+        shown = _shown(element)
+        if shown:
+            label = block.get("label")
+            name = str(label.get("text") if isinstance(label, dict) else label or block.get("block_id"))
+            entries.append((name, shown))
+    return entries
 
 
 # --------------------------------------------------------------------------- create

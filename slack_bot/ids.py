@@ -43,6 +43,11 @@ NOTE_MODAL = "task_note_modal"
 SEARCH_MODAL = "task_search_modal"
 REASSIGN_MODAL = "task_reassign_modal"
 LOADING_MODAL = "task_loading"
+SAVING_MODAL = "task_saving"  # a submitted form while UltraCart works (no submit button)
+SAVED_MODAL = "task_saved"  # what it turns into when the work is done
+
+# Blocks a form gets back when UltraCart refused what it sent: dropped when it is rebuilt again.
+FORM_ERROR = "form_error"  # the banner at the top; + ":<block id>" for the note under a field
 
 NAME = "name"
 DETAILS = "details"

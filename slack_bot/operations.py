@@ -302,6 +302,49 @@ async def show_card(
 # --------------------------------------------------------------------------- changes
 
 
+@dataclass
+class Change:
+    """What update_task (and an optional note) did: the task as it is now, and the changes made."""
+
+    task: TaskDetail
+    changes: list[str]
+    reassigned: bool = False
+
+
+async def apply_change(deps: Deps, actor: Actor, args: dict[str, Any], *, note: str | None = None) -> Change:
+    """update_task as the Slack user (then the note, if any). Nothing is posted to Slack."""
+    output = await run_tool(deps, actor, "update_task", args)
+    task = task_of_output(output)
+    changes: list[str] = list(getattr(output, "changes", []))
+    if note:
+        task = task_of_output(await run_tool(deps, actor, "add_task_note", {"task": task.uuid, "text": note}))
+        changes.append("added a note")
+    return Change(task, changes, bool(getattr(output, "reassigned", False)))
+
+
+async def announce_change(
+    deps: Deps,
+    origin: Origin,
+    actor: Actor,
+    change: Change,
+    *,
+    replace: bool,
+    public: bool = True,
+    verb: str = "changed",
+) -> None:
+    """The card (in place when ``replace``) says who did what, and a new assignee hears about it."""
+    await show_card(
+        deps,
+        origin,
+        change.task,
+        activity=activity_line(actor.slack_id, change.changes, verb),
+        public=public,
+        replace=replace,
+    )
+    if change.reassigned:
+        await notify_assignee(deps, actor, change.task)
+
+
 async def change_task(
     deps: Deps,
     origin: Origin,
@@ -315,23 +358,9 @@ async def change_task(
 ) -> TaskDetail:
     """update_task as the Slack user, then the card (in place when ``replace``) says who did what, and a
     new assignee hears about it."""
-    output = await run_tool(deps, actor, "update_task", args)
-    task = task_of_output(output)
-    changes: list[str] = list(getattr(output, "changes", []))
-    if note:
-        task = task_of_output(await run_tool(deps, actor, "add_task_note", {"task": task.uuid, "text": note}))
-        changes.append("added a note")
-    await show_card(
-        deps,
-        origin,
-        task,
-        activity=activity_line(actor.slack_id, changes, verb),
-        public=public,
-        replace=replace,
-    )
-    if getattr(output, "reassigned", False):
-        await notify_assignee(deps, actor, task)
-    return task
+    change = await apply_change(deps, actor, args, note=note)
+    await announce_change(deps, origin, actor, change, replace=replace, public=public, verb=verb)
+    return change.task
 
 
 async def slack_user_for(deps: Deps, team: str, uc_user_id: int) -> str | None:

@@ -28,6 +28,20 @@ def truncate(text: str, limit: int) -> str:
     return cut + ELLIPSIS
 
 
+def pieces(text: str, size: int) -> list[str]:
+    """``text`` (already escaped) in pieces of at most ``size`` characters, none ending inside an
+    ``&amp;``-style entity: for values longer than one block may hold, so nothing is cut away."""
+    found: list[str] = []
+    while len(text) > size:
+        cut = text[:size]
+        tail = _ENTITY_TAIL.search(cut)
+        if tail and tail.start() > 0:
+            cut = cut[: tail.start()]
+        found.append(cut)
+        text = text[len(cut) :]
+    return [*found, text] if text or not found else found
+
+
 def plain(text: str | None, limit: int) -> str:
     """For plain_text fields (Slack does not parse them): only whitespace folded and length cut."""
     folded = " ".join((text or "").split())

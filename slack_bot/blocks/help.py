@@ -39,3 +39,23 @@ def usage_blocks(error: grammar.UsageError) -> list[Block]:
 def notice_blocks(message: str) -> list[Block]:
     """A one-off message (already mrkdwn) as a single section."""
     return [SectionBlock(text=MarkdownTextObject(text=t.truncate(message, c.MAX_SECTION_TEXT)))]
+
+
+def unsaved_blocks(message: str, entries: list[tuple[str, str]]) -> list[Block]:
+    """An error (already mrkdwn) with everything the person entered in a form that could not be shown
+    again (they closed it, or it expired): each value whole, escaped, over several sections if long."""
+    blocks: list[Block] = notice_blocks(message)
+    if not entries:
+        return blocks
+    blocks.append(
+        ContextBlock(elements=[MarkdownTextObject(text="What you entered, so that it is not lost:")])
+    )
+    for label, value in entries:
+        parts = t.pieces(t.escape(value), c.MAX_SECTION_TEXT - 200)
+        for i, part in enumerate(parts):
+            head = f"*{t.one_line(label, 100)}*\n" if i == 0 else ""
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=head + part)))
+    if len(blocks) > c.MAX_MESSAGE_BLOCKS:
+        rest = ContextBlock(elements=[MarkdownTextObject(text="_(the rest did not fit in one message)_")])
+        blocks = [*blocks[: c.MAX_MESSAGE_BLOCKS - 1], rest]
+    return blocks

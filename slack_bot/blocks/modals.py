@@ -1,4 +1,5 @@
-"""Modals: create, edit, add note, reassign, search, and the "loading" placeholder.
+"""Modals: create, edit, add note, reassign, search, the "loading" placeholder, and what a submitted form
+becomes: "Saving…", then "Saved" or the same form again with the error and everything typed kept.
 
 Builders take what to show and an opaque ``metadata`` string (the listener's routing state); they never
 read the view state back: ``slack_bot.forms`` does that.
@@ -7,6 +8,7 @@ read the view state back: ``slack_bot.forms`` does that.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from slack_sdk.models.blocks import (
     Block,
@@ -26,6 +28,7 @@ from shared_client.tools.views import TaskDetail
 from slack_bot import ids
 from slack_bot import text as t
 from slack_bot.blocks import common as c
+from slack_bot.blocks.card import card_fields
 from slack_bot.blocks.options import assignee_initial_option
 
 MAX_NAME = 250
@@ -44,13 +47,20 @@ def _title(text: str) -> str:
     return t.plain(text, c.MAX_VIEW_TITLE)
 
 
-def _modal(callback_id: str, title: str, blocks: list[Block], metadata: str, submit: str | None) -> View:
+def _modal(
+    callback_id: str,
+    title: str,
+    blocks: list[Block],
+    metadata: str,
+    submit: str | None,
+    close: str = "Cancel",
+) -> View:
     return View(
         type="modal",
         callback_id=callback_id,
         title=_title(title),
         submit=_title(submit) if submit else None,
-        close="Cancel",
+        close=_title(close),
         blocks=blocks[: c.MAX_VIEW_BLOCKS],
         private_metadata=metadata[: c.MAX_PRIVATE_METADATA],
     )
@@ -277,3 +287,73 @@ def loading_modal(title: str, message: str) -> View:
 def done_modal(title: str, message: str) -> View:
     """What a modal turns into when its work finished or failed after it was submitted."""
     return loading_modal(title, message)
+
+
+# --------------------------------------------------------------------------- after a form is submitted
+
+SAVING_NOTE = (
+    "You can close this window: the result is posted either way, and if UltraCart refuses, "
+    "you get back what you entered."
+)
+
+
+def saving_modal(title: str, message: str, metadata: str) -> View:
+    """What a submitted form shows while UltraCart works (``message`` is mrkdwn the caller built). No
+    submit button, so nothing is sent twice; closing it does not stop the work."""
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=t.truncate(message, c.MAX_SECTION_TEXT))),
+        ContextBlock(elements=[MarkdownTextObject(text=SAVING_NOTE)]),
+    ]
+    return _modal(ids.SAVING_MODAL, title, blocks, metadata, None, close="Close")
+
+
+def saved_modal(title: str, headline: str, task: TaskDetail, where: str | None = None) -> View:
+    """The form's confirmation: ``headline`` ("Task #12 created") and the card's summary, without the
+    card's buttons (they belong where the card is). ``headline`` and ``where`` are mrkdwn."""
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=t.truncate(headline, c.MAX_SECTION_TEXT))),
+        SectionBlock(
+            text=MarkdownTextObject(text=c.task_title(task.number, task.name)), fields=card_fields(task)
+        ),
+    ]
+    if where:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=t.truncate(where, c.MAX_CONTEXT_TEXT))]))
+    return _modal(ids.SAVED_MODAL, title, blocks, "", None, close="Done")
+
+
+def form_again(
+    view: dict[str, Any], blocks: list[dict[str, Any]], problem: str, field_block: str | None = None
+) -> View:
+    """The submitted form (``view`` as Slack sent it back) shown again with ``blocks`` (its blocks, with
+    what the person entered as initial values: ``forms.refilled_blocks``) and ``problem`` (mrkdwn): under
+    the field it is about when there is one, otherwise at the top."""
+    problem = t.truncate(problem, c.MAX_CONTEXT_TEXT - 20)
+    shown: list[Block | dict[str, Any]] = []
+    marked = False
+    for block in blocks:
+        shown.append(block)
+        if field_block and block.get("type") == "input" and block.get("block_id") == field_block:
+            shown.append(
+                ContextBlock(
+                    block_id=f"{ids.FORM_ERROR}:{field_block}",
+                    elements=[MarkdownTextObject(text=f":warning: {problem}")],
+                )
+            )
+            marked = True
+    # No "not saved" claim: when a write's outcome is unknown, the problem itself says so and what to do.
+    banner = (
+        ":warning: Fix the field marked below and submit again; everything you entered is kept."
+        if marked
+        else f":warning: {problem}\nEverything you entered is kept below."
+    )
+    shown.insert(0, SectionBlock(block_id=ids.FORM_ERROR, text=MarkdownTextObject(text=banner)))
+    title, submit, close = view.get("title"), view.get("submit"), view.get("close")
+    return View(
+        type="modal",
+        callback_id=str(view.get("callback_id") or ""),
+        title=title if title else "Task",
+        submit=submit or None,
+        close=close or "Cancel",
+        blocks=shown[: c.MAX_VIEW_BLOCKS],
+        private_metadata=str(view.get("private_metadata") or "")[: c.MAX_PRIVATE_METADATA],
+    )

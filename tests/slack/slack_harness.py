@@ -74,6 +74,8 @@ class Bot:
     deps: Deps
     http: aiohttp.ClientSession
     secret: str = SIGNING_SECRET
+    db: Path | None = None
+    cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _n: Any = field(default_factory=lambda: itertools.count(1))
 
     # ------------------------------------------------------------------ raw requests
@@ -254,8 +256,40 @@ class Bot:
     async def task(self, ref: str) -> Any:
         return (await get_tool("get_task").run(self.ctx, {"task": ref})).task  # type: ignore[attr-defined]
 
+    # ------------------------------------------------------------------ UltraCart failing
+
+    def break_ultracart(self, kinds: tuple[str, ...] = ("500",)) -> Callable[[], None]:
+        """From now on every UltraCart call the bot makes fails (``kinds`` as the sandbox's
+        ``--fault-kinds``, after the client's retries); the test's own look-ups (``ctx``) still work and
+        the people cache is kept. Returns what mends it."""
+        assert self.db is not None
+        working = self.deps.tools
+        client = sandbox_client(
+            SandboxConfig(db_path=self.db, rate_limit=None, fault_rate=1.0, fault_kinds=kinds)
+        )
+        self.cleanups.append(client.aclose)
+        broken = ToolContext(client, sandbox=True)
+        broken.people = working.people
+        self.deps.tools = broken
+
+        def mend() -> None:
+            self.deps.tools = working
+
+        return mend
+
 
 MakeBot = Callable[..., Awaitable[Bot]]
+
+
+def sandbox_client(config: SandboxConfig, api_key: str = "slack-test-owner") -> WorkflowClient:
+    return WorkflowClient(
+        api_key=api_key,
+        base_url=SANDBOX_URL,
+        transport=SandboxTransport(create_app(config)),
+        gate_key=uuid.uuid4().hex,
+        budget=BudgetSpec(),
+        retry_policy=FAST_RETRIES,
+    )
 
 
 async def start_bot(
@@ -283,14 +317,7 @@ async def start_bot(
     db = tmp_path / "sandbox.sqlite3"
 
     def client_for(config: SandboxConfig) -> WorkflowClient:
-        return WorkflowClient(
-            api_key=api_key,
-            base_url=SANDBOX_URL,
-            transport=SandboxTransport(create_app(config)),
-            gate_key=uuid.uuid4().hex,
-            budget=BudgetSpec(),
-            retry_policy=FAST_RETRIES,
-        )
+        return sandbox_client(config, api_key)
 
     client = client_for(SandboxConfig(db_path=db, rate_limit=None, latency=latency))
     ctx = ToolContext(client, sandbox=True)
@@ -318,4 +345,4 @@ async def start_bot(
 
     cleanups.append(close_identities)
 
-    return Bot(f"http://127.0.0.1:{port}/slack/events", slack, ctx, deps, http, signing_secret)
+    return Bot(f"http://127.0.0.1:{port}/slack/events", slack, ctx, deps, http, signing_secret, db, cleanups)

@@ -100,7 +100,9 @@ async def test_create_through_the_modal_assigns_and_dms_the_assignee(bot: Bot) -
     )
     reply = await bot.view_submission(view, state, user="UALICE")
     assert reply.status == 200 and reply.seconds < MAX_ACK
-    assert reply.text == ""  # closes the modal
+    saving = reply.json()  # the form turns into "Saving…" at once; UltraCart is called after
+    assert saving["response_action"] == "update" and saving["view"]["callback_id"] == ids.SAVING_MODAL
+    assert "Refund check for DEMO-42" in json.dumps(saving["view"]) and "submit" not in saving["view"]
     card = await bot.response(name, after=mark)
     assert card.args["response_type"] == "in_channel"
     blocks = card.text_of_blocks()
@@ -112,6 +114,10 @@ async def test_create_through_the_modal_assigns_and_dms_the_assignee(bot: Bot) -
     assert lookup.args["email"] == "sam@demo.example"
 
     number = int(card.args["text"].split()[0].lstrip("#"))
+    saved = await bot.slack.wait_for("views.update", after=mark)  # then a confirmation, same modal
+    assert saved.args["view_id"] == "V999" and saved.args["view"]["callback_id"] == ids.SAVED_MODAL
+    assert saved.args["view"]["title"]["text"] == f"Task #{number} created"
+    assert "Sam Rivera" in saved.text_of_blocks() and "actions" not in {b["type"] for b in saved.blocks}
     task = await bot.task(f"#{number}")
     assert task.assigned.user == "Sam Rivera" and task.priority == "high" and task.tags == ["refund", "vip"]
     assert task.object.id == "DEMO-42"
@@ -335,9 +341,22 @@ async def test_note_and_edit_modals_update_the_card(bot: Bot) -> None:
     if ids.DETAILS in initial:
         state.update(values(details=text_input(initial[ids.DETAILS].get("initial_value") or "")))
     mark = bot.slack.mark()
-    await bot.view_submission(edit_view, state)
+    reply = await bot.view_submission(edit_view, state)
+    assert reply.json()["view"]["callback_id"] == ids.SAVING_MODAL
     updated = await bot.slack.wait_for("chat.update", after=mark)
     assert "edited: priority → low" in updated.text_of_blocks()  # only what changed was sent
+    saved = await bot.slack.wait_for("views.update", after=mark)
+    assert (
+        saved.args["view"]["callback_id"] == ids.SAVED_MODAL
+        and saved.args["view"]["title"]["text"] == "Saved"
+    )
+    assert "priority → low" in saved.text_of_blocks()
+
+    mark = bot.slack.mark()
+    unchanged = await bot.view_submission(
+        edit_view, {**state, **values(priority=select(initial[ids.PRIORITY]["initial_option"]["value"]))}
+    )
+    assert unchanged.text == ""  # nothing changed: the form just closes, and nothing is sent
 
 
 async def test_row_menu_acts_on_one_result(bot: Bot) -> None:

@@ -4,6 +4,7 @@ and against pings and forged links in text people wrote."""
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -23,9 +24,10 @@ from shared_client.models import WorkflowGroup, WorkflowUser
 from shared_client.tools import ToolError
 from shared_client.tools.views import Assigned, LinkedObject, NoteView, TaskDetail, TaskSummary
 from slack_bot import blocks as blocks_package
+from slack_bot import ids
 from slack_bot.blocks import card, common, help, home, modals, options, results
 from slack_bot.errors import error_message
-from slack_bot.forms import Meta, edit_initial
+from slack_bot.forms import Meta, State, edit_initial, refilled_blocks, typed_entries
 from slack_bot.grammar import UsageError, parse
 from slack_bot.operations import NotMapped, no_mapping_message
 from slack_bot.text import escape
@@ -94,6 +96,60 @@ ERRORS: list[Exception] = [
 Payload = tuple[str, Any]  # ("message", blocks) | ("view", view) | ("options", answer)
 
 
+def largest_state(view: dict[str, Any]) -> State:
+    """The most a person can put in every input of a form, as Slack's view state holds it."""
+    state: State = {}
+    for block in view["blocks"]:
+        if block["type"] != "input":
+            continue
+        element = block["element"]
+        kind = element["type"]
+        typed: dict[str, Any] = {"type": kind}
+        if kind == "plain_text_input":
+            typed["value"] = (EVIL * 300)[: element.get("max_length", 3000)]
+        elif kind == "static_select":
+            typed["selected_option"] = element["options"][-1]
+        elif kind == "external_select":
+            label = {"type": "plain_text", "text": (EVIL * 5)[:75]}
+            typed["selected_option"] = {"text": label, "value": "user:" + "9" * 140}
+        elif kind == "datepicker":
+            typed["selected_date"] = "2030-12-31"
+        elif kind == "checkboxes":
+            typed["selected_options"] = element["options"]
+        state[block["block_id"]] = {element["action_id"]: typed}
+    return state
+
+
+def forms_given_back() -> list[Payload]:
+    forms = [
+        modals.create_modal(
+            modals.CreatePrefill(title=EVIL, details=EVIL, source_link="https://l.example/" + "p" * 2900),
+            LONG_META,
+        ),
+        modals.edit_modal(big_task(details="short"), LONG_META),
+        modals.edit_modal(big_task(), LONG_META),
+        modals.note_modal(9_999_999_999, NAME, LONG_META),
+        modals.reassign_modal(9_999_999_999, NAME, LONG_META),
+        modals.search_modal(LONG_META),
+    ]
+    given_back = []
+    for form in forms:
+        built = form.to_dict()
+        blocks = refilled_blocks(built, largest_state(built))
+        for field in (None, ids.ASSIGNEE, ids.DETAILS, ids.NAME):
+            again = modals.form_again(built, blocks, escape(EVIL) * 1000, field).to_dict()
+            given_back.append(("view", again))
+            # ... and given back once more (a second refusal): the first error notes are dropped.
+            twice = modals.form_again(again, refilled_blocks(again, {}), escape(EVIL) * 1000, field)
+            given_back.append(("view", twice.to_dict()))
+    return given_back
+
+
+def largest_entries() -> list[tuple[str, str]]:
+    built = modals.create_modal(modals.CreatePrefill(), LONG_META).to_dict()
+    return typed_entries(refilled_blocks(built, largest_state(built)))
+
+
 def message(blocks: list[Block]) -> Payload:
     return ("message", common.dump(blocks))
 
@@ -160,6 +216,17 @@ CASES: dict[str, Callable[[], list[Payload]]] = {
     "modals.search_modal": lambda: [view(modals.search_modal(LONG_META))],
     "modals.loading_modal": lambda: [view(modals.loading_modal(EVIL, escape(EVIL) * 1000))],
     "modals.done_modal": lambda: [view(modals.done_modal(EVIL, escape(EVIL) * 1000))],
+    "modals.saving_modal": lambda: [view(modals.saving_modal(EVIL, escape(EVIL) * 1000, LONG_META))],
+    "modals.saved_modal": lambda: [
+        view(modals.saved_modal(EVIL, escape(EVIL) * 1000, big_task(), escape(EVIL) * 1000)),
+        view(modals.saved_modal("Saved", "ok", big_task(status="closed - system"))),
+    ],
+    "modals.form_again": forms_given_back,
+    "help.unsaved_blocks": lambda: (
+        [message(help.unsaved_blocks(error_message(e), largest_entries())) for e in ERRORS]
+        + [message(help.unsaved_blocks("x", [(EVIL * 100, "&" * 3000)] * 30))]
+        + [message(help.unsaved_blocks("x", []))]
+    ),
     "options.assignee_option_groups": lambda: (
         [
             ("options", {"option_groups": options.assignee_option_groups(USERS, GROUPS, "", special=special)})
@@ -335,3 +402,44 @@ def test_the_walk_catches_each_limit(kind: str, bad: Any, says: str) -> None:
 def test_the_ping_check_catches_pings() -> None:
     assert ping_problems(["hi <!here>"]) and ping_problems(["hi @channel"]) and ping_problems(["<@U0BOSS>"])
     assert ping_problems(["@\u2060here and <@U1> and <!date^1^{date}|x>"]) == []
+
+
+def test_a_form_given_back_keeps_every_value_and_says_what_is_wrong() -> None:
+    built = modals.create_modal(modals.CreatePrefill(source_link="https://l.example/x"), LONG_META).to_dict()
+    state = largest_state(built)
+    again = modals.form_again(built, refilled_blocks(built, state), "bad *assignee*", ids.ASSIGNEE).to_dict()
+    inputs = {b["block_id"]: b["element"] for b in again["blocks"] if b["type"] == "input"}
+    for block, typed in state.items():
+        element, value = inputs[block], typed[block]
+        if "value" in value:
+            assert element["initial_value"] == value["value"], block
+        elif "selected_date" in value:
+            assert element["initial_date"] == value["selected_date"]
+        else:
+            assert element["initial_option"]["value"] == value["selected_option"]["value"], block
+    kept = json.dumps(again)
+    assert again["private_metadata"] == LONG_META and "https://l.example/x" in kept  # the message link stays
+    order = [b.get("block_id") for b in again["blocks"]]
+    assert order[0] == ids.FORM_ERROR and order[order.index(ids.ASSIGNEE) + 1] == f"{ids.FORM_ERROR}:assignee"
+    assert again["callback_id"] == ids.CREATE_MODAL and again["submit"]["text"] == "Create"
+
+
+def test_what_was_typed_survives_whole_in_the_fallback_message() -> None:
+    details = "a & b <c> " * 300  # 3,000 characters that grow when escaped
+    blocks = common.dump(help.unsaved_blocks(":warning: no", [("Title", "T"), ("Details", details)]))
+    texts = [b["text"]["text"] for b in blocks if b["type"] == "section"][1:]
+    assert texts[0] == "*Title*\nT"
+    joined = "".join(texts[1:]).removeprefix("*Details*\n")
+    assert joined.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == details
+    assert message_problems(blocks) == []
+
+
+def test_a_field_the_person_emptied_comes_back_empty() -> None:
+    built = modals.create_modal(modals.CreatePrefill(title="Prefilled", details="Also"), LONG_META).to_dict()
+    state: State = {
+        ids.NAME: {ids.NAME: {"type": "plain_text_input", "value": None}},
+        ids.PRIORITY: {ids.PRIORITY: {"type": "static_select", "selected_option": None}},
+    }
+    shown = {b["block_id"]: b["element"] for b in refilled_blocks(built, state) if b["type"] == "input"}
+    assert "initial_value" not in shown[ids.NAME] and "initial_option" not in shown[ids.PRIORITY]
+    assert shown[ids.DETAILS]["initial_value"] == "Also"  # not in the state: as it was built
