@@ -122,6 +122,35 @@ def _where(origin: Origin) -> str:
     return "The card is in the conversation you started from."
 
 
+async def submit_change(
+    deps: Deps,
+    body: dict[str, Any],
+    origin: Origin,
+    ack: AsyncAck,
+    args: dict[str, Any],
+    *,
+    saving: str,
+    done: tuple[str, str],
+    verb: str = "changed",
+) -> None:
+    """An update_task form: "Saving…", then the confirmation and the card, or the form again with
+    the error."""
+    form = Submitted(deps, body, origin)
+    await form.saving(ack, f":hourglass_flowing_sand: {saving}…")
+    try:
+        actor = await identify(deps, origin.team, origin.user, required=False)
+        change = await apply_change(deps, actor, args)
+    except Exception as error:
+        await form.refused(error)
+        return
+    title, label = done
+    changes = t.one_line("; ".join(change.changes) or "nothing (it was already so)", 1500)
+    await form.saved(title, f":white_check_mark: *{label}:* {changes}", change.task, _where(origin))
+    await announce_change(
+        deps, origin, actor, change, replace=origin.meta.card, public=origin.meta.card, verb=verb
+    )
+
+
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.view(ids.CREATE_MODAL)
     @guard(deps)
@@ -146,18 +175,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if len(args) <= 1:  # nothing changed: nothing to save
             await ack()
             return
-        form = Submitted(deps, body, origin)
-        await form.saving(ack, ":hourglass_flowing_sand: Saving your changes…")
-        try:
-            actor = await identify(deps, origin.team, origin.user, required=False)
-            change = await apply_change(deps, actor, args)
-        except Exception as error:
-            await form.refused(error)
-            return
-        changes = t.one_line("; ".join(change.changes) or "nothing (it was already so)", 1500)
-        await form.saved("Saved", f":white_check_mark: *Saved:* {changes}", change.task, _where(origin))
-        await announce_change(
-            deps, origin, actor, change, replace=origin.meta.card, public=origin.meta.card, verb="edited"
+        saving = "Saving your changes"
+        await submit_change(
+            deps, body, origin, ack, args, saving=saving, done=("Saved", "Saved"), verb="edited"
         )
 
     @app.view(ids.NOTE_MODAL)
@@ -194,17 +214,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        form = Submitted(deps, body, origin)
-        await form.saving(ack, ":hourglass_flowing_sand: Reassigning…")
-        try:
-            actor = await identify(deps, origin.team, origin.user, required=False)
-            change = await apply_change(deps, actor, args)
-        except Exception as error:
-            await form.refused(error)
-            return
-        changes = t.one_line("; ".join(change.changes) or "nothing (it was already so)", 1500)
-        await form.saved("Reassigned", f":white_check_mark: *Done:* {changes}", change.task, _where(origin))
-        await announce_change(deps, origin, actor, change, replace=origin.meta.card, public=origin.meta.card)
+        await submit_change(deps, body, origin, ack, args, saving="Reassigning", done=("Reassigned", "Done"))
 
     @app.view(ids.SEARCH_MODAL)
     @guard(deps)
