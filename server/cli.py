@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import socket
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -183,13 +184,22 @@ def serve(args: argparse.Namespace) -> None:
 
     app = build_http_app(server, args.host, token)
     url_host = f"[{args.host}]" if ":" in args.host else args.host
+    # Bind before saying so: a taken port is one clear line, not a uvicorn traceback after "listening".
+    listener = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((args.host, args.port))
+        listener.listen(2048)  # from here on, connections queue until uvicorn serves them
+    except OSError as exc:
+        listener.close()
+        raise UsageError(f"cannot listen on {url_host}:{args.port}: {exc.strerror or exc}") from None
     print(
         f"uc-workflow-mcp: listening on http://{url_host}:{args.port}{MCP_PATH}", file=sys.stderr, flush=True
     )
     config = uvicorn.Config(
         app, host=args.host, port=args.port, log_config=None, log_level=args.log_level.lower(), lifespan="on"
     )
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[listener])
 
 
 def fail(message: str) -> NoReturn:

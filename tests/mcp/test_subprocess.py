@@ -74,7 +74,7 @@ def http_server(env: dict[str, str], *extra: str) -> Iterator[RunningServer]:
         assert process.stderr is not None
         for line in process.stderr:
             running.stderr_lines.append(line)
-            if "Uvicorn running on" in line:
+            if "uc-workflow-mcp: listening on" in line:
                 ready.set()
         ready.set()  # the process ended
 
@@ -219,3 +219,29 @@ def test_help() -> None:
         "--log-level",
     ):
         assert option in done.stdout
+
+
+def test_a_taken_port_or_an_unusable_database_is_one_clear_line(sandbox_env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [SERVER_COMMAND, "--transport", "http", "--port", str(port)],
+            env=sandbox_env, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert (
+        done.stderr.strip().splitlines()[-1].startswith(f"uc-workflow-mcp: cannot listen on 127.0.0.1:{port}")
+    )
+    assert "Traceback" not in done.stderr
+    bad_db = {**sandbox_env, "UC_WORKFLOW_SANDBOX_DB": "/proc/no-such-dir/sandbox.sqlite3"}
+    done = subprocess.run([SERVER_COMMAND], env=bad_db, capture_output=True, text=True, timeout=30,
+                          stdin=subprocess.DEVNULL)  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "uc-workflow-mcp: UC_WORKFLOW_SANDBOX_DB: cannot open the sandbox database "
+        "/proc/no-such-dir/sandbox.sqlite3 ([Errno 2] No such file or directory: '/proc/no-such-dir')"
+    ]
