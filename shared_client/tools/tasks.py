@@ -169,8 +169,7 @@ async def resolve_task_uuid(ctx: ToolContext, ref: str) -> str:
             return ctx.task_numbers[number]
         # Numbering has gaps: walk the pages (bounded by the account's size).
         async for task in ctx.client.iter_tasks(everything, sort="-global_task_number"):
-            if task.global_task_number is not None and task.workflow_task_uuid:
-                ctx.task_numbers[task.global_task_number] = task.workflow_task_uuid
+            remember_numbers(ctx, [task])
             if task.global_task_number == number:
                 return task.workflow_task_uuid or ""
             if (task.global_task_number or 0) < number:
