@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from shared_client.logs import configure_logging
 from shared_client.settings import ConfigurationError
 from shared_client.tools.base import TOOLSETS
 
@@ -111,15 +112,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(level: str) -> None:
-    """Everything to stderr. Installed before mcp's own basicConfig, which then leaves it alone."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-
-
 def load_settings() -> Settings:
     from pydantic import ValidationError
 
@@ -154,6 +146,7 @@ def build_http_app(server: MCPServer[Any], host: str, token: str | None) -> ASGI
 
 def serve(args: argparse.Namespace) -> None:
     settings = load_settings()
+    configure_logging(args.log_level, settings.secrets())  # now that the secrets are known, redact them
     token = settings.uc_workflow_mcp_token.get_secret_value() if settings.uc_workflow_mcp_token else None
     toolsets = parse_toolsets(args.toolsets)
     if args.transport == "http":

@@ -9,32 +9,11 @@ import logging
 import sys
 from pathlib import Path
 
+from shared_client.logs import configure_logging
 from shared_client.settings import ConfigurationError, Settings
 
 EVENTS_PATH = "/slack/events"
 log = logging.getLogger("slack_bot")
-
-
-class RedactSecrets(logging.Filter):
-    """Replace every secret value in a log line (message, arguments and traceback) with ``[redacted]``."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if len(s) >= 6]
-
-    def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            record.msg = self.redact(record.getMessage())
-            record.args = None
-            if record.exc_info:
-                record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
-                record.exc_info = None
-        return True
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -56,15 +35,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser.parse_args(argv)
-
-
-def setup_logging(level: str, secrets: list[str]) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecrets(secrets))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
 
 
 def identity_path(settings: Settings, explicit: Path | None) -> Path:
@@ -145,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    setup_logging(args.log_level, settings.secrets())
+    configure_logging(args.log_level, settings.secrets())
     try:
         asyncio.run(serve(settings, args))
     except KeyboardInterrupt:

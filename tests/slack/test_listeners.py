@@ -10,12 +10,12 @@ from unittest.mock import AsyncMock, MagicMock
 
 import pytest
 
+from shared_client.logs import RedactSecrets
 from shared_client.models import WorkflowGroup, WorkflowUser
 from shared_client.tools import ToolError
 from shared_client.tools.context import PeopleSnapshot
 from slack_bot import ids
 from slack_bot.app import report_error
-from slack_bot.cli import RedactSecrets
 from slack_bot.deps import Deps
 from slack_bot.identity import EMAIL, OVERRIDE, IdentityStore
 from slack_bot.listeners.commands import handle_command
