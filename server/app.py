@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,9 +28,10 @@ from mcp.types import (
 )
 from pydantic import Field
 
-from shared_client.tools import Tool, ToolContext, ToolError, get_tool, select_tools
-from shared_client.tools.base import UNTRUSTED_NOTICE, ToolInputError
-from shared_client.tools.tasks import SearchOutput
+from shared_client.tools import GET_TASK, SEARCH_TASKS, ErrorKind, Tool, ToolContext, ToolError, select_tools
+from shared_client.tools.base import UNTRUSTED_NOTICE
+from shared_client.tools.search import SearchOutput
+from shared_client.tools.task_refs import TASK_REF_DESCRIPTION, parse_task_ref
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,6 @@ TRIAGE_PROMPT = "triage_my_open_tasks"
 HANDOVER_PROMPT = "summarize_task_for_handover"
 # What completions offer: my open tasks, at most this many.
 COMPLETION_SEARCH = {"assignee": "me", "status": "open", "limit": 25}
-TASK_REF = re.compile(r"^(#\d+|[0-9a-fA-F-]{8,})$")
 
 
 def _annotations(tool: Tool[Any, Any]) -> ToolAnnotations:
@@ -153,8 +152,6 @@ def build_server(
         instructions=instructions_for(context, tools, read_only),
         tools=[RegistryTool.adapt(tool, context) for tool in tools],
     )
-    get_task = get_tool("get_task")
-    search_tasks = get_tool("search_tasks")
 
     @server.resource(
         TASK_URI_TEMPLATE,
@@ -165,9 +162,9 @@ def build_server(
     )
     async def read_task(task_uuid: str) -> str:
         try:
-            output = await get_task.run(context, {"task": task_uuid})
+            output = await GET_TASK.run(context, {"task": task_uuid})
         except ToolError as exc:
-            if isinstance(exc, ToolInputError) or "not found" in exc.message.lower():
+            if exc.kind in (ErrorKind.BAD_INPUT, ErrorKind.NOT_FOUND):
                 raise ResourceNotFoundError(exc.message) from None
             raise ResourceError(exc.message) from None
         return json.dumps(output.to_data(), ensure_ascii=False)
@@ -195,11 +192,12 @@ def build_server(
         description="A handover note for one task: state, history, open questions and next step.",
     )
     def summarize_task_for_handover(
-        task: str = Field(description="The task's #number (e.g. #123) or its uuid."),
+        task: str = Field(description=TASK_REF_DESCRIPTION),
     ) -> str:
-        ref = task.strip()
-        if not TASK_REF.match(ref):
-            raise ValueError("task: use the task's #number (e.g. #123) or its uuid")
+        try:
+            ref = str(parse_task_ref(task))
+        except ValueError as exc:
+            raise ValueError(f"task: {exc}") from None
         return (
             f"Write a handover note for UltraCart workflow task {ref}.\n"
             f'1. Call get_task with {{"task": "{ref}"}} to read it with its notes, attachments '
@@ -228,11 +226,11 @@ def build_server(
         if not (wants_ref or wants_uuid):
             return None
         try:
-            found = await search_tasks.run(context, dict(COMPLETION_SEARCH))
+            found = await SEARCH_TASKS.run(context, dict(COMPLETION_SEARCH))
         except ToolError as exc:
             logger.info("completion search failed: %s", exc.message)
             return Completion(values=[], total=0, has_more=False)
-        refs = _open_task_refs(found) if isinstance(found, SearchOutput) else []
+        refs = _open_task_refs(found)
         candidates = [number for number, _ in refs] + [uuid for _, uuid in refs] if wants_ref else []
         if wants_uuid:
             candidates = [uuid for _, uuid in refs]

@@ -16,7 +16,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from shared_client.tools import ToolContext
-from shared_client.tools.context import PeopleSnapshot
+from shared_client.tools.directory import PeopleSnapshot
 from slack_bot.identity import IdentityStore
 
 SLACK_RESPONSE_URL_PREFIXES = ("https://hooks.slack.com/",)

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from shared_client.tools import ToolError, ToolInputError, get_tool
-from shared_client.tools.views import TaskDetail
+from shared_client.tools.outputs import TaskDetail
 from slack_bot import ids
 from slack_bot.blocks import common as c
 from slack_bot.blocks.modals import due_date_of, editable_texts

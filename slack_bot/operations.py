@@ -19,7 +19,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from shared_client.models import WorkflowGroup, WorkflowUser
 from shared_client.tools import ToolError, get_tool
 from shared_client.tools.base import OutputModel
-from shared_client.tools.views import TaskDetail, TaskSummary
+from shared_client.tools.outputs import TaskDetail, TaskSummary
 from slack_bot import ids
 from slack_bot import text as t
 from slack_bot.blocks import common as c

@@ -10,17 +10,13 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from shared_client.models import WorkflowTask
-from shared_client.tools.base import Hints, InputModel, OutputModel, Tool, ToolError, ToolInputError
+from shared_client.tools.base import APPEND, InputModel, OutputModel, Tool
 from shared_client.tools.context import ToolContext
-from shared_client.tools.files import EXTENSION, FileInput, read_file, upload_file
-from shared_client.tools.tasks import (
-    TASK_REF_DESCRIPTION,
-    TaskOutput,
-    TaskRef,
-    read_modify_write,
-    resolve_task_uuid,
-)
-from shared_client.tools.views import AttachmentView, attachment_view, detail
+from shared_client.tools.errors import ToolInputError
+from shared_client.tools.files import EXTENSION, FileInput, read_file, upload_file, upload_url
+from shared_client.tools.outputs import AttachmentView, TaskOutput, attachment_view, detail
+from shared_client.tools.task_refs import TASK_REF_DESCRIPTION, TaskRef, resolve_task_uuid
+from shared_client.tools.writes import read_modify_write
 
 
 class UploadUrlInput(InputModel):
@@ -44,10 +40,23 @@ class UploadUrlOutput(OutputModel):
 
 
 async def _upload_url(ctx: ToolContext, params: UploadUrlInput) -> UploadUrlOutput:
-    upload = (await ctx.client.get_attachment_upload_url(params.extension)).workflow_attachment_upload_url
-    if upload is None or not upload.key or not upload.url:
-        raise ToolError("UltraCart returned no upload URL")
-    return UploadUrlOutput(key=upload.key, url=upload.url)
+    key, url = await upload_url(ctx, params.extension)
+    return UploadUrlOutput(key=key, url=url)
+
+
+GET_ATTACHMENT_UPLOAD_URL = Tool(
+    name="get_attachment_upload_url",
+    title="Get an attachment upload URL",
+    description=(
+        "A presigned URL to upload one file (by extension, e.g. 'pdf') and the key to attach it with. "
+        "Most callers want attach_file, which does the whole upload. Needs the workflow_write scope."
+    ),
+    toolset="attachments",
+    input_model=UploadUrlInput,
+    output_model=UploadUrlOutput,
+    hints=APPEND,
+    handler=_upload_url,
+)
 
 
 class AttachInput(FileInput):
@@ -74,11 +83,11 @@ async def _attach(ctx: ToolContext, params: AttachInput) -> AttachOutput:
         current = (await ctx.client.get_task(task_uuid)).task or WorkflowTask()
         count = len(current.notes or [])
         if params.note_index >= count:
-            raise ToolInputError(
-                f"note_index: the task has {count} note(s); use 0 to {count - 1}"
+            raise ToolInputError.about(
+                "note_index",
+                f"the task has {count} note(s); use 0 to {count - 1}"
                 if count
-                else "note_index: the task has no notes; leave note_index out to attach to the task",
-                field="note_index",
+                else "the task has no notes; leave note_index out to attach to the task",
             )
     attachment = await upload_file(ctx, content, file_name, params.mime_type)
 
@@ -86,7 +95,7 @@ async def _attach(ctx: ToolContext, params: AttachInput) -> AttachOutput:
         if params.note_index is not None:
             notes = task.notes or []
             if params.note_index >= len(notes):
-                raise ToolInputError("note_index: that note no longer exists", field="note_index")
+                raise ToolInputError.about("note_index", "that note no longer exists")
             note = notes[params.note_index]
             note.attachments = [*(note.attachments or []), attachment]
         else:
@@ -106,20 +115,6 @@ async def _attach(ctx: ToolContext, params: AttachInput) -> AttachOutput:
     )
 
 
-UPLOAD_URL = Tool(
-    name="get_attachment_upload_url",
-    title="Get an attachment upload URL",
-    description=(
-        "A presigned URL to upload one file (by extension, e.g. 'pdf') and the key to attach it with. "
-        "Most callers want attach_file, which does the whole upload. Needs the workflow_write scope."
-    ),
-    toolset="attachments",
-    input_model=UploadUrlInput,
-    output_model=UploadUrlOutput,
-    hints=Hints(read_only=False, destructive=False, idempotent=False, open_world=True),
-    handler=_upload_url,
-)
-
 ATTACH_FILE = Tool(
     name="attach_file",
     title="Attach a file to a task",
@@ -132,8 +127,6 @@ ATTACH_FILE = Tool(
     toolset="attachments",
     input_model=AttachInput,
     output_model=AttachOutput,
-    hints=Hints(read_only=False, destructive=False, idempotent=False, open_world=True),
+    hints=APPEND,
     handler=_attach,
 )
-
-ATTACHMENT_TOOLS: tuple[Tool, ...] = (UPLOAD_URL, ATTACH_FILE)  # type: ignore[type-arg]

@@ -17,8 +17,9 @@ import anyio
 from pydantic import Field, model_validator
 
 from shared_client.models import WorkflowAttachment
-from shared_client.tools.base import InputModel, ToolError, ToolInputError
+from shared_client.tools.base import InputModel
 from shared_client.tools.context import ToolContext
+from shared_client.tools.errors import ErrorKind, ToolError, ToolInputError
 from shared_client.tools.values import shown
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
@@ -78,58 +79,52 @@ class FileInput(InputModel):
         return self
 
 
+def _bad(where: str, key: str, problem: str) -> ToolInputError:
+    return ToolInputError.about(f"{where}{key}", problem)
+
+
 async def read_file(source: FileInput, *, allow_local_files: bool, field: str = "") -> tuple[bytes, str]:
     """The bytes and the name of a file; every problem is one ToolInputError naming the field."""
     where = f"{field}." if field else ""
     if source.path:
         if not allow_local_files:
-            raise ToolInputError(
-                f"{where}path: this server does not read local files (it is not running locally over stdio); "
+            raise _bad(
+                where,
+                "path",
+                "this server does not read local files (it is not running locally over stdio); "
                 "send the file as content_base64 with file_name",
-                field=f"{where}path",
             )
         if any(part.startswith(".") and part not in {".", ".."} for part in Path(source.path).parts):
             # .env, ~/.ssh, ~/.aws: never upload secrets because a note asked an assistant to.
-            raise ToolInputError(
-                f"{where}path: hidden files and folders are not attached: {shown(source.path, 200)}",
-                field=f"{where}path",
-            )
+            raise _bad(where, "path", f"hidden files and folders are not attached: {shown(source.path, 200)}")
         try:
             path = await anyio.Path(source.path).expanduser()
             if not await path.is_file():
-                raise ToolInputError(
-                    f"{where}path: no such file: {shown(source.path, 200)}", field=f"{where}path"
-                )
+                raise _bad(where, "path", f"no such file: {shown(source.path, 200)}")
             size = (await path.stat()).st_size
             if size > MAX_ATTACHMENT_BYTES:
-                raise ToolInputError(
-                    f"{where}path: the file is {size} bytes; the limit is {MAX_ATTACHMENT_BYTES}",
-                    field=f"{where}path",
-                )
+                raise _bad(where, "path", f"the file is {size} bytes; the limit is {MAX_ATTACHMENT_BYTES}")
             content, name = await path.read_bytes(), source.file_name or path.name
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
-            raise ToolInputError(
-                f"{where}path: cannot read {shown(source.path, 200)}: {reason}", field=f"{where}path"
-            ) from None
+            raise _bad(where, "path", f"cannot read {shown(source.path, 200)}: {reason}") from None
     else:
         try:
             # Wrapped base64 (as `base64 FILE` prints it) is fine: white space is not data.
             compact = "".join((source.content_base64 or "").split())
             content = base64.b64decode(compact, validate=True)
         except (binascii.Error, ValueError):
-            raise ToolInputError(
-                f"{where}content_base64: not valid base64", field=f"{where}content_base64"
-            ) from None
+            raise _bad(where, "content_base64", "not valid base64") from None
         if len(content) > MAX_ATTACHMENT_BYTES:
-            raise ToolInputError(
-                f"{where}content_base64: the limit is {MAX_ATTACHMENT_BYTES} bytes",
-                field=f"{where}content_base64",
+            raise _bad(
+                where,
+                "content_base64",
+                f"the limit is {MAX_ATTACHMENT_BYTES} bytes",
             )
         name = source.file_name or "file"
     if not content:
         key = "path" if source.path else "content_base64"
-        raise ToolInputError(f"{where}{key}: the file is empty", field=f"{where}{key}")
+        raise _bad(where, key, "the file is empty")
     return content, name
 
 
@@ -141,8 +136,14 @@ async def upload_file(
     extension = Path(file_name).suffix.lstrip(".")
     if not EXTENSION.match(extension):
         extension = (mimetypes.guess_extension(mime) or ".bin").lstrip(".")
+    key, url = await upload_url(ctx, extension)
+    await ctx.client.upload_bytes(url, content, content_type=mime)
+    return WorkflowAttachment(upload_key=key, file_name=file_name, mime_type=mime)
+
+
+async def upload_url(ctx: ToolContext, extension: str) -> tuple[str, str]:
+    """A presigned upload URL for a file extension: (key, url)."""
     upload = (await ctx.client.get_attachment_upload_url(extension)).workflow_attachment_upload_url
     if upload is None or not upload.key or not upload.url:
-        raise ToolError("UltraCart returned no upload URL")
-    await ctx.client.upload_bytes(upload.url, content, content_type=mime)
-    return WorkflowAttachment(upload_key=upload.key, file_name=file_name, mime_type=mime)
+        raise ToolError("UltraCart returned no upload URL", kind=ErrorKind.UPSTREAM)
+    return upload.key, upload.url

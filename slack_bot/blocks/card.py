@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from shared_client.tools.views import TaskDetail, TaskSummary
+from shared_client.tools.outputs import TaskDetail, TaskSummary
 from slack_bot import ids
 from slack_bot import text as t
 from slack_bot.blocks import common as c

@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from shared_client.tools.views import TaskSummary
+from shared_client.tools.outputs import TaskSummary
 from slack_bot import ids
 from slack_bot import text as t
 from slack_bot.blocks import common as c

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from shared_client.tools import ToolInputError
-from shared_client.tools.people import resolve_group, resolve_user
+from shared_client.tools.directory import resolve_group, resolve_user
 from slack_bot import grammar, ids
 from slack_bot import text as t
 from slack_bot.blocks import common as c

@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from shared_client.tools import ToolError
-from shared_client.tools.views import TaskDetail
+from shared_client.tools.outputs import TaskDetail
 from slack_bot import ids
 from slack_bot import text as t
 from slack_bot.blocks.card import activity_line, card_text, created_line, task_card

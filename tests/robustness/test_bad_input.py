@@ -26,7 +26,7 @@ from shared_client.client import WorkflowClient
 from shared_client.pacing import BudgetSpec
 from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
 from shared_client.tools import ALL_TOOLS, Tool, ToolContext, ToolError, ToolInputError, get_tool
-from shared_client.tools.tasks import encode_cursor
+from shared_client.tools.search import encode_cursor
 
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 WRITES = ("insertWorkflowTask", "updateWorkflowTask", "getWorkflowTaskAttachmentUploadUrl")

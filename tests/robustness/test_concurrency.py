@@ -301,7 +301,7 @@ async def no_lock(*_parts: str) -> AsyncIterator[None]:
 
 async def lockless_run(make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
     """Two writers that share no lock (as on two machines) and always read the same version."""
-    monkeypatch.setattr("shared_client.tools.tasks.machine_lock", no_lock)
+    monkeypatch.setattr("shared_client.tools.writes.machine_lock", no_lock)
     rig = await make_rig(allow_concurrent=True)
     task_uuid = (await get_tool("create_task").run(rig.ctx, {"name": "No lock"})).to_data()["task"]["uuid"]
     warnings, added = await two_writers(rig.app, task_uuid, read_together=True)

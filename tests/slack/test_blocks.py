@@ -9,7 +9,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 
 from shared_client.models import WorkflowGroup, WorkflowUser
-from shared_client.tools.views import Assigned, LinkedObject, NoteView, TaskDetail, TaskSummary
+from shared_client.tools.outputs import Assigned, LinkedObject, NoteView, TaskDetail, TaskSummary
 from slack_bot import ids
 from slack_bot.blocks import common as c
 from slack_bot.blocks.card import activity_line, task_card

@@ -22,7 +22,7 @@ from slack_sdk.models.views import View
 
 from shared_client.models import WorkflowGroup, WorkflowUser
 from shared_client.tools import ToolError
-from shared_client.tools.views import Assigned, LinkedObject, NoteView, TaskDetail, TaskSummary
+from shared_client.tools.outputs import Assigned, LinkedObject, NoteView, TaskDetail, TaskSummary
 from slack_bot import blocks as blocks_package
 from slack_bot import ids
 from slack_bot.blocks import card, common, help, home, modals, options, results

@@ -13,7 +13,7 @@ import pytest
 from shared_client.logs import RedactSecrets
 from shared_client.models import WorkflowGroup, WorkflowUser
 from shared_client.tools import ToolError
-from shared_client.tools.context import PeopleSnapshot
+from shared_client.tools.directory import PeopleSnapshot
 from slack_bot import ids
 from slack_bot.app import report_error
 from slack_bot.deps import Deps

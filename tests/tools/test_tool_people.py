@@ -229,8 +229,7 @@ async def test_search_unassigned_synonyms(tools: Tools, who: str) -> None:
 async def test_a_miss_fetches_the_lists_again_once_they_are_not_brand_new() -> None:
     """Someone added to UltraCart after the lists were cached is found without waiting for the TTL."""
     from shared_client.models import WorkflowUser
-    from shared_client.tools.context import PeopleDirectory
-    from shared_client.tools.people import resolve_user
+    from shared_client.tools.directory import PeopleDirectory, resolve_user
 
     class Upstream:
         def __init__(self) -> None:

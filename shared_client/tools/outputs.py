@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import Field
 
@@ -209,6 +210,32 @@ class UntrustedOutput(OutputModel):
         data = self.to_data()
         data.pop("notice", None)
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+class TaskOutput(UntrustedOutput):
+    task: TaskDetail
+    warnings: list[str] | None = Field(default=None, description="Conflicts to tell the user about")
+
+    def render(self) -> str:
+        return task_text(self.task) + "".join(f"\nWARNING: {w}" for w in self.warnings or [])
+
+
+class TaskListOutput(UntrustedOutput):
+    """Tasks as summaries, or in full when the caller asked for ``detail``."""
+
+    tasks: list[TaskSummary] | None = None
+    tasks_detail: list[TaskDetail] | None = None
+    count: int
+
+
+def task_list(tasks: list[WorkflowTask], full: bool) -> dict[str, Any]:
+    """The fields of a :class:`TaskListOutput` for these tasks."""
+    now = datetime.now(UTC)
+    return {
+        "tasks": None if full else [summarize(t, now) for t in tasks],
+        "tasks_detail": [detail(t, now) for t in tasks] if full else None,
+        "count": len(tasks),
+    }
 
 
 def summary_row(t: TaskSummary) -> str:

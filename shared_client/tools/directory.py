@@ -1,0 +1,231 @@
+"""The people directory: UltraCart's assignable users and groups, cached, and turning the way people name
+each other (a name, an e-mail, an id, ``me``, ``unassigned``) into them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+from shared_client import constants
+from shared_client.client import WorkflowClient
+from shared_client.models import WorkflowGroup, WorkflowUser
+from shared_client.tools.errors import ToolInputError
+
+T = TypeVar("T")
+REFRESH_ON_MISS_AFTER = 30.0  # seconds: lists younger than this are not fetched again on a miss
+
+
+@dataclass
+class PeopleSnapshot:
+    users: list[WorkflowUser]
+    groups: list[WorkflowGroup]
+    my_user_id: int | None
+    fetched_at: float
+
+    def user_by_id(self, user_id: int | None) -> WorkflowUser | None:
+        return next((u for u in self.users if user_id is not None and u.user_id == user_id), None)
+
+    def group_by_id(self, group_id: int | None) -> WorkflowGroup | None:
+        return next((g for g in self.groups if group_id is not None and g.group_id == group_id), None)
+
+
+class PeopleDirectory:
+    """Assignable users and groups, cached for a few minutes: a warm lookup costs no UltraCart call.
+
+    Both lists are fetched together on a miss (all pages, 200 a page); concurrent misses share one fetch.
+    """
+
+    def __init__(
+        self,
+        client: WorkflowClient,
+        ttl: float = constants.PEOPLE_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._ttl = ttl
+        self._clock = clock
+        self._snapshot: PeopleSnapshot | None = None
+        self._lock = asyncio.Lock()
+
+    def is_fresh(self, snapshot: PeopleSnapshot | None = None) -> bool:
+        snap = snapshot or self._snapshot
+        return snap is not None and self._clock() - snap.fetched_at < self._ttl
+
+    async def get(self, *, refresh: bool = False) -> PeopleSnapshot:
+        if not refresh and self._snapshot is not None and self.is_fresh():
+            return self._snapshot
+        stale = self._snapshot
+        async with self._lock:
+            # Someone else may have refreshed while we waited.
+            if self._snapshot is not None and self._snapshot is not stale and self.is_fresh():
+                return self._snapshot
+            users, my_user_id = await self._client.list_all_users()
+            groups = await self._client.list_all_groups()
+            self._snapshot = PeopleSnapshot(users, groups, my_user_id, self._clock())
+            return self._snapshot
+
+    async def resolve(self, pick: Callable[[PeopleSnapshot], T]) -> T:
+        """``pick`` a person or group from the cached lists; when nobody matches and the lists are not
+        brand new, fetch them once more (someone may have been added) and try again."""
+        snapshot = await self.get()
+        try:
+            return pick(snapshot)
+        except ToolInputError:
+            if self._clock() - snapshot.fetched_at < REFRESH_ON_MISS_AFTER:
+                raise
+        return pick(await self.get(refresh=True))
+
+    @property
+    def latest(self) -> PeopleSnapshot | None:
+        """The last snapshot fetched, fresh or not: for callers that must answer now (Slack pickers)
+        and refresh behind."""
+        return self._snapshot
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+@dataclass(frozen=True)
+class Assignee:
+    """Who a task goes to: a user, a group, or nobody."""
+
+    kind: Literal["user", "group", "unassigned"]
+    user: WorkflowUser | None = None
+    group: WorkflowGroup | None = None
+
+    @property
+    def label(self) -> str:
+        if self.user is not None:
+            return self.user.user or f"user {self.user.user_id}"
+        if self.group is not None:
+            return self.group.group or f"group {self.group.group_id}"
+        return "nobody"
+
+
+UNASSIGNED_WORDS = {"unassigned", "none", "nobody", "no one", "noone"}
+ME_WORDS = {"me", "myself", "@me"}
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.strip().lstrip("@").lower().split())
+
+
+def match_users(snapshot: PeopleSnapshot, text: str) -> list[WorkflowUser]:
+    """The assignable users a name, e-mail or id could mean (empty: nobody)."""
+    return _user_matches(snapshot.users, text)
+
+
+def _user_matches(users: list[WorkflowUser], text: str) -> list[WorkflowUser]:
+    key = _norm(text)
+    if key.isdigit():
+        return [u for u in users if u.user_id == int(key)]
+    exact = [u for u in users if _norm(u.user or "") == key or (u.email and u.email.lower() == key)]
+    if exact:
+        return exact
+    # A unique first name, e-mail local part or substring is enough.
+    return [
+        u
+        for u in users
+        if key in _norm(u.user or "")
+        or (u.email and u.email.lower().split("@")[0] == key)
+        or any(part == key for part in _norm(u.user or "").split())
+    ]
+
+
+def _group_matches(groups: list[WorkflowGroup], text: str) -> list[WorkflowGroup]:
+    key = _norm(text)
+    if key.isdigit():
+        return [g for g in groups if g.group_id == int(key)]
+    exact = [g for g in groups if _norm(g.group or "") == key]
+    return exact or [g for g in groups if key in _norm(g.group or "")]
+
+
+def _candidates(users: list[WorkflowUser], groups: list[WorkflowGroup]) -> str:
+    names = [f"{u.user} (user {u.user_id}{', ' + u.email if u.email else ''})" for u in users[:10]]
+    names += [f"{g.group} (group {g.group_id})" for g in groups[:10]]
+    return "; ".join(names)
+
+
+def _me(snapshot: PeopleSnapshot, field: str) -> WorkflowUser:
+    me = snapshot.user_by_id(snapshot.my_user_id)
+    if me is None:
+        if snapshot.my_user_id is None:
+            raise ToolInputError.about(field, "UltraCart did not say who 'me' is for this credential")
+        return WorkflowUser(user_id=snapshot.my_user_id)
+    return me
+
+
+M = TypeVar("M", WorkflowUser, WorkflowGroup)
+
+
+def _only(matches: list[M], field: str, text: str, how: str, several: Callable[[list[M]], str]) -> M:
+    """The one match, or the error that says there is none (and how to name one) or several (which)."""
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ToolInputError.about(field, f"no {how}")
+    raise ToolInputError.about(field, f"{text!r} matches several {several(matches)}")
+
+
+def resolve_user(snapshot: PeopleSnapshot, text: str, *, field: str = "assignee") -> WorkflowUser:
+    if _norm(text) in ME_WORDS:
+        return _me(snapshot, field)
+    how = (
+        f"assignable user matches {text!r}; use a name, e-mail, user id or 'me' "
+        "(list_assignable_users shows who can take tasks)"
+    )
+    return _only(
+        _user_matches(snapshot.users, text),
+        field,
+        text,
+        how,
+        lambda found: "users: " + _candidates(found, []),
+    )
+
+
+def resolve_group(snapshot: PeopleSnapshot, text: str, *, field: str = "group") -> WorkflowGroup:
+    how = f"group matches {text!r}; use a group name or id (list_assignable_groups shows the groups)"
+    return _only(
+        _group_matches(snapshot.groups, text),
+        field,
+        text,
+        how,
+        lambda found: "groups: " + _candidates([], found),
+    )
+
+
+def resolve_assignee(snapshot: PeopleSnapshot, text: str, *, field: str = "assignee") -> Assignee:
+    """A user or a group by name, e-mail or id; ``me``; or ``unassigned``. Prefixes ``user:``/``group:``
+    pick the kind when a name is both."""
+    key = _norm(text)
+    if key in UNASSIGNED_WORDS:
+        return Assignee("unassigned")
+    if key in ME_WORDS:
+        return Assignee("user", user=_me(snapshot, field))
+    if key.startswith("user:"):
+        return Assignee("user", user=resolve_user(snapshot, text.split(":", 1)[1], field=field))
+    if key.startswith("group:"):
+        return Assignee("group", group=resolve_group(snapshot, text.split(":", 1)[1], field=field))
+    users = _user_matches(snapshot.users, text)
+    groups = _group_matches(snapshot.groups, text)
+    # An exact group name beats a fuzzy user match and the other way round.
+    exact_users = [u for u in users if _norm(u.user or "") == key or (u.email or "").lower() == key]
+    exact_groups = [g for g in groups if _norm(g.group or "") == key]
+    if len(exact_users) + len(exact_groups) == 1:
+        users, groups = exact_users, exact_groups
+    if len(users) + len(groups) == 1:
+        return Assignee("user", user=users[0]) if users else Assignee("group", group=groups[0])
+    if not users and not groups:
+        raise ToolInputError.about(
+            field,
+            f"nobody matches {text!r}; use a user's name, e-mail or id, a group's name or id, 'me' or "
+            "'unassigned'",
+        )
+    raise ToolInputError.about(
+        field,
+        f"{text!r} is ambiguous; it matches {_candidates(users, groups)}. "
+        "Use the full name, the e-mail, or prefix user: or group:",
+    )

@@ -1,0 +1,208 @@
+"""What a tool failure is, as types the front ends read: a kind, the fields it is about, and one message.
+
+``ToolError`` becomes an error *result* (MCP), an inline form error or a reply (Slack), or exit 1 (CLI).
+Front ends read ``kind`` and ``fields``; none of them parses the message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import ValidationError
+
+from shared_client.errors import (
+    APIConnectionError,
+    APIResponseError,
+    APIStatusError,
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    UltraCartError,
+)
+
+
+class ErrorKind(StrEnum):
+    BAD_INPUT = "bad_input"  # the arguments are wrong; nothing was sent, nothing written
+    NOT_FOUND = "not_found"  # the task (or another object) does not exist
+    CONFLICT = "conflict"  # another writer kept the change from sticking
+    RATE_LIMITED = "rate_limited"  # UltraCart's limits: try again later (``retry_after``)
+    UNAUTHORIZED = "unauthorized"  # UltraCart refused the credential
+    UNKNOWN_OUTCOME = "unknown_outcome"  # a write may or may not have happened
+    UPSTREAM = "upstream"  # UltraCart failed or answered something unusable
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One field's problem: ``path`` as pydantic's ``loc`` joined with dots (``attachments.0.path``)."""
+
+    path: str
+    message: str
+
+    @property
+    def top(self) -> str:
+        """The top-level argument the path starts with."""
+        return self.path.split(".", 1)[0]
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class ToolError(Exception):
+    """A failure the caller can act on. ``message`` is the whole sentence for a person or a model."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: ErrorKind = ErrorKind.UPSTREAM,
+        fields: tuple[FieldError, ...] = (),
+        retry_after: float | None = None,
+        write: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.fields = fields
+        self.retry_after = retry_after
+        self.write = write  # for UltraCart's failures: whether the request was a write (None: not ours)
+
+    @property
+    def field(self) -> str | None:
+        """The first field named, if any."""
+        return self.fields[0].path if self.fields else None
+
+
+class ToolInputError(ToolError):
+    """The arguments are wrong; nothing was sent to UltraCart and nothing was written."""
+
+    def __init__(
+        self, message: str, *, fields: tuple[FieldError, ...], kind: ErrorKind = ErrorKind.BAD_INPUT
+    ):
+        super().__init__(message, kind=kind, fields=fields)
+
+    @classmethod
+    def about(cls, field: str, problem: str, *, kind: ErrorKind = ErrorKind.BAD_INPUT) -> ToolInputError:
+        """``field: problem``, about one field."""
+        error = FieldError(field, problem)
+        return cls(str(error), fields=(error,), kind=kind)
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError) -> ToolInputError:
+        fields = tuple(_field_errors(exc))
+        text = "; ".join(str(f) for f in fields)
+        return cls(f"Invalid arguments: {text}. Nothing was changed.", fields=fields)
+
+
+# --------------------------------------------------------------------------- pydantic's errors
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    """``notes.0.text``; a name that is not a plain identifier (it came from the caller) is quoted short."""
+    parts = []
+    for part in loc:
+        text = str(part)
+        parts.append(text if text.isidentifier() or text.isdigit() else repr(text)[:40])
+    return ".".join(parts) or "arguments"
+
+
+_NAMED = re.compile(r"^([a-z_]+): (.*)$", re.DOTALL)
+
+
+def _field_errors(exc: ValidationError) -> list[FieldError]:
+    """One FieldError per problem. A check across fields (a model validator, no ``loc``) names its field
+    at the start of its message (``object_type: ...``): that name becomes the path."""
+    found: list[FieldError] = []
+    for error in exc.errors():
+        loc = tuple(error.get("loc", ()))
+        kind = error.get("type", "")
+        if kind == "extra_forbidden":
+            found.append(FieldError(_field_path(loc), "is not an argument of this tool"))
+            continue
+        if kind == "missing":
+            found.append(FieldError(_field_path(loc), "is required"))
+            continue
+        message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+        message = " ".join(message.split())[:300]
+        named = _NAMED.match(message) if not loc else None
+        if named:
+            found.append(FieldError(named.group(1), named.group(2)))
+        else:
+            found.append(FieldError(_field_path(loc), message))
+    return found
+
+
+# --------------------------------------------------------------------------- UltraCart's errors
+
+
+def from_api_error(exc: UltraCartError) -> ToolError:
+    """What failed, UltraCart's own message, and what to do next. Never a stack trace or a secret."""
+    kind, message = _describe(exc)
+    return ToolError(
+        message, kind=kind, retry_after=getattr(exc, "retry_after", None), write=_is_write(exc.operation)
+    )
+
+
+def _is_write(operation: str | None) -> bool:
+    """UltraCart's operation ids: reads start with get (getWorkflowTasks is the search, a POST); an
+    unknown operation is taken as a write, the cautious reading."""
+    op = operation or ""
+    return not op.startswith("get") or op == "getWorkflowAgentWebsocketAuthorization"
+
+
+def _describe(exc: UltraCartError) -> tuple[ErrorKind, str]:
+    op = f" ({exc.operation})" if exc.operation else ""
+    ref = f" [request id {exc.request_id}]" if exc.request_id else ""
+    write = _is_write(exc.operation)
+    if isinstance(exc, NotFoundError):
+        return (
+            ErrorKind.NOT_FOUND,
+            f"Not found{op}: {exc.message}. Check the task uuid or number (search_tasks finds it).{ref}",
+        )
+    if isinstance(exc, RateLimitError):
+        wait = f"{max(1.0, exc.retry_after):.0f} s" if exc.retry_after else "a minute"
+        return (
+            ErrorKind.RATE_LIMITED,
+            f"UltraCart's rate limit was reached{op}: {exc.message}. Retry after {wait}.{ref}",
+        )
+    if isinstance(exc, AuthenticationError | PermissionDeniedError):
+        return ErrorKind.UNAUTHORIZED, (
+            f"UltraCart refused the credential{op}: {exc.message}. Check ULTRACART_API_KEY or "
+            f"ULTRACART_OAUTH_TOKEN and that it has the workflow_read/workflow_write scopes.{ref}"
+        )
+    if isinstance(exc, ServerError):
+        if not write:
+            return (
+                ErrorKind.UPSTREAM,
+                f"UltraCart failed{op}: {exc.message}. It was retried; try again in a minute.{ref}",
+            )
+        return ErrorKind.UNKNOWN_OUTCOME, (
+            f"UltraCart failed{op}: {exc.message}. It was retried; the change may or may not have been "
+            f"applied: look at the task before trying again.{ref}"
+        )
+    if isinstance(exc, APIStatusError):
+        return (
+            ErrorKind.UPSTREAM,
+            f"UltraCart rejected the request{op}: {exc.message}. Nothing was changed.{ref}",
+        )
+    if isinstance(exc, APIConnectionError):
+        if not exc.request_sent:
+            return (
+                ErrorKind.UPSTREAM,
+                f"Could not reach UltraCart{op}: {exc.message}. Nothing was sent; try again.",
+            )
+        if not write:
+            return (
+                ErrorKind.UPSTREAM,
+                f"{exc.message}. It was retried; nothing was changed. Try again in a minute.",
+            )
+        return ErrorKind.UNKNOWN_OUTCOME, (
+            f"{exc.message}. The change may or may not have been applied: "
+            "look at the task before trying again."
+        )
+    if isinstance(exc, APIResponseError):
+        return ErrorKind.UPSTREAM, f"UltraCart answered with something unexpected{op}: {exc.message}.{ref}"
+    return ErrorKind.UPSTREAM, f"UltraCart error{op}: {exc.message}{ref}"
