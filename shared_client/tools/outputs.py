@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
-from shared_client.models import WorkflowAttachment, WorkflowTask, WorkflowUser
+from shared_client.models import Status, WorkflowAttachment, WorkflowTask, WorkflowUser
 from shared_client.tools.base import UNTRUSTED_NOTICE, OutputModel
 from shared_client.tools.values import clean_text, friendly_priority
 
@@ -30,6 +30,10 @@ class TaskSummary(OutputModel):
     object: str | None = Field(
         default=None, description="The linked UltraCart object, e.g. 'order DEMO-1234'"
     )
+
+    @property
+    def closed(self) -> bool:
+        return is_closed(self.status)
 
 
 class AttachmentView(OutputModel):
@@ -94,6 +98,15 @@ class TaskDetail(OutputModel):
     attachments: list[AttachmentView] = Field(default_factory=list)
     history: list[HistoryView] = Field(default_factory=list)
 
+    @property
+    def closed(self) -> bool:
+        return is_closed(self.status)
+
+
+def is_closed(status: str | None) -> bool:
+    """UltraCart's rule (``Status.is_closed``) for a status as the views carry it."""
+    return status is not None and Status(status).is_closed
+
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
@@ -106,7 +119,7 @@ def _who(user: WorkflowUser | None) -> str | None:
 
 
 def is_overdue(task: WorkflowTask, now: datetime | None = None) -> bool:
-    if task.due_dts is None or (task.status is not None and str(task.status).startswith("closed")):
+    if task.due_dts is None or (task.status is not None and Status(task.status).is_closed):
         return False
     return task.due_dts < (now or datetime.now(UTC))
 
