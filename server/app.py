@@ -16,7 +16,9 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool as MCPTool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+from mcp.shared.exceptions import MCPError
 from mcp.types import (
+    INVALID_PARAMS,
     CallToolResult,
     Completion,
     CompletionArgument,
@@ -89,7 +91,12 @@ class RegistryTool(MCPTool):
             output = await tool.run(self.tool_context, arguments)
         except ToolError as exc:
             logger.info("tool %s refused: %s", tool.name, exc.message)
-            return CallToolResult(content=[TextContent(type="text", text=exc.message)], is_error=True)
+            # The kind and the fields are data too, so a client can act on them without reading the text.
+            return CallToolResult(
+                content=[TextContent(type="text", text=exc.message)],
+                structured_content={"error": exc.to_data()},
+                is_error=True,
+            )
         except Exception as exc:
             # A bug: mcp logs the traceback on the server and tells the client only the tool's name.
             raise UnexpectedToolError(f"Error executing tool {tool.name}") from exc
@@ -197,7 +204,8 @@ def build_server(
         try:
             ref = str(parse_task_ref(task))
         except ValueError as exc:
-            raise ValueError(f"task: {exc}") from None
+            # An MCPError reaches the client as said; mcp rewords any other exception.
+            raise MCPError(INVALID_PARAMS, f"task: {exc}") from None
         return (
             f"Write a handover note for UltraCart workflow task {ref}.\n"
             f'1. Call get_task with {{"task": "{ref}"}} to read it with its notes, attachments '

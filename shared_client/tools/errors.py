@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -74,6 +75,17 @@ class ToolError(Exception):
     def field(self) -> str | None:
         """The first field named, if any."""
         return self.fields[0].path if self.fields else None
+
+    def to_data(self) -> dict[str, Any]:
+        """The error as JSON-ready data, for front ends that pass it on (MCP, the CLI)."""
+        data: dict[str, Any] = {"kind": self.kind.value, "message": self.message}
+        if self.fields:
+            data["fields"] = [{"path": f.path, "message": f.message} for f in self.fields]
+        if self.retry_after is not None:
+            data["retry_after"] = round(self.retry_after, 1)
+        if self.write is not None:
+            data["write"] = self.write
+        return data
 
 
 class ToolInputError(ToolError):

@@ -17,7 +17,16 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import PromptReference, ResourceTemplateReference, TextContent, TextResourceContents
 
 from server.app import HANDOVER_PROMPT, TASK_URI_TEMPLATE, TRIAGE_PROMPT, RegistryTool, build_server
-from shared_client.tools import ALL_TOOLS, TOOLSETS, Hints, Tool, ToolContext, get_tool, select_tools
+from shared_client.tools import (
+    ALL_TOOLS,
+    TOOLSETS,
+    ErrorKind,
+    Hints,
+    Tool,
+    ToolContext,
+    get_tool,
+    select_tools,
+)
 from shared_client.tools.base import InputModel, OutputModel
 
 MODES = ["auto", "legacy"]
@@ -158,7 +167,11 @@ async def test_call_error_path(tool_context: ToolContext, facts: Facts, mode: st
     message = text_of(result)
     assert message.strip()
     assert "Traceback" not in message and "Error executing tool" not in message
-    assert not result.structured_content
+    # The error is data too: its kind, its message, and for bad input the fields it names.
+    error = (result.structured_content or {})["error"]
+    assert error["kind"] in {kind.value for kind in ErrorKind} and error["message"] == message
+    if error["kind"] == ErrorKind.BAD_INPUT:
+        assert error["fields"] and all(f["path"] and f["message"] for f in error["fields"])
 
 
 @pytest.mark.parametrize("mode", MODES)
