@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from shared_client.models import WorkflowTask
-from shared_client.tools.base import APPEND, InputModel, OutputModel, Tool
+from shared_client.tools.base import APPEND, InputModel, OutputModel, tool
 from shared_client.tools.context import ToolContext
 from shared_client.tools.errors import ToolInputError
 from shared_client.tools.files import EXTENSION, FileInput, read_file, upload_file, upload_url
@@ -40,22 +40,18 @@ class UploadUrlOutput(OutputModel):
 
 
 async def _upload_url(ctx: ToolContext, params: UploadUrlInput) -> UploadUrlOutput:
+    """A presigned URL to upload one file (by extension, e.g. 'pdf') and the key to attach it with. Most
+    callers want attach_file, which does the whole upload. Needs the workflow_write scope."""
     key, url = await upload_url(ctx, params.extension)
     return UploadUrlOutput(key=key, url=url)
 
 
-GET_ATTACHMENT_UPLOAD_URL = Tool(
+GET_ATTACHMENT_UPLOAD_URL = tool(
+    _upload_url,
     name="get_attachment_upload_url",
     title="Get an attachment upload URL",
-    description=(
-        "A presigned URL to upload one file (by extension, e.g. 'pdf') and the key to attach it with. "
-        "Most callers want attach_file, which does the whole upload. Needs the workflow_write scope."
-    ),
     toolset="attachments",
-    input_model=UploadUrlInput,
-    output_model=UploadUrlOutput,
     hints=APPEND,
-    handler=_upload_url,
 )
 
 
@@ -76,6 +72,10 @@ class AttachOutput(TaskOutput):
 
 
 async def _attach(ctx: ToolContext, params: AttachInput) -> AttachOutput:
+    """Upload a file and attach it to a task, or to one of its notes (note_index, 0 = first). Give a local
+    `path` (when running locally over stdio) or `content_base64` with `file_name`. Max 10 MB; the MIME
+    type is detected. Every other note, attachment and field is kept. Example: {'task': '#1042', 'path':
+    '/tmp/invoice.pdf'}."""
     content, file_name = await read_file(params, allow_local_files=ctx.allow_local_files)
     task_uuid = await resolve_task_uuid(ctx, params.task)
     if params.note_index is not None:
@@ -115,18 +115,6 @@ async def _attach(ctx: ToolContext, params: AttachInput) -> AttachOutput:
     )
 
 
-ATTACH_FILE = Tool(
-    name="attach_file",
-    title="Attach a file to a task",
-    description=(
-        "Upload a file and attach it to a task, or to one of its notes (note_index, 0 = first). Give a local "
-        "`path` (when running locally over stdio) or `content_base64` with `file_name`. Max 10 MB; the MIME "
-        "type is detected. Every other note, attachment and field is kept. "
-        "Example: {'task': '#1042', 'path': '/tmp/invoice.pdf'}."
-    ),
-    toolset="attachments",
-    input_model=AttachInput,
-    output_model=AttachOutput,
-    hints=APPEND,
-    handler=_attach,
+ATTACH_FILE = tool(
+    _attach, name="attach_file", title="Attach a file to a task", toolset="attachments", hints=APPEND
 )

@@ -3,7 +3,9 @@ and handler. Front ends (MCP, Slack, the CLI) only look tools up and run them.""
 
 from __future__ import annotations
 
+import inspect
 import json
+import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
@@ -97,3 +99,24 @@ class Tool(Generic[InT, OutT]):
             raise
         except UltraCartError as exc:
             raise from_api_error(exc) from None
+
+
+def tool(
+    handler: Callable[[Any, InT], Awaitable[OutT]], *, name: str, title: str, toolset: Toolset, hints: Hints
+) -> Tool[InT, OutT]:
+    """Declare a tool on its handler: the description is the handler's docstring (one paragraph, as the model
+    reads it), the input and output models are the handler's annotations."""
+    annotations = typing.get_type_hints(handler)
+    params = list(inspect.signature(handler).parameters)
+    if len(params) != 2 or not handler.__doc__:
+        raise TypeError(f"{name}: a tool handler takes (context, params) and has a docstring")
+    return Tool(
+        name=name,
+        title=title,
+        description=" ".join(handler.__doc__.split()),
+        toolset=toolset,
+        input_model=annotations[params[1]],
+        output_model=annotations["return"],
+        hints=hints,
+        handler=handler,
+    )

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from shared_client.errors import APIConnectionError, ServerError, UltraCartError
 from shared_client.models import Property, WorkflowNote, WorkflowTask, WorkflowTasksRequest
-from shared_client.tools.base import CREATE, InputModel, Tool
+from shared_client.tools.base import CREATE, InputModel, tool
 from shared_client.tools.context import ToolContext
 from shared_client.tools.errors import ErrorKind, ToolError
 from shared_client.tools.inputs import DueDate, ObjectType, Priority, PropertyMap, StartDate, Tags, TaskStatus
@@ -99,6 +99,12 @@ async def _find_created(ctx: ToolContext, token: str, since: datetime) -> Workfl
 
 
 async def _create(ctx: ToolContext, params: CreateInput) -> CreateOutput:
+    """Create a workflow task. Only `name` is required. Optional: details, priority
+    (low/medium/high/critical, default medium), status (default open), due (ISO date or date-time),
+    delay_until, assignee (a user by name, e-mail, id or 'me', or a group by name), tags, a linked object
+    (object_type + object_id), a first note, properties. Created exactly once even if the connection
+    drops. Example: {'name': 'Refund check for order DEMO-0001234', 'priority': 'high', 'assignee': 'Sam
+    Rivera', 'due': '2026-12-05', 'object_type': 'order', 'object_id': 'DEMO-0001234'}."""
     task = WorkflowTask(
         task_name=clean_text(params.name),
         task_details=params.details,
@@ -145,20 +151,4 @@ async def _create(ctx: ToolContext, params: CreateInput) -> CreateOutput:
     return CreateOutput(task=detail(created))
 
 
-CREATE_TASK = Tool(
-    name="create_task",
-    title="Create a task",
-    description=(
-        "Create a workflow task. Only `name` is required. Optional: details, priority (low/medium/high/"
-        "critical, default medium), status (default open), due (ISO date or date-time), delay_until, "
-        "assignee (a user by name, e-mail, id or 'me', or a group by name), tags, a linked object "
-        "(object_type + object_id), a first note, properties. Created exactly once even if the connection "
-        "drops. Example: {'name': 'Refund check for order DEMO-0001234', 'priority': 'high', "
-        "'assignee': 'Sam Rivera', 'due': '2026-12-05', 'object_type': 'order', 'object_id': 'DEMO-0001234'}."
-    ),
-    toolset="tasks",
-    input_model=CreateInput,
-    output_model=CreateOutput,
-    hints=CREATE,
-    handler=_create,
-)
+CREATE_TASK = tool(_create, name="create_task", title="Create a task", toolset="tasks", hints=CREATE)

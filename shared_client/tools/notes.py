@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from shared_client.models import WorkflowNote, WorkflowTask
-from shared_client.tools.base import APPEND, InputModel, Tool
+from shared_client.tools.base import APPEND, InputModel, tool
 from shared_client.tools.context import ToolContext
 from shared_client.tools.files import FileInput, read_file, upload_file
 from shared_client.tools.outputs import TaskOutput, detail
@@ -31,6 +31,9 @@ class NoteOutput(TaskOutput):
 
 
 async def _add_note(ctx: ToolContext, params: NoteInput) -> NoteOutput:
+    """Append a note to a task, optionally with files (attachments: [{'content_base64', 'file_name'}]);
+    every existing note, attachment and field is kept. Example: {'task': '#1042', 'text': 'Customer called
+    back; refund approved.'}."""
     files = [
         await read_file(source, allow_local_files=ctx.allow_local_files, field=f"attachments.{i}")
         for i, source in enumerate(params.attachments or [])
@@ -51,17 +54,6 @@ async def _add_note(ctx: ToolContext, params: NoteInput) -> NoteOutput:
     return NoteOutput(task=detail(saved), note_index=len(saved.notes or []) - 1, warnings=warnings or None)
 
 
-ADD_TASK_NOTE = Tool(
-    name="add_task_note",
-    title="Add a note to a task",
-    description=(
-        "Append a note to a task, optionally with files (attachments: [{'content_base64', 'file_name'}]); "
-        "every existing note, attachment and field is kept. Example: {'task': '#1042', 'text': "
-        "'Customer called back; refund approved.'}."
-    ),
-    toolset="tasks",
-    input_model=NoteInput,
-    output_model=NoteOutput,
-    hints=APPEND,
-    handler=_add_note,
+ADD_TASK_NOTE = tool(
+    _add_note, name="add_task_note", title="Add a note to a task", toolset="tasks", hints=APPEND
 )

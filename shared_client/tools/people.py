@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from shared_client.models import WorkflowGroup, WorkflowUser
-from shared_client.tools.base import READ, InputModel, NoInput, OutputModel, Tool
+from shared_client.tools.base import READ, InputModel, NoInput, OutputModel, tool
 from shared_client.tools.context import ToolContext
 
 # --------------------------------------------------------------------------- outputs
@@ -56,6 +56,8 @@ class GroupsOutput(OutputModel):
 
 
 async def _get_me(ctx: ToolContext, _params: NoInput) -> MeOutput:
+    """Return the UltraCart user behind the current credential (user_id, name, e-mail when known). Use it
+    to learn who 'me' is before assigning or searching 'my' tasks."""
     # A warm people cache already knows who "me" is (assignment_users carries my_user_id): no call.
     if ctx.people.is_fresh():
         snapshot = await ctx.people.get()
@@ -66,22 +68,13 @@ async def _get_me(ctx: ToolContext, _params: NoInput) -> MeOutput:
     return MeOutput(me=person(response.user or WorkflowUser()))
 
 
-GET_ME = Tool(
-    name="get_me",
-    title="Who am I",
-    description=(
-        "Return the UltraCart user behind the current credential (user_id, name, e-mail when known). "
-        "Use it to learn who 'me' is before assigning or searching 'my' tasks."
-    ),
-    toolset="people",
-    input_model=NoInput,
-    output_model=MeOutput,
-    hints=READ,
-    handler=_get_me,
-)
+GET_ME = tool(_get_me, name="get_me", title="Who am I", toolset="people", hints=READ)
 
 
 async def _list_users(ctx: ToolContext, params: QueryInput) -> UsersOutput:
+    """List the users tasks can be assigned to (user_id, name, e-mail). Optional `query` keeps those whose
+    name or e-mail contains it, e.g. {'query': 'sam'}. Cached for a few minutes. Other tools already
+    accept people by name or e-mail, so call this only to show choices or settle an ambiguity."""
     snapshot = await ctx.people.get()
     users = snapshot.users
     if params.query:
@@ -90,23 +83,14 @@ async def _list_users(ctx: ToolContext, params: QueryInput) -> UsersOutput:
     return UsersOutput(users=[person(u) for u in users], count=len(users))
 
 
-LIST_ASSIGNABLE_USERS = Tool(
-    name="list_assignable_users",
-    title="List assignable users",
-    description=(
-        "List the users tasks can be assigned to (user_id, name, e-mail). Optional `query` keeps those whose "
-        "name or e-mail contains it, e.g. {'query': 'sam'}. Cached for a few minutes. Other tools already "
-        "accept people by name or e-mail, so call this only to show choices or settle an ambiguity."
-    ),
-    toolset="people",
-    input_model=QueryInput,
-    output_model=UsersOutput,
-    hints=READ,
-    handler=_list_users,
+LIST_ASSIGNABLE_USERS = tool(
+    _list_users, name="list_assignable_users", title="List assignable users", toolset="people", hints=READ
 )
 
 
 async def _list_groups(ctx: ToolContext, params: QueryInput) -> GroupsOutput:
+    """List the groups tasks can be assigned to (group_id, name), e.g. 'Customer Service'. Optional
+    `query` filters by part of the name. Cached for a few minutes."""
     snapshot = await ctx.people.get()
     groups = snapshot.groups
     if params.query:
@@ -115,16 +99,6 @@ async def _list_groups(ctx: ToolContext, params: QueryInput) -> GroupsOutput:
     return GroupsOutput(groups=[group_out(g) for g in groups], count=len(groups))
 
 
-LIST_ASSIGNABLE_GROUPS = Tool(
-    name="list_assignable_groups",
-    title="List assignable groups",
-    description=(
-        "List the groups tasks can be assigned to (group_id, name), e.g. 'Customer Service'. Optional "
-        "`query` filters by part of the name. Cached for a few minutes."
-    ),
-    toolset="people",
-    input_model=QueryInput,
-    output_model=GroupsOutput,
-    hints=READ,
-    handler=_list_groups,
+LIST_ASSIGNABLE_GROUPS = tool(
+    _list_groups, name="list_assignable_groups", title="List assignable groups", toolset="people", hints=READ
 )

@@ -16,7 +16,7 @@ from shared_client.models import ObjectType as ObjectTypeEnum
 from shared_client.models import Priority as PriorityEnum
 from shared_client.models import SearchStatus as SearchStatusEnum
 from shared_client.models import WorkflowTask, WorkflowTasksRequest, WorkflowUser
-from shared_client.tools.base import READ, InputModel, Tool
+from shared_client.tools.base import READ, InputModel, tool
 from shared_client.tools.context import ToolContext
 from shared_client.tools.directory import (
     ME_WORDS,
@@ -261,6 +261,14 @@ async def _search_object(
 
 
 async def _search(ctx: ToolContext, params: SearchInput) -> SearchOutput:
+    """Find workflow tasks. Filters combine with AND: status (open, closed, delayed, awaiting customer
+    feedback), priority (low/medium/high/critical), assignee ('me' = mine directly or through my groups,
+    'unassigned', or a user/group by name, e-mail or id), group, object_type, object_email, tags,
+    created_by, overdue, and date ranges (due/created/updated/delay_until _after/_before, ISO dates).
+    Returns compact summaries (uuid, number, name, status, priority, assignee, due, overdue, object) with
+    total, has_more and next_cursor; pass detail=true for full tasks. Example: {'assignee': 'me',
+    'status': 'open', 'sort': 'due'}. object_type + object_id narrows to one order's (item's, ...) tasks,
+    with the other filters still applied."""
     offset = decode_cursor(params.cursor) if params.cursor else 0
     request = await build_search_request(ctx, params)
     total: int | None
@@ -289,24 +297,4 @@ async def _search(ctx: ToolContext, params: SearchInput) -> SearchOutput:
     )
 
 
-SEARCH_TASKS = Tool(
-    name="search_tasks",
-    title="Search tasks",
-    description=(
-        "Find workflow tasks. Filters combine with AND: status (open, closed, delayed, awaiting "
-        "customer feedback), priority (low/medium/high/critical), assignee ('me' = mine directly or through "
-        "my groups, 'unassigned', or a user/group by name, e-mail or id), group, object_type, object_email, "
-        "tags, created_by, overdue, and date ranges (due/created/updated/delay_until _after/_before, "
-        "ISO dates). "
-        "Returns compact summaries (uuid, number, name, status, priority, assignee, due, overdue, object) "
-        "with total, has_more and next_cursor; pass detail=true for full tasks. "
-        "Example: {'assignee': 'me', 'status': 'open', 'sort': 'due'}. "
-        "object_type + object_id narrows to one order's (item's, ...) tasks, with the other filters "
-        "still applied."
-    ),
-    toolset="tasks",
-    input_model=SearchInput,
-    output_model=SearchOutput,
-    hints=READ,
-    handler=_search,
-)
+SEARCH_TASKS = tool(_search, name="search_tasks", title="Search tasks", toolset="tasks", hints=READ)

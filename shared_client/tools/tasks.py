@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared_client.tools.base import READ, InputModel, NoInput, OutputModel, Tool
+from shared_client.tools.base import READ, InputModel, NoInput, OutputModel, tool
 from shared_client.tools.context import ToolContext
 from shared_client.tools.errors import ErrorKind, ToolError
 from shared_client.tools.inputs import ObjectType
@@ -32,6 +32,8 @@ class TaskRefInput(InputModel):
 
 
 async def _get_task(ctx: ToolContext, params: TaskRefInput) -> TaskOutput:
+    """One task in full: details, assignee, dates, linked object, tags, properties, notes (with
+    attachments), attachments and history. `task` is its uuid or its number ('#1042')."""
     task_uuid = await resolve_task_uuid(ctx, params.task)
     task = (await ctx.client.get_task(task_uuid)).task
     if task is None:
@@ -40,19 +42,7 @@ async def _get_task(ctx: ToolContext, params: TaskRefInput) -> TaskOutput:
     return TaskOutput(task=detail(task))
 
 
-GET_TASK = Tool(
-    name="get_task",
-    title="Get a task",
-    description=(
-        "One task in full: details, assignee, dates, linked object, tags, properties, notes (with "
-        "attachments), attachments and history. `task` is its uuid or its number ('#1042')."
-    ),
-    toolset="tasks",
-    input_model=TaskRefInput,
-    output_model=TaskOutput,
-    hints=READ,
-    handler=_get_task,
-)
+GET_TASK = tool(_get_task, name="get_task", title="Get a task", toolset="tasks", hints=READ)
 
 
 class ObjectInput(InputModel):
@@ -73,6 +63,8 @@ class ObjectTasksOutput(UntrustedOutput):
 
 
 async def _tasks_for_object(ctx: ToolContext, params: ObjectInput) -> ObjectTasksOutput:
+    """Every task linked to one UltraCart object. object_type: order, auto order, item, customer profile
+    or storefront; object_id: its id. Example: {'object_type': 'order', 'object_id': 'DEMO-0001234'}."""
     page = await ctx.client.get_tasks_by_object(params.object_type, params.object_id)
     tasks = page.tasks or []
     remember_numbers(ctx, tasks)
@@ -84,18 +76,12 @@ async def _tasks_for_object(ctx: ToolContext, params: ObjectInput) -> ObjectTask
     )
 
 
-GET_TASKS_FOR_OBJECT = Tool(
+GET_TASKS_FOR_OBJECT = tool(
+    _tasks_for_object,
     name="get_tasks_for_object",
     title="Tasks of an order, auto order, item, customer or storefront",
-    description=(
-        "Every task linked to one UltraCart object. object_type: order, auto order, item, customer profile "
-        "or storefront; object_id: its id. Example: {'object_type': 'order', 'object_id': 'DEMO-0001234'}."
-    ),
     toolset="tasks",
-    input_model=ObjectInput,
-    output_model=ObjectTasksOutput,
     hints=READ,
-    handler=_tasks_for_object,
 )
 
 
@@ -107,21 +93,13 @@ class OpenCountOutput(OutputModel):
 
 
 async def _open_count(ctx: ToolContext, _params: NoInput) -> OpenCountOutput:
+    """How many tasks in the account are not closed (open, delayed or awaiting customer feedback): one
+    cheap call, e.g. for a badge or a daily summary."""
     return OpenCountOutput(open_count=(await ctx.client.get_open_count()).open_count or 0)
 
 
-COUNT_OPEN_TASKS = Tool(
-    name="count_open_tasks",
-    title="Count open tasks",
-    description=(
-        "How many tasks in the account are not closed (open, delayed or awaiting customer feedback): "
-        "one cheap call, e.g. for a badge or a daily summary."
-    ),
-    toolset="tasks",
-    input_model=NoInput,
-    output_model=OpenCountOutput,
-    hints=READ,
-    handler=_open_count,
+COUNT_OPEN_TASKS = tool(
+    _open_count, name="count_open_tasks", title="Count open tasks", toolset="tasks", hints=READ
 )
 
 
@@ -134,17 +112,9 @@ class TagsOutput(OutputModel):
 
 
 async def _tags(ctx: ToolContext, _params: NoInput) -> TagsOutput:
+    """Every tag in use on tasks, e.g. to pick a tag for search_tasks or create_task."""
     tags = [clean_text(t) or "" for t in (await ctx.client.get_tags()).tags or []]
     return TagsOutput(tags=tags, count=len(tags))
 
 
-LIST_TASK_TAGS = Tool(
-    name="list_task_tags",
-    title="List task tags",
-    description="Every tag in use on tasks, e.g. to pick a tag for search_tasks or create_task.",
-    toolset="tasks",
-    input_model=NoInput,
-    output_model=TagsOutput,
-    hints=READ,
-    handler=_tags,
-)
+LIST_TASK_TAGS = tool(_tags, name="list_task_tags", title="List task tags", toolset="tasks", hints=READ)

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from shared_client.models import WorkflowTask
-from shared_client.tools.base import REPLACE, InputModel, Tool
+from shared_client.tools.base import REPLACE, InputModel, tool
 from shared_client.tools.context import ToolContext
 from shared_client.tools.directory import Assignee
 from shared_client.tools.inputs import CLEAR_WORDS, Priority, Tags, TaskStatus
@@ -88,6 +88,11 @@ def _when_or_clear(value: str, end_of_day: bool) -> datetime | None:
 
 
 async def _update(ctx: ToolContext, params: UpdateInput) -> UpdateOutput:
+    """Change a task: name, details, status, priority, due, delay_until ('none' clears a date), tags
+    (replace) or add_tags/remove_tags, and assignee or group. Assigning a user clears the group and
+    assigning a group clears the user; 'unassigned' clears both. Only the fields you give change: notes,
+    attachments, properties and everything else are kept. Close a task with status 'closed'. Example:
+    {'task': '#1042', 'assignee': 'Sam', 'priority': 'high'}."""
     task_uuid = await resolve_task_uuid(ctx, params.task)
     who: Assignee | None = None
     if params.assignee or params.group:
@@ -148,19 +153,4 @@ async def _update(ctx: ToolContext, params: UpdateInput) -> UpdateOutput:
     )
 
 
-UPDATE_TASK = Tool(
-    name="update_task",
-    title="Update a task",
-    description=(
-        "Change a task: name, details, status, priority, due, delay_until ('none' clears a date), tags "
-        "(replace) or add_tags/remove_tags, and assignee or group. Assigning a user clears the group and "
-        "assigning a group clears the user; 'unassigned' clears both. Only the fields you give change: "
-        "notes, attachments, properties and everything else are kept. Close a task with status 'closed'. "
-        "Example: {'task': '#1042', 'assignee': 'Sam', 'priority': 'high'}."
-    ),
-    toolset="tasks",
-    input_model=UpdateInput,
-    output_model=UpdateOutput,
-    hints=REPLACE,
-    handler=_update,
-)
+UPDATE_TASK = tool(_update, name="update_task", title="Update a task", toolset="tasks", hints=REPLACE)
