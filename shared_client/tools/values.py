@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 
 from shared_client.models import ObjectType, Priority, SearchStatus, Status
 
@@ -45,17 +47,27 @@ def _squash(text: str) -> str:
     return re.sub(r"[\s_\-]+", " ", text.strip().lower()).strip()
 
 
-def parse_priority(value: str | int) -> str:
-    text = str(value).strip()
-    lowered = _squash(text)
-    if lowered in PRIORITY_WORDS:
-        return PRIORITY_WORDS[lowered].value
-    if lowered in {"1", "2", "3", "4"}:
-        return list(Priority)[int(lowered) - 1].value
-    for member in Priority:
+def _spelling(value: str, members: Iterable[StrEnum], aliases: Mapping[str, str], accepts: str) -> str:
+    """UltraCart's exact spelling of a value written loosely: a member's value with any spacing, or an
+    alias (looked up squashed, and with no spaces at all); else the error that says what is accepted."""
+    lowered = _squash(value)
+    for member in members:
         if lowered == _squash(member.value):
             return member.value
-    raise ValueError(f"use {PRIORITY_ACCEPTS}; got {shown(text)}")
+    alias = aliases.get(lowered) or aliases.get(lowered.replace(" ", ""))
+    if alias:
+        return alias
+    raise ValueError(f"use {accepts}; got {shown(value)}")
+
+
+_PRIORITY_ALIASES = {
+    **{word: member.value for word, member in PRIORITY_WORDS.items()},
+    **{str(rank): member.value for rank, member in enumerate(Priority, start=1)},
+}
+
+
+def parse_priority(value: str | int) -> str:
+    return _spelling(str(value).strip(), Priority, _PRIORITY_ALIASES, PRIORITY_ACCEPTS)
 
 
 def friendly_priority(value: str | None) -> str | None:
@@ -82,13 +94,7 @@ _STATUS_ALIASES = {
 
 def parse_status(value: str) -> str:
     """Any task status, forgiving UltraCart's spacing quirks (``closed-system``, ``closed_system``)."""
-    lowered = _squash(value)
-    if lowered in _STATUS_ALIASES:
-        return _STATUS_ALIASES[lowered]
-    for member in Status:
-        if lowered == _squash(member.value):
-            return member.value
-    raise ValueError(f"use {STATUS_ACCEPTS}; got {shown(value)}")
+    return _spelling(value, Status, _STATUS_ALIASES, STATUS_ACCEPTS)
 
 
 def parse_search_status(value: str) -> str:
@@ -110,14 +116,7 @@ _OBJECT_ALIASES = {
 
 
 def parse_object_type(value: str) -> str:
-    lowered = _squash(value)
-    for member in ObjectType:
-        if lowered == member.value:
-            return member.value
-    alias = _OBJECT_ALIASES.get(lowered.replace(" ", ""))
-    if alias:
-        return alias
-    raise ValueError(f"use {OBJECT_TYPE_ACCEPTS}; got {shown(value)}")
+    return _spelling(value, ObjectType, _OBJECT_ALIASES, OBJECT_TYPE_ACCEPTS)
 
 
 def parse_when(value: str, *, end_of_day: bool, now: datetime | None = None) -> datetime:
