@@ -40,6 +40,10 @@ class QueryInput(InputModel):
         description="Optional filter: part of a name or e-mail (case-insensitive), e.g. 'sam' or 'Customer'.",
     )
 
+    def matches(self, *texts: str | None) -> bool:
+        key = (self.query or "").lower()
+        return not key or any(key in (text or "").lower() for text in texts)
+
 
 class MeOutput(OutputModel):
     me: Person
@@ -75,11 +79,7 @@ async def _list_users(ctx: ToolContext, params: QueryInput) -> UsersOutput:
     """List the users tasks can be assigned to (user_id, name, e-mail). Optional `query` keeps those whose
     name or e-mail contains it, e.g. {'query': 'sam'}. Cached for a few minutes. Other tools already
     accept people by name or e-mail, so call this only to show choices or settle an ambiguity."""
-    snapshot = await ctx.people.get()
-    users = snapshot.users
-    if params.query:
-        key = params.query.lower()
-        users = [u for u in users if key in (u.user or "").lower() or key in (u.email or "").lower()]
+    users = [u for u in (await ctx.people.get()).users if params.matches(u.user, u.email)]
     return UsersOutput(users=[person(u) for u in users], count=len(users))
 
 
@@ -91,11 +91,7 @@ LIST_ASSIGNABLE_USERS = tool(
 async def _list_groups(ctx: ToolContext, params: QueryInput) -> GroupsOutput:
     """List the groups tasks can be assigned to (group_id, name), e.g. 'Customer Service'. Optional
     `query` filters by part of the name. Cached for a few minutes."""
-    snapshot = await ctx.people.get()
-    groups = snapshot.groups
-    if params.query:
-        key = params.query.lower()
-        groups = [g for g in groups if key in (g.group or "").lower()]
+    groups = [g for g in (await ctx.people.get()).groups if params.matches(g.group)]
     return GroupsOutput(groups=[group_out(g) for g in groups], count=len(groups))
 
 
