@@ -16,9 +16,11 @@ from slack_sdk.errors import SlackApiError
 
 from shared_client.tools import ToolError
 from slack_bot import text as t
+from slack_bot.actors import NotMapped
 from slack_bot.blocks.help import notice_blocks
 from slack_bot.deps import Deps
-from slack_bot.operations import NotMapped, origin_of, reply
+from slack_bot.origin import origin_of
+from slack_bot.replies import reply
 
 log = logging.getLogger("slack_bot")
 

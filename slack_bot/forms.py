@@ -6,14 +6,24 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Container
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared_client.tools import ToolError, ToolInputError, get_tool
+from shared_client.tools import (
+    ADD_TASK_NOTE,
+    CREATE_TASK,
+    SEARCH_TASKS,
+    UPDATE_TASK,
+    Tool,
+    ToolError,
+    ToolInputError,
+)
 from shared_client.tools.outputs import TaskDetail
 from slack_bot import ids
+from slack_bot import text as t
 from slack_bot.blocks import common as c
-from slack_bot.blocks.modals import due_date_of, editable_texts
+from slack_bot.blocks.modals import due_date_of, editable_texts, tags_text
 from slack_bot.grammar import ArgValue, SlackUser
 
 State = dict[str, dict[str, dict[str, Any]]]
@@ -114,27 +124,32 @@ FIELD_BLOCKS = {
 }
 
 
-def error_block(error: Exception) -> str | None:
-    """The form field a tool's error is about (``ToolError.field`` → block id), if it names one."""
-    field_name = (getattr(error, "field", None) or "").split(".")[0]
-    return FIELD_BLOCKS.get(field_name)
+def inline_errors(error: ToolError, fallback: str, blocks: Container[str] | None = None) -> dict[str, str]:
+    """Where a form shows a tool's error, keyed by block id: each field's own message under the block of
+    that field (``FieldError.top`` → :data:`FIELD_BLOCKS`, when the form has it: ``blocks``); fields with
+    no block go under ``fallback`` as ``path: message``, or the whole message when no field was placed."""
+    placed: dict[str, list[str]] = {}
+    rest: list[str] = []
+    for problem in error.fields:
+        block = FIELD_BLOCKS.get(problem.top)
+        if block is None or (blocks is not None and block not in blocks):
+            rest.append(str(problem))
+        else:
+            placed.setdefault(block, []).append(problem.message)
+    if not placed:
+        return {fallback: error.message}
+    if rest:
+        placed.setdefault(fallback, []).extend(rest)
+    return {block: "; ".join(messages) for block, messages in placed.items()}
 
 
-def field_message(error: ToolError) -> str:
-    """The error as said under its field: the field's name and the boilerplate around it left out."""
-    message = error.message.removeprefix("Invalid arguments: ").removesuffix(" Nothing was changed.")
-    field_name = (error.field or "").split(".")[0]
-    return message.removeprefix(f"{field_name}: ") if field_name else message
-
-
-def check(tool: str, args: dict[str, Any], fallback_block: str) -> dict[str, str]:
+def check(tool: Tool[Any, Any], args: dict[str, Any], fallback_block: str) -> dict[str, str]:
     """Validate without calling UltraCart (the tool's own input model): errors keyed by block id."""
     try:
-        get_tool(tool).parse_arguments(args)
+        tool.parse_arguments(args)
     except ToolInputError as exc:
-        block = error_block(exc) or fallback_block
-        message = exc.message.removeprefix("Invalid arguments: ").removesuffix(" Nothing was changed.")
-        return {block: message[:150]}
+        errors = inline_errors(exc, fallback_block)
+        return {block: t.truncate(message, c.MAX_INLINE_ERROR) for block, message in errors.items()}
     return {}
 
 
@@ -265,7 +280,7 @@ def create_args(state: State, meta: Meta) -> tuple[dict[str, Any], dict[str, str
     if bool(args.get("object_type")) != bool(args.get("object_id")):
         missing = ids.OBJECT_ID if args.get("object_type") else ids.OBJECT_TYPE
         errors[missing] = "Give both the object type and its id, or neither."
-    return args, errors or check("create_task", args, ids.NAME)
+    return args, errors or check(CREATE_TASK, args, ids.NAME)
 
 
 # --------------------------------------------------------------------------- edit
@@ -292,9 +307,12 @@ def edit_initial(task: TaskDetail) -> dict[str, str]:
         "assignee": assignee_value(task),
     }
     editable = editable_texts(task)
-    for key, block in (("name", ids.NAME), ("details", ids.DETAILS), ("tags", ids.TAGS)):
-        if block in editable:
-            shown[key] = editable[block] if key == "tags" else getattr(task, key)
+    texts = {
+        "name": (ids.NAME, task.name),
+        "details": (ids.DETAILS, task.details),
+        "tags": (ids.TAGS, tags_text(task)),
+    }
+    shown.update({key: value for key, (block, value) in texts.items() if block in editable})
     return {k: fingerprint(v) for k, v in shown.items()}
 
 
@@ -329,7 +347,7 @@ def edit_args(state: State, meta: Meta) -> tuple[dict[str, Any], dict[str, str]]
             args[key] = value
     if len(args) == 1:
         return args, {}  # nothing changed: no call at all
-    return args, check("update_task", args, ids.NAME)
+    return args, check(UPDATE_TASK, args, ids.NAME)
 
 
 # --------------------------------------------------------------------------- note, reassign
@@ -337,7 +355,7 @@ def edit_args(state: State, meta: Meta) -> tuple[dict[str, Any], dict[str, str]]
 
 def note_args(state: State, meta: Meta) -> tuple[dict[str, Any], dict[str, str]]:
     args = {"task": meta.task or "", "text": text_value(state, ids.NOTE_TEXT) or ""}
-    return args, check("add_task_note", args, ids.NOTE_TEXT)
+    return args, check(ADD_TASK_NOTE, args, ids.NOTE_TEXT)
 
 
 def reassign_args(state: State, meta: Meta) -> tuple[dict[str, Any], dict[str, str]]:
@@ -382,4 +400,4 @@ def search_args(state: State) -> tuple[dict[str, ArgValue], dict[str, str]]:
         if isinstance(first, str) and isinstance(last, str) and first > last:
             return args, {FIELD_BLOCKS[end]: "This date is before the start of the range."}
     checkable = {k: v for k, v in args.items() if not isinstance(v, SlackUser)}
-    return args, check("search_tasks", checkable, ids.STATUS)
+    return args, check(SEARCH_TASKS, checkable, ids.STATUS)

@@ -1,8 +1,9 @@
 """The ``/task`` grammar: a pure parser from the command's text to what to do.
 
-Nothing here talks to Slack or UltraCart. The result is a tool call (tool name + arguments), a request to
+Nothing here talks to Slack or UltraCart. The result is a tool call (the tool + arguments), a request to
 open a form, or a usage error that points at the offending word. Slack user mentions stay as
-:class:`SlackUser` values: only the listener can map a Slack user to an UltraCart user.
+:class:`SlackUser` values: only the listener can map a Slack user to an UltraCart user. What a task
+reference is comes from the tools (``shared_client.tools.task_refs``): Slack accepts what they accept.
 
 The command arrives as Slack sends it with ``should_escape`` (see manifest.yaml): ``&``, ``<``, ``>`` as
 entities, mentions as ``<@U123|name>``, links as ``<url|label>``. Words are split on that raw text, a
@@ -13,7 +14,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
+from shared_client.tools import ADD_TASK_NOTE, GET_TASK, SEARCH_TASKS, UPDATE_TASK, Tool
+from shared_client.tools.task_refs import TASK_REF_ACCEPTS, is_task_ref, task_ref_problem
 from slack_bot import ids
 from slack_bot.text import slack_to_plain
 
@@ -43,7 +47,7 @@ ArgValue = str | bool | list[str] | SlackUser
 
 @dataclass(frozen=True)
 class ToolCall:
-    tool: str
+    tool: Tool[Any, Any]
     args: dict[str, ArgValue]
     verb: str
     words: dict[str, Word] = field(default_factory=dict)  # argument → the word it came from
@@ -120,7 +124,7 @@ USAGE: dict[str, str] = {
     "iam": "/task iam NAME-OR-EMAIL (or /task iam auto)",
     "groups": '/task groups | /task join "GROUP" | /task leave "GROUP"',
 }
-REF_HELP = "REF is a task number like #123 or a task uuid"
+REF_HELP = f"REF is {TASK_REF_ACCEPTS}"
 ALIASES = {
     "create": "new",
     "add": "new",
@@ -169,10 +173,6 @@ SEARCH_KEY_LIST = "status, priority, assignee, group, type, object, email, tag, 
 
 _QUOTES = {'"': '"', "“": "”", "”": "”", "'": "'", "‘": "’"}  # Slack clients turn quotes curly
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
-_REF = re.compile(
-    r"^(#?\d{1,10}|[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{12})$"
-)
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class _Unclosed(Exception):
@@ -215,6 +215,11 @@ def tokenize(text: str) -> list[Word]:
     return words
 
 
+def _code(text: str) -> str:
+    """A word as inline code in a one-line message (a quoted word may hold a line break)."""
+    return "`" + re.sub(r"\s+", " ", text) + "`"
+
+
 def _error(message: str, text: str, word: Word | None, verb: str | None = None) -> UsageError:
     return UsageError(message, text, word, USAGE.get(verb or "", ""))
 
@@ -230,16 +235,13 @@ def _person(word: Word) -> ArgValue:
     return word.text.strip().lstrip("@") if word.text.startswith("@") else word.text.strip()
 
 
-def is_ref(text: str) -> bool:
-    return bool(_REF.match(text.strip()))
-
-
 def _ref(words: list[Word], text: str, verb: str) -> Word | UsageError:
     if len(words) < 2:
         return _error(f"`{verb}` needs a task: {REF_HELP}.", text, None, verb)
     ref = words[1]
-    if not is_ref(ref.text):
-        return _error(f"`{ref.text}` is not a task reference: {REF_HELP}.", text, ref, verb)
+    if not is_task_ref(ref.text):
+        problem = task_ref_problem(ref.text)
+        return _error(f"{_code(ref.text)} is not a task reference: {problem}.", text, ref, verb)
     return ref
 
 
@@ -265,9 +267,8 @@ def parse(text: str) -> Parsed:
     if verb in {"help", "?", "usage"}:
         return ShowHelp()
     if verb not in VERBS:
-        return _error(
-            f"`{first.text}` is not a /task command; use one of {', '.join(v for v in USAGE)}.", text, first
-        )
+        commands = ", ".join(USAGE)
+        return _error(f"{_code(first.text)} is not a /task command; use one of {commands}.", text, first)
     if verb == "new":
         return OpenCreate(title=_rest(text, words, 1))
     if verb == "mine":
@@ -294,11 +295,11 @@ def parse(text: str) -> Parsed:
         if len(words) > 2:
             return _error(f"`{verb}` takes only a task reference.", text, words[2], verb)
         if verb == "show":
-            return ToolCall("get_task", {"task": ref.text}, verb, task_words)
-        return ToolCall("update_task", {"task": ref.text, "status": "open"}, verb, task_words)
+            return ToolCall(GET_TASK, {"task": ref.text}, verb, task_words)
+        return ToolCall(UPDATE_TASK, {"task": ref.text, "status": "open"}, verb, task_words)
     if verb == "close":
         args: dict[str, ArgValue] = {"task": ref.text, "status": "closed"}
-        return ToolCall("update_task", args, verb, task_words, note=_rest(text, words, 2) or None)
+        return ToolCall(UPDATE_TASK, args, verb, task_words, note=_rest(text, words, 2) or None)
     if len(words) < 3:
         needs = {
             "assign": "someone",
@@ -308,18 +309,18 @@ def parse(text: str) -> Parsed:
         }
         return _error(f"`{verb}` needs {needs[verb]} after the task.", text, None, verb)
     if verb == "note":
-        return ToolCall("add_task_note", {"task": ref.text, "text": _rest(text, words, 2)}, verb, task_words)
+        return ToolCall(ADD_TASK_NOTE, {"task": ref.text, "text": _rest(text, words, 2)}, verb, task_words)
     if len(words) > 3:
         return _error(f"`{verb}` takes one value; quote names with spaces.", text, words[3], verb)
     value = words[2]
     if verb == "assign":
         return ToolCall(
-            "update_task",
+            UPDATE_TASK,
             {"task": ref.text, "assignee": _person(value)},
             verb,
             {**task_words, "assignee": value},
         )
-    return ToolCall("update_task", {"task": ref.text, verb: value.text}, verb, {**task_words, verb: value})
+    return ToolCall(UPDATE_TASK, {"task": ref.text, verb: value.text}, verb, {**task_words, verb: value})
 
 
 def _date_range(
@@ -342,7 +343,7 @@ def _date_range(
         after = before = raw
     if not (after or before):
         return _error(
-            f"`{value.text}`: give a date, e.g. {key}:2026-12-01..2026-12-31"
+            f"{_code(value.text)}: give a date, e.g. {key}:2026-12-01..2026-12-31"
             + (" or due:overdue" if key == "due" else ""),
             text,
             value,
@@ -363,7 +364,7 @@ def parse_search(text: str, filters: list[Word]) -> ToolCall | UsageError:
     for word in filters:
         if ":" not in word.text:
             return _error(
-                f"`{word.text}` is not a filter; filters look like key:value ({SEARCH_KEY_LIST}).",
+                f"{_code(word.text)} is not a filter; filters look like key:value ({SEARCH_KEY_LIST}).",
                 text,
                 word,
                 "search",
@@ -373,11 +374,11 @@ def parse_search(text: str, filters: list[Word]) -> ToolCall | UsageError:
         key = SEARCH_KEYS.get(key_text.strip().lower())
         if key is None:
             return _error(
-                f"`{key_text}` is not a search filter; use {SEARCH_KEY_LIST}.", text, word, "search"
+                f"{_code(key_text)} is not a search filter; use {SEARCH_KEY_LIST}.", text, word, "search"
             )
         value = value.strip()
         if not value:
-            return _error(f"`{word.text}` has no value.", text, word, "search")
+            return _error(f"{_code(word.text)} has no value.", text, word, "search")
         if key in {"due", "created"}:
             problem = _date_range(word, key, args, words, text)
             if problem:
@@ -391,10 +392,10 @@ def parse_search(text: str, filters: list[Word]) -> ToolCall | UsageError:
             args[key] = _person(Word(value, word.start, word.end, raw_value))
         else:
             if key in args:
-                return _error(f"`{key_text}` is given twice.", text, word, "search")
+                return _error(f"{_code(key_text)} is given twice.", text, word, "search")
             args[key] = value
         words[key] = word
-    return ToolCall("search_tasks", args, "search", words)
+    return ToolCall(SEARCH_TASKS, args, "search", words)
 
 
 def help_lines() -> list[str]:

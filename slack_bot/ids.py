@@ -21,7 +21,6 @@ MORE_RESULTS = "results_more"
 HOME_NEW_TASK = "home_new_task"
 HOME_SEARCH = "home_search"
 HOME_REFRESH = "home_refresh"
-OPEN_LINK = "open_link"  # link buttons still send an action; acknowledged and ignored
 
 # Overflow option values: "<verb>|<task uuid>".
 MENU_ASSIGN_ME = "assign_me"

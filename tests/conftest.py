@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,9 +172,3 @@ def start_sandbox(tmp_path: Path) -> Iterator[StartSandbox]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-async def gather_all(*aws: Awaitable[Any]) -> list[Any]:
-    import asyncio
-
-    return list(await asyncio.gather(*aws))

@@ -10,7 +10,6 @@ from slack_sdk.models.blocks import (
     ExternalDataSelectElement,
     MarkdownTextObject,
     SectionBlock,
-    StaticSelectElement,
 )
 
 from shared_client.tools.outputs import TaskDetail, TaskSummary
@@ -51,33 +50,18 @@ def card_fields(task: TaskDetail) -> list[MarkdownTextObject]:
 
 
 def card_actions(task: TaskDetail | TaskSummary) -> list[Block]:
-    closed = c.is_closed(task.status)
-    status_initial = c.find_option(c.STATUS_CHOICES, task.status)
-    priority_initial = c.find_option(c.PRIORITY_CHOICES, task.priority)
-    status_select = StaticSelectElement(
-        action_id=ids.SET_STATUS,
-        placeholder="Status",
-        options=c.options(c.STATUS_CHOICES),
-        initial_option=status_initial,
-    )
-    priority_select = StaticSelectElement(
-        action_id=ids.SET_PRIORITY,
-        placeholder="Priority",
-        options=c.options(c.PRIORITY_CHOICES),
-        initial_option=priority_initial,
-    )
     first = ActionsBlock(
         block_id=ids.with_task(ids.CARD_ACTIONS, task.uuid),
         elements=[
             ButtonElement(text="Assign to me", action_id=ids.ASSIGN_ME, value=task.uuid),
             ExternalDataSelectElement(action_id=ids.REASSIGN, placeholder="Reassign…", min_query_length=0),
-            status_select,
-            priority_select,
+            c.static_select(ids.SET_STATUS, "Status", c.STATUS_CHOICES, task.status),
+            c.static_select(ids.SET_PRIORITY, "Priority", c.PRIORITY_CHOICES, task.priority),
         ],
     )
     close_or_reopen = (
         ButtonElement(text="Reopen", action_id=ids.REOPEN, value=task.uuid)
-        if closed
+        if task.closed
         else ButtonElement(text="Close", action_id=ids.CLOSE, value=task.uuid, style="danger")
     )
     second = ActionsBlock(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_sdk.models.blocks import Block, Option
+from slack_sdk.models.blocks import Block, Option, StaticSelectElement
 
 from slack_bot import text as t
 
@@ -24,6 +24,7 @@ MAX_PRIVATE_METADATA = 3000
 MAX_INPUT_VALUE = 3000
 MAX_MESSAGE_TEXT = 3000  # the notification text we send alongside blocks (Slack allows 40,000)
 MAX_VIEW_TITLE = 24
+MAX_INLINE_ERROR = 150  # an error under a form field: Slack documents no limit; ours stays a line or two
 RESULTS_PER_MESSAGE = 10
 
 STATUS_CHOICES = (
@@ -72,14 +73,22 @@ def find_option(choices: tuple[tuple[str, str], ...], value: str | None) -> Opti
     return None
 
 
+def static_select(
+    action_id: str, placeholder: str, choices: tuple[tuple[str, str], ...], value: str | None
+) -> StaticSelectElement:
+    """A menu of ``choices`` with ``value`` chosen (when it is one of them)."""
+    return StaticSelectElement(
+        action_id=action_id,
+        placeholder=placeholder,
+        options=options(choices),
+        initial_option=find_option(choices, value),
+    )
+
+
 def status_label(status: str | None) -> str:
     if not status:
         return "unknown"
     return status if not status.startswith("awaiting") else "awaiting customer"
-
-
-def is_closed(status: str | None) -> bool:
-    return bool(status and status.startswith("closed"))
 
 
 def priority_label(priority: str | None) -> str:

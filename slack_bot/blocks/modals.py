@@ -7,6 +7,7 @@ read the view state back: ``slack_bot.forms`` does that.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +18,10 @@ from slack_sdk.models.blocks import (
     DatePickerElement,
     ExternalDataSelectElement,
     InputBlock,
+    InputInteractiveElement,
     MarkdownTextObject,
     PlainTextInputElement,
     SectionBlock,
-    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
@@ -66,6 +67,18 @@ def _modal(
     )
 
 
+def _input(
+    block: str,
+    label: str,
+    element: InputInteractiveElement,
+    *,
+    optional: bool = True,
+    hint: str | None = None,
+) -> InputBlock:
+    """An input: ``element``'s action_id is the block id too, which is how ``slack_bot.forms`` reads it."""
+    return InputBlock(block_id=block, label=label, optional=optional, hint=hint, element=element)
+
+
 def _text_input(
     block: str,
     label: str,
@@ -78,61 +91,39 @@ def _text_input(
     hint: str | None = None,
 ) -> InputBlock:
     value = t.truncate(initial, max_length) if initial else None
-    return InputBlock(
-        block_id=block,
-        label=label,
-        optional=optional,
-        hint=hint,
-        element=PlainTextInputElement(
-            action_id=block,
-            initial_value=value,
-            multiline=multiline,
-            max_length=max_length,
-            placeholder=placeholder,
-        ),
+    element = PlainTextInputElement(
+        action_id=block,
+        initial_value=value,
+        multiline=multiline,
+        max_length=max_length,
+        placeholder=placeholder,
     )
+    return _input(block, label, element, optional=optional, hint=hint)
 
 
 def _select(
     block: str, label: str, choices: tuple[tuple[str, str], ...], initial: str | None, placeholder: str
 ) -> InputBlock:
-    return InputBlock(
-        block_id=block,
-        label=label,
-        optional=True,
-        element=StaticSelectElement(
-            action_id=block,
-            placeholder=placeholder,
-            options=c.options(choices),
-            initial_option=c.find_option(choices, initial),
-        ),
-    )
+    return _input(block, label, c.static_select(block, placeholder, choices, initial))
 
 
 def _date(block: str, label: str, initial: str | None = None) -> InputBlock:
-    return InputBlock(
-        block_id=block,
-        label=label,
-        optional=True,
-        element=DatePickerElement(action_id=block, initial_date=initial, placeholder="Pick a date"),
+    return _input(
+        block, label, DatePickerElement(action_id=block, initial_date=initial, placeholder="Pick a date")
     )
 
 
 def _assignee(
     label: str, *, initial: object = None, special: bool = False, optional: bool = True
 ) -> InputBlock:
-    return InputBlock(
-        block_id=ids.ASSIGNEE,
-        label=label,
-        optional=optional,
-        hint="People and groups; type to filter." + (" “Me” and “Unassigned” too." if special else ""),
-        element=ExternalDataSelectElement(
-            action_id=ids.ASSIGNEE,
-            placeholder="Someone or a group",
-            min_query_length=0,
-            initial_option=initial,  # type: ignore[arg-type]
-        ),
+    element = ExternalDataSelectElement(
+        action_id=ids.ASSIGNEE,
+        placeholder="Someone or a group",
+        min_query_length=0,
+        initial_option=initial,  # type: ignore[arg-type]
     )
+    hint = "People and groups; type to filter." + (" “Me” and “Unassigned” too." if special else "")
+    return _input(ids.ASSIGNEE, label, element, optional=optional, hint=hint)
 
 
 def create_modal(prefill: CreatePrefill, metadata: str) -> View:
@@ -181,10 +172,6 @@ def editable_texts(task: TaskDetail) -> dict[str, str]:
         ids.TAGS: (tags_text(task), MAX_TAGS_TEXT),
     }
     return {block: value for block, (value, limit) in texts.items() if len(value) <= limit}
-
-
-def details_fit(task: TaskDetail) -> bool:
-    return ids.DETAILS in editable_texts(task)
 
 
 def _too_long(what: str) -> ContextBlock:
@@ -260,13 +247,10 @@ def search_modal(metadata: str) -> View:
             hint="With an object type: every task of that one object (other filters do not apply).",
         ),
         _text_input(ids.TAGS, "Tags", hint="Comma-separated; tasks carrying all of them", max_length=500),
-        InputBlock(
-            block_id=ids.OVERDUE,
-            label="Overdue",
-            optional=True,
-            element=CheckboxesElement(
-                action_id=ids.OVERDUE, options=[c.option("Only overdue tasks", "overdue")]
-            ),
+        _input(
+            ids.OVERDUE,
+            "Overdue",
+            CheckboxesElement(action_id=ids.OVERDUE, options=[c.option("Only overdue tasks", "overdue")]),
         ),
         _date(ids.DUE_AFTER, "Due on or after"),
         _date(ids.DUE_BEFORE, "Due on or before"),
@@ -282,11 +266,6 @@ def loading_modal(title: str, message: str) -> View:
         SectionBlock(text=MarkdownTextObject(text=t.truncate(message, c.MAX_SECTION_TEXT)))
     ]
     return _modal(ids.LOADING_MODAL, title, blocks, "", None)
-
-
-def done_modal(title: str, message: str) -> View:
-    """What a modal turns into when its work finished or failed after it was submitted."""
-    return loading_modal(title, message)
 
 
 # --------------------------------------------------------------------------- after a form is submitted
@@ -322,30 +301,40 @@ def saved_modal(title: str, headline: str, task: TaskDetail, where: str | None =
 
 
 def form_again(
-    view: dict[str, Any], blocks: list[dict[str, Any]], problem: str, field_block: str | None = None
+    view: dict[str, Any],
+    blocks: list[dict[str, Any]],
+    *,
+    notes: Mapping[str, str] | None = None,
+    problem: str | None = None,
 ) -> View:
     """The submitted form (``view`` as Slack sent it back) shown again with ``blocks`` (its blocks, with
-    what the person entered as initial values: ``forms.refilled_blocks``) and ``problem`` (mrkdwn): under
-    the field it is about when there is one, otherwise at the top."""
-    problem = t.truncate(problem, c.MAX_CONTEXT_TEXT - 20)
+    what the person entered as initial values: ``forms.refilled_blocks``), ``notes`` (mrkdwn by block id)
+    under the fields they are about, and ``problem`` (mrkdwn) at the top."""
+    notes = dict(notes or {})
     shown: list[Block | dict[str, Any]] = []
-    marked = False
+    marked = 0
     for block in blocks:
         shown.append(block)
-        if field_block and block.get("type") == "input" and block.get("block_id") == field_block:
+        block_id = str(block.get("block_id", ""))
+        if block.get("type") == "input" and block_id in notes:
+            note = t.truncate(notes.pop(block_id), c.MAX_CONTEXT_TEXT - 20)
             shown.append(
                 ContextBlock(
-                    block_id=f"{ids.FORM_ERROR}:{field_block}",
-                    elements=[MarkdownTextObject(text=f":warning: {problem}")],
+                    block_id=f"{ids.FORM_ERROR}:{block_id}",
+                    elements=[MarkdownTextObject(text=f":warning: {note}")],
                 )
             )
-            marked = True
+            marked += 1
+    problem = "; ".join([*([problem] if problem else []), *notes.values()])  # notes with no field here
+    fix = f"Fix the field{'s' if marked > 1 else ''} marked below"
     # No "not saved" claim: when a write's outcome is unknown, the problem itself says so and what to do.
-    banner = (
-        ":warning: Fix the field marked below and submit again; everything you entered is kept."
-        if marked
-        else f":warning: {problem}\nEverything you entered is kept below."
-    )
+    if not problem:
+        banner = f":warning: {fix} and submit again; everything you entered is kept."
+    else:
+        kept = (
+            f"{fix}; everything you entered is kept." if marked else "Everything you entered is kept below."
+        )
+        banner = f":warning: {t.truncate(problem, c.MAX_SECTION_TEXT - 100)}\n{kept}"
     shown.insert(0, SectionBlock(block_id=ids.FORM_ERROR, text=MarkdownTextObject(text=banner)))
     title, submit, close = view.get("title"), view.get("submit"), view.get("close")
     return View(

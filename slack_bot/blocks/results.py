@@ -22,7 +22,7 @@ from slack_bot.blocks import common as c
 def row_menu(task: TaskSummary) -> OverflowMenuElement:
     closing = (
         c.option("Reopen", f"{ids.MENU_REOPEN}|{task.uuid}")
-        if c.is_closed(task.status)
+        if task.closed
         else c.option("Close", f"{ids.MENU_CLOSE}|{task.uuid}")
     )
     return OverflowMenuElement(

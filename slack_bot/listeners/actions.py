@@ -6,8 +6,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from shared_client.tools import ToolError
+from shared_client.tools import GET_TASK, ToolError
 from slack_bot import ids
+from slack_bot.actors import identify, run_tool, user_ref
 from slack_bot.blocks.modals import (
     CreatePrefill,
     create_modal,
@@ -17,22 +18,13 @@ from slack_bot.blocks.modals import (
     reassign_modal,
     search_modal,
 )
+from slack_bot.changes import change_task
 from slack_bot.deps import Deps
-from slack_bot.errors import guard
+from slack_bot.errors import Listener, guard, guarded
 from slack_bot.forms import edit_initial
-from slack_bot.listeners.commands import show_mine, show_search
-from slack_bot.operations import (
-    Origin,
-    change_task,
-    identify,
-    meta_for,
-    origin_of,
-    publish_home,
-    read_more,
-    run_tool,
-    task_of_output,
-    user_ref,
-)
+from slack_bot.origin import Origin, meta_for, origin_of
+from slack_bot.replies import publish_home
+from slack_bot.task_lists import show_more
 from slack_bot.text import escape
 
 
@@ -45,17 +37,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     for action_id in (ids.ASSIGN_ME, ids.REASSIGN, ids.SET_STATUS, ids.SET_PRIORITY, ids.CLOSE, ids.REOPEN):
         app.action(action_id)(card_change)
 
-    @app.action(ids.ADD_NOTE)
-    @guard(deps)
-    async def add_note(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        await open_task_modal(deps, origin_of(body), ids.MENU_NOTE, _action(body).get("value", ""), card=True)
-
-    @app.action(ids.EDIT)
-    @guard(deps)
-    async def edit(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        await open_task_modal(deps, origin_of(body), ids.MENU_EDIT, _action(body).get("value", ""), card=True)
+    for action_id, kind in ((ids.ADD_NOTE, ids.MENU_NOTE), (ids.EDIT, ids.MENU_EDIT)):
+        app.action(action_id)(guarded(deps, _card_modal(deps, kind)))
 
     @app.action(ids.ROW_MENU)
     @guard(deps)
@@ -67,7 +50,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @guard(deps)
     async def more(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        await on_more(deps, body)
+        await show_more(deps, origin_of(body), str(_action(body).get("value") or ""))
 
     @app.action(ids.HOME_NEW_TASK)
     @guard(deps)
@@ -92,6 +75,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         origin = origin_of(body)
         await publish_home(deps, origin.team, origin.user)
+
+
+def _card_modal(deps: Deps, kind: str) -> Listener:
+    """A card's button that opens a form about its task (``kind``: one of the ``MENU_`` verbs)."""
+
+    async def open_from_card(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await open_task_modal(deps, origin_of(body), kind, _action(body).get("value", ""), card=True)
+
+    return open_from_card
 
 
 def _action(body: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +124,7 @@ async def open_task_modal(
     )
     view_id = str((opened.get("view") or {}).get("id") or "")
     try:
-        task = task_of_output(await run_tool(deps, None, "get_task", {"task": task_uuid}))
+        task = (await run_tool(deps, None, GET_TASK, {"task": task_uuid})).task
     except ToolError as exc:
         await deps.client.views_update(
             view_id=view_id,
@@ -165,19 +158,3 @@ async def on_row_menu(deps: Deps, body: dict[str, Any]) -> None:
         args["status"] = "closed" if verb == ids.MENU_CLOSE else "open"
     # The list stays as it was; the changed task's card follows it, only for this person.
     await change_task(deps, origin, actor, args, replace=False, public=False)
-
-
-async def on_more(deps: Deps, body: dict[str, Any]) -> None:
-    origin = origin_of(body)
-    data = read_more(str(_action(body).get("value") or ""))
-    kind = data.get("k")
-    if kind == "m":
-        await show_mine(
-            deps, origin, await identify(deps, origin.team, origin.user), offset=int(data.get("o", 0))
-        )
-        return
-    actor = await identify(deps, origin.team, origin.user, required=False)
-    raw = data.get("a")
-    args: dict[str, Any] = dict(raw) if isinstance(raw, dict) else {}
-    if kind == "s":
-        await show_search(deps, origin, actor, args, cursor=str(data.get("c") or "") or None)

@@ -6,34 +6,28 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from shared_client.tools import ToolInputError
+from shared_client.tools import (
+    ADD_TASK_NOTE,
+    GET_TASK,
+    SEARCH_TASKS,
+    UPDATE_TASK,
+    ErrorKind,
+    ToolError,
+    ToolInputError,
+)
 from shared_client.tools.directory import resolve_group, resolve_user
 from slack_bot import grammar, ids
 from slack_bot import text as t
-from slack_bot.blocks import common as c
-from slack_bot.blocks.card import activity_line
+from slack_bot.actors import identify, no_mapping_message, resolve_slack_users, run_tool
 from slack_bot.blocks.help import help_blocks, notice_blocks, usage_blocks
 from slack_bot.blocks.modals import CreatePrefill, create_modal, search_modal
-from slack_bot.blocks.results import results_blocks
+from slack_bot.changes import add_note, announce_change, change_task
 from slack_bot.deps import Deps
 from slack_bot.errors import guard
 from slack_bot.identity import OVERRIDE
-from slack_bot.operations import (
-    Actor,
-    Origin,
-    change_task,
-    identify,
-    meta_for,
-    more_value,
-    my_tasks,
-    no_mapping_message,
-    origin_of,
-    reply,
-    resolve_slack_users,
-    run_tool,
-    show_card,
-    task_of_output,
-)
+from slack_bot.origin import Origin, meta_for, origin_of
+from slack_bot.replies import reply, show_card
+from slack_bot.task_lists import show_mine, show_search
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -69,57 +63,34 @@ async def handle_command(deps: Deps, body: dict[str, Any]) -> None:
         await run_call(deps, origin, parsed, text)
 
 
+# What a command's usage reply answers: a wrong value, or a task that is not there, named by its field.
+USAGE_KINDS = frozenset({ErrorKind.BAD_INPUT, ErrorKind.NOT_FOUND})
+
+
 async def run_call(deps: Deps, origin: Origin, call: grammar.ToolCall, text: str) -> None:
     actor = await identify(deps, origin.team, origin.user, required=False)
     try:
-        args = await resolve_slack_users(deps, actor, call.args, search=call.tool == "search_tasks")
-        if call.tool == "get_task":
-            await show_card(deps, origin, task_of_output(await run_tool(deps, actor, "get_task", args)))
-        elif call.tool == "update_task":
+        args = await resolve_slack_users(deps, actor, call.args, search=call.tool is SEARCH_TASKS)
+        if call.tool is GET_TASK:
+            await show_card(deps, origin, (await run_tool(deps, actor, GET_TASK, args)).task)
+        elif call.tool is UPDATE_TASK:
             await change_task(deps, origin, actor, args, replace=False, note=call.note)
-        elif call.tool == "add_task_note":
-            task = task_of_output(await run_tool(deps, actor, "add_task_note", args))
-            await show_card(deps, origin, task, activity=activity_line(actor.slack_id, ["added a note"]))
+        elif call.tool is ADD_TASK_NOTE:
+            await announce_change(deps, origin, actor, await add_note(deps, actor, args), replace=False)
         else:
             await show_search(deps, origin, actor, args, cursor=None)
-    except ToolInputError as exc:
-        # A wrong value in the command: the usage, pointing at the word it came from.
-        word = call.words.get((exc.field or "").split(".")[0])
+    except ToolError as exc:
+        if exc.kind not in USAGE_KINDS or not exc.fields:
+            raise  # UltraCart's answer, not the command's words: the one error handler tells them
+        # The usage, pointing at the word the field came from.
+        word = call.words.get(exc.fields[0].top)
         error = grammar.UsageError(exc.message, text, word, grammar.USAGE.get(call.verb, ""))
         await reply(deps, origin, usage_blocks(error), t.escape(exc.message))
 
 
-def describe(args: dict[str, Any]) -> str:
-    parts = []
-    for key, value in args.items():
-        shown = ",".join(value) if isinstance(value, list) else str(value)
-        parts.append(f"{key}:{shown}")
-    return " ".join(parts) or "everything"
-
-
-async def show_search(
-    deps: Deps, origin: Origin, actor: Actor, args: dict[str, Any], *, cursor: str | None
-) -> None:
-    call = {**args, "limit": c.RESULTS_PER_MESSAGE, **({"cursor": cursor} if cursor else {})}
-    output = await run_tool(deps, actor, "search_tasks", call)
-    tasks = list(getattr(output, "tasks", None) or [])
-    total = getattr(output, "total", None)
-    count = f"{total} task(s)" if total is not None else f"{len(tasks)} task(s)"
-    title = f"*{count}* for `{t.one_line(describe(args), 500)}`" + (" (continued)" if cursor else "")
-    more = more_value("s", a=args, c=output.next_cursor) if getattr(output, "has_more", False) else None  # type: ignore[attr-defined]
-    await reply(deps, origin, results_blocks(title, tasks, more_value=more), f"{count} found")
-
-
-async def show_mine(deps: Deps, origin: Origin, actor: Actor, *, offset: int) -> None:
-    mine = await my_tasks(deps, actor)
-    tasks = mine.everything
-    page = tasks[offset : offset + c.RESULTS_PER_MESSAGE]
-    title = f"*Your open tasks* ({len(tasks)}, overdue first)" + (" (continued)" if offset else "")
-    more = more_value("m", o=offset + c.RESULTS_PER_MESSAGE) if len(tasks) > offset + len(page) else None
-    blocks = results_blocks(
-        title, page, more_value=more, note=mine.note, empty="Nothing open is yours. :tada:"
-    )
-    await reply(deps, origin, blocks, f"{len(tasks)} open task(s)")
+async def _refused(deps: Deps, origin: Origin, error: ToolError) -> None:
+    message = t.escape(error.message)
+    await reply(deps, origin, notice_blocks(f":warning: {message}"), message)
 
 
 async def set_identity(deps: Deps, origin: Origin, who: str | None) -> None:
@@ -130,9 +101,7 @@ async def set_identity(deps: Deps, origin: Origin, who: str | None) -> None:
         try:
             user = resolve_user(await deps.people(), who.strip().strip('"“”'), field="iam")
         except ToolInputError as exc:
-            await reply(
-                deps, origin, notice_blocks(f":warning: {t.escape(exc.message)}"), t.escape(exc.message)
-            )
+            await _refused(deps, origin, exc)
             return
         if user.user_id is not None:
             await deps.identities.set(origin.team, origin.user, user.user_id, OVERRIDE)
@@ -156,9 +125,7 @@ async def membership(deps: Deps, origin: Origin, request: grammar.GroupMembershi
         try:
             group = resolve_group(people, request.group, field="group")
         except ToolInputError as exc:
-            await reply(
-                deps, origin, notice_blocks(f":warning: {t.escape(exc.message)}"), t.escape(exc.message)
-            )
+            await _refused(deps, origin, exc)
             return
         if group.group_id is not None:
             if request.action == "join":

@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from slack_bot.deps import Deps
 from slack_bot.errors import guard
-from slack_bot.operations import publish_home
+from slack_bot.replies import publish_home
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

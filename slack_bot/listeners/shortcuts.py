@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -11,8 +12,10 @@ from slack_bot import ids
 from slack_bot.blocks.modals import CreatePrefill, create_modal
 from slack_bot.deps import Deps
 from slack_bot.errors import guard
-from slack_bot.operations import log, meta_for, origin_of
+from slack_bot.origin import meta_for, origin_of
 from slack_bot.text import slack_to_plain
+
+log = logging.getLogger("slack_bot")
 
 MAX_TITLE = 120
 

@@ -453,6 +453,14 @@ async def test_ultracart_failure_becomes_an_ephemeral_message(bot: Bot) -> None:
     assert "slack-test-owner" not in told.text_of_blocks()  # never the credential
 
 
+async def test_a_task_number_that_is_not_there_is_answered_at_the_word(bot: Bot) -> None:
+    _, name = await bot.command("show #9999999")
+    told = await bot.response(name)
+    assert told.args["response_type"] == "ephemeral"
+    text = told.text_of_blocks()
+    assert "there is no task #9999999" in text and "^^^^^^^^" in text and "/task show REF" in text
+
+
 async def test_slack_429_is_retried(bot: Bot) -> None:
     bot.slack.rate_limit["views.open"] = 1
     await bot.command("new Rate limited")

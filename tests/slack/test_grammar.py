@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from shared_client.tools import ADD_TASK_NOTE, GET_TASK, SEARCH_TASKS, UPDATE_TASK, Tool
+from shared_client.tools.task_refs import TASK_REF_ACCEPTS, TASK_REF_EXAMPLES, task_ref_problem
 from slack_bot.grammar import (
     GroupMembership,
     Mine,
@@ -20,89 +24,105 @@ from slack_bot.grammar import (
 UUID = "0b7f1f6e-1111-4000-8000-000000000000"
 
 CALLS = [
-    ("show #12", "get_task", {"task": "#12"}),
-    ("view 12", "get_task", {"task": "12"}),
-    (f"show {UUID}", "get_task", {"task": UUID}),
-    ("assign #12 <@U123ABC|alice>", "update_task", {"task": "#12", "assignee": SlackUser("U123ABC")}),
-    ("assign #12 <@U123ABC>", "update_task", {"task": "#12", "assignee": SlackUser("U123ABC")}),
-    ("assign #12 me", "update_task", {"task": "#12", "assignee": SlackUser(None)}),
-    ('assign #12 "Customer Service"', "update_task", {"task": "#12", "assignee": "Customer Service"}),
-    ("assign #12 “Customer Service”", "update_task", {"task": "#12", "assignee": "Customer Service"}),
-    ("reassign #12 @sam", "update_task", {"task": "#12", "assignee": "sam"}),
-    ("assign #12 unassigned", "update_task", {"task": "#12", "assignee": "unassigned"}),
-    ("status #12 closed", "update_task", {"task": "#12", "status": "closed"}),
-    ("status #12 awaiting", "update_task", {"task": "#12", "status": "awaiting"}),
-    ("priority #12 high", "update_task", {"task": "#12", "priority": "high"}),
-    ("close #12", "update_task", {"task": "#12", "status": "closed"}),
-    ("reopen #12", "update_task", {"task": "#12", "status": "open"}),
+    ("show #12", GET_TASK, {"task": "#12"}),
+    ("view 12", GET_TASK, {"task": "12"}),
+    (f"show {UUID}", GET_TASK, {"task": UUID}),
+    ("assign #12 <@U123ABC|alice>", UPDATE_TASK, {"task": "#12", "assignee": SlackUser("U123ABC")}),
+    ("assign #12 <@U123ABC>", UPDATE_TASK, {"task": "#12", "assignee": SlackUser("U123ABC")}),
+    ("assign #12 me", UPDATE_TASK, {"task": "#12", "assignee": SlackUser(None)}),
+    ('assign #12 "Customer Service"', UPDATE_TASK, {"task": "#12", "assignee": "Customer Service"}),
+    ("assign #12 “Customer Service”", UPDATE_TASK, {"task": "#12", "assignee": "Customer Service"}),
+    ("reassign #12 @sam", UPDATE_TASK, {"task": "#12", "assignee": "sam"}),
+    ("assign #12 unassigned", UPDATE_TASK, {"task": "#12", "assignee": "unassigned"}),
+    ("status #12 closed", UPDATE_TASK, {"task": "#12", "status": "closed"}),
+    ("status #12 awaiting", UPDATE_TASK, {"task": "#12", "status": "awaiting"}),
+    ("priority #12 high", UPDATE_TASK, {"task": "#12", "priority": "high"}),
+    ("close #12", UPDATE_TASK, {"task": "#12", "status": "closed"}),
+    ("reopen #12", UPDATE_TASK, {"task": "#12", "status": "open"}),
     # Slack escapes what people type (should_escape): `<back> & soon` arrives as entities.
     (
         'note #12 Called "Kim" &lt;back&gt; &amp; soon',
-        "add_task_note",
+        ADD_TASK_NOTE,
         {"task": "#12", "text": 'Called "Kim" <back> & soon'},
     ),
     (
         "note #12 see <https://x.example/o/1|order 1>",
-        "add_task_note",
+        ADD_TASK_NOTE,
         {"task": "#12", "text": "see order 1 (https://x.example/o/1)"},
     ),
-    ("assign #12 <@U1ABC|Sam Lee>", "update_task", {"task": "#12", "assignee": SlackUser("U1ABC")}),
-    ("assign #12 <!subteam^S0CS|@cs-team>", "update_task", {"task": "#12", "assignee": "cs-team"}),
+    ("assign #12 <@U1ABC|Sam Lee>", UPDATE_TASK, {"task": "#12", "assignee": SlackUser("U1ABC")}),
+    ("assign #12 <!subteam^S0CS|@cs-team>", UPDATE_TASK, {"task": "#12", "assignee": "cs-team"}),
     (
         "assign #12 <mailto:sam@x.example|sam@x.example>",
-        "update_task",
+        UPDATE_TASK,
         {"task": "#12", "assignee": "sam@x.example"},
     ),
-    ("search created:&gt;2026-01-01", "search_tasks", {"created_after": "2026-01-01"}),
-    ("search due:&lt;2026-01-31", "search_tasks", {"due_before": "2026-01-31"}),
-    ('search group:"Parts &amp; Returns"', "search_tasks", {"group": "Parts & Returns"}),
+    ("search created:&gt;2026-01-01", SEARCH_TASKS, {"created_after": "2026-01-01"}),
+    ("search due:&lt;2026-01-31", SEARCH_TASKS, {"due_before": "2026-01-31"}),
+    ('search group:"Parts &amp; Returns"', SEARCH_TASKS, {"group": "Parts & Returns"}),
     (
         "search assignee:<@U1ABC|sam> email:<mailto:a@b.example|a@b.example>",
-        "search_tasks",
+        SEARCH_TASKS,
         {"assignee": SlackUser("U1ABC"), "object_email": "a@b.example"},
     ),
-    ("search status:open priority:high", "search_tasks", {"status": "open", "priority": "high"}),
-    ("list assignee:<@U1|al>", "search_tasks", {"assignee": SlackUser("U1")}),
-    ("search assignee:me", "search_tasks", {"assignee": SlackUser(None)}),
-    ("search assignee:unassigned", "search_tasks", {"assignee": "unassigned"}),
+    ("search status:open priority:high", SEARCH_TASKS, {"status": "open", "priority": "high"}),
+    ("list assignee:<@U1|al>", SEARCH_TASKS, {"assignee": SlackUser("U1")}),
+    ("search assignee:me", SEARCH_TASKS, {"assignee": SlackUser(None)}),
+    ("search assignee:unassigned", SEARCH_TASKS, {"assignee": "unassigned"}),
     (
         'search group:"Customer Service" tag:vip tag:a,b',
-        "search_tasks",
+        SEARCH_TASKS,
         {"group": "Customer Service", "tags": ["vip", "a", "b"]},
     ),
-    ("search type:order", "search_tasks", {"object_type": "order"}),
-    ("search due:overdue sort:-due", "search_tasks", {"overdue": True, "sort": "-due"}),
+    ("search type:order", SEARCH_TASKS, {"object_type": "order"}),
+    ("search due:overdue sort:-due", SEARCH_TASKS, {"overdue": True, "sort": "-due"}),
     (
         "search due:2026-01-01..2026-01-31",
-        "search_tasks",
+        SEARCH_TASKS,
         {"due_after": "2026-01-01", "due_before": "2026-01-31"},
     ),
-    ("search due:..2026-01-31", "search_tasks", {"due_before": "2026-01-31"}),
-    ("search created:>2026-01-01", "search_tasks", {"created_after": "2026-01-01"}),
+    ("search due:..2026-01-31", SEARCH_TASKS, {"due_before": "2026-01-31"}),
+    ("search created:>2026-01-01", SEARCH_TASKS, {"created_after": "2026-01-01"}),
     (
         "search created:2026-01-05",
-        "search_tasks",
+        SEARCH_TASKS,
         {"created_after": "2026-01-05", "created_before": "2026-01-05"},
     ),
     (
         "search type:order object:12345",
-        "search_tasks",
+        SEARCH_TASKS,
         {"object_type": "order", "object_id": "12345"},
     ),
-    ("search by:me", "search_tasks", {"created_by": SlackUser(None)}),
+    ("search by:me", SEARCH_TASKS, {"created_by": SlackUser(None)}),
     (
         "search type:order object:1 status:open",
-        "search_tasks",
+        SEARCH_TASKS,
         {"object_type": "order", "object_id": "1", "status": "open"},
     ),
 ]
 
 
 @pytest.mark.parametrize(("text", "tool", "args"), CALLS)
-def test_commands_become_tool_calls(text: str, tool: str, args: dict[str, object]) -> None:
+def test_commands_become_tool_calls(text: str, tool: Tool[Any, Any], args: dict[str, object]) -> None:
     parsed = parse(text)
     assert isinstance(parsed, ToolCall), parsed
     assert (parsed.tool, parsed.args) == (tool, args)
+
+
+@pytest.mark.parametrize("ref", ["123", "#123", UUID, UUID.upper(), *TASK_REF_EXAMPLES])
+def test_every_reference_the_tools_accept_is_accepted(ref: str) -> None:
+    parsed = parse(f"show {ref}")
+    assert isinstance(parsed, ToolCall), parsed
+    assert (parsed.tool, parsed.args) == (GET_TASK, {"task": ref})
+
+
+@pytest.mark.parametrize("ref", ["twelve", "#12a", "12345678901", "a-b"])
+def test_a_reference_the_tools_refuse_is_refused_in_their_words(ref: str) -> None:
+    parsed = parse(f"show {ref}")
+    assert isinstance(parsed, UsageError), parsed
+    assert f"`{ref}` is not a task reference" in parsed.message
+    assert task_ref_problem(ref) in parsed.message
+    assert parsed.word is not None and parsed.word.text == ref
 
 
 def test_close_with_a_note_keeps_the_note_text() -> None:
@@ -163,6 +183,12 @@ def test_usage_errors_point_at_the_word(text: str, word: str, says: str) -> None
 def test_missing_arguments_give_the_usage(text: str) -> None:
     parsed = parse(text)
     assert isinstance(parsed, UsageError) and parsed.usage.startswith("/task ")
+
+
+def test_the_help_says_what_the_tools_accept() -> None:
+    from slack_bot.grammar import REF_HELP
+
+    assert TASK_REF_ACCEPTS in REF_HELP
 
 
 def test_help_names_the_aliases() -> None:

@@ -25,11 +25,11 @@ from shared_client.tools import ToolError
 from shared_client.tools.outputs import Assigned, LinkedObject, NoteView, TaskDetail, TaskSummary
 from slack_bot import blocks as blocks_package
 from slack_bot import ids
+from slack_bot.actors import NotMapped, no_mapping_message
 from slack_bot.blocks import card, common, help, home, modals, options, results
 from slack_bot.errors import error_message
 from slack_bot.forms import Meta, State, edit_initial, refilled_blocks, typed_entries
 from slack_bot.grammar import UsageError, parse
-from slack_bot.operations import NotMapped, no_mapping_message
 from slack_bot.text import escape
 
 EVIL = "<!channel> @here <!everyone> <https://evil.example|Your bank> & <@U0BOSS> <#C0EVIL|general> @channel "
@@ -136,12 +136,17 @@ def forms_given_back() -> list[Payload]:
     for form in forms:
         built = form.to_dict()
         blocks = refilled_blocks(built, largest_state(built))
+        problem = escape(EVIL) * 1000
         for field in (None, ids.ASSIGNEE, ids.DETAILS, ids.NAME):
-            again = modals.form_again(built, blocks, escape(EVIL) * 1000, field).to_dict()
+            notes, top = ({field: problem}, None) if field else (None, problem)
+            again = modals.form_again(built, blocks, notes=notes, problem=top).to_dict()
             given_back.append(("view", again))
             # ... and given back once more (a second refusal): the first error notes are dropped.
-            twice = modals.form_again(again, refilled_blocks(again, {}), escape(EVIL) * 1000, field)
+            twice = modals.form_again(again, refilled_blocks(again, {}), notes=notes, problem=top)
             given_back.append(("view", twice.to_dict()))
+        every_field = {b["block_id"]: problem for b in blocks if b.get("type") == "input"}
+        both = modals.form_again(built, blocks, notes=every_field, problem=problem)
+        given_back.append(("view", both.to_dict()))
     return given_back
 
 
@@ -215,7 +220,6 @@ CASES: dict[str, Callable[[], list[Payload]]] = {
     "modals.reassign_modal": lambda: [view(modals.reassign_modal(9_999_999_999, NAME, LONG_META))],
     "modals.search_modal": lambda: [view(modals.search_modal(LONG_META))],
     "modals.loading_modal": lambda: [view(modals.loading_modal(EVIL, escape(EVIL) * 1000))],
-    "modals.done_modal": lambda: [view(modals.done_modal(EVIL, escape(EVIL) * 1000))],
     "modals.saving_modal": lambda: [view(modals.saving_modal(EVIL, escape(EVIL) * 1000, LONG_META))],
     "modals.saved_modal": lambda: [
         view(modals.saved_modal(EVIL, escape(EVIL) * 1000, big_task(), escape(EVIL) * 1000)),
@@ -407,7 +411,8 @@ def test_the_ping_check_catches_pings() -> None:
 def test_a_form_given_back_keeps_every_value_and_says_what_is_wrong() -> None:
     built = modals.create_modal(modals.CreatePrefill(source_link="https://l.example/x"), LONG_META).to_dict()
     state = largest_state(built)
-    again = modals.form_again(built, refilled_blocks(built, state), "bad *assignee*", ids.ASSIGNEE).to_dict()
+    blocks = refilled_blocks(built, state)
+    again = modals.form_again(built, blocks, notes={ids.ASSIGNEE: "bad *assignee*"}).to_dict()
     inputs = {b["block_id"]: b["element"] for b in again["blocks"] if b["type"] == "input"}
     for block, typed in state.items():
         element, value = inputs[block], typed[block]

@@ -15,11 +15,12 @@ from shared_client.models import WorkflowGroup, WorkflowUser
 from shared_client.tools import ToolError
 from shared_client.tools.directory import PeopleSnapshot
 from slack_bot import ids
+from slack_bot.actors import NotMapped, identify
 from slack_bot.app import report_error
 from slack_bot.deps import Deps
 from slack_bot.identity import EMAIL, OVERRIDE, IdentityStore
 from slack_bot.listeners.commands import handle_command
-from slack_bot.operations import NotMapped, identify, origin_of
+from slack_bot.origin import origin_of
 
 PEOPLE = PeopleSnapshot(
     users=[
