@@ -38,6 +38,7 @@ from shared_client.tools.task_refs import TASK_REF_DESCRIPTION, parse_task_ref
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "uc-workflow"
+ERROR_META = "uc-workflow/error"  # a tool error's kind, fields and retry hint, in the result's _meta
 TASK_URI_TEMPLATE = "uctask://tasks/{task_uuid}"
 TRIAGE_PROMPT = "triage_my_open_tasks"
 HANDOVER_PROMPT = "summarize_task_for_handover"
@@ -92,9 +93,11 @@ class RegistryTool(MCPTool):
         except ToolError as exc:
             logger.info("tool %s refused: %s", tool.name, exc.message)
             # The kind and the fields are data too, so a client can act on them without reading the text.
+            # They go in _meta: structured content must match the tool's output schema, even on an error
+            # (the TypeScript SDK refuses a result whose structured content does not).
             return CallToolResult(
                 content=[TextContent(type="text", text=exc.message)],
-                structured_content={"error": exc.to_data()},
+                _meta={ERROR_META: exc.to_data()},
                 is_error=True,
             )
         except Exception as exc:

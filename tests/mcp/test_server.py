@@ -16,7 +16,14 @@ from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp.types import PromptReference, ResourceTemplateReference, TextContent, TextResourceContents
 
-from server.app import HANDOVER_PROMPT, TASK_URI_TEMPLATE, TRIAGE_PROMPT, RegistryTool, build_server
+from server.app import (
+    ERROR_META,
+    HANDOVER_PROMPT,
+    TASK_URI_TEMPLATE,
+    TRIAGE_PROMPT,
+    RegistryTool,
+    build_server,
+)
 from shared_client.tools import (
     ALL_TOOLS,
     TOOLSETS,
@@ -167,8 +174,9 @@ async def test_call_error_path(tool_context: ToolContext, facts: Facts, mode: st
     message = text_of(result)
     assert message.strip()
     assert "Traceback" not in message and "Error executing tool" not in message
-    # The error is data too: its kind, its message, and for bad input the fields it names.
-    error = (result.structured_content or {})["error"]
+    assert not result.structured_content  # it would have to match the tool's output schema
+    # The error is data too, in _meta: its kind, its message, and for bad input the fields it names.
+    error = (result.meta or {})[ERROR_META]
     assert error["kind"] in {kind.value for kind in ErrorKind} and error["message"] == message
     if error["kind"] == ErrorKind.BAD_INPUT:
         assert error["fields"] and all(f["path"] and f["message"] for f in error["fields"])
