@@ -12,15 +12,17 @@
      ├─ ``RateLimitError`` 429
      └─ ``ServerError`` 5xx
 
-Every error carries the HTTP status, UltraCart's ``UC-REST-ERROR`` message and the request id. None
-of them ever carries a credential: messages come from UltraCart's answer, never from our request.
+Every error the client raises carries the operation id, the HTTP status, UltraCart's ``UC-REST-ERROR``
+message and the request id, and says whether the failed request was a write (``is_write``). None of them
+ever carries a credential: messages come from UltraCart's answer, never from our request.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from shared_client.models import Error
+from shared_client.operations import OPERATIONS
 
 __all__ = [
     "APIConnectionError",
@@ -30,6 +32,7 @@ __all__ = [
     "ApplicationDisabledError",
     "AuthenticationError",
     "BadRequestError",
+    "ErrorContext",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -37,6 +40,13 @@ __all__ = [
     "UltraCartError",
     "error_for_status",
 ]
+
+
+class ErrorContext(TypedDict, total=False):
+    """What any error may say about the request it came from."""
+
+    request_id: str | None
+    operation: str | None  # an operation id of shared_client.operations
 
 
 class UltraCartError(Exception):
@@ -49,6 +59,16 @@ class UltraCartError(Exception):
         self.message = message
         self.request_id = request_id
         self.operation = operation
+
+    @property
+    def is_write(self) -> bool:
+        """Whether the failed request changes something at UltraCart (so it may have taken effect).
+
+        From the operation table; an error that names no known operation counts as a write, the
+        cautious reading.
+        """
+        operation = OPERATIONS.get(self.operation or "")
+        return operation.is_write if operation is not None else True
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -65,15 +85,8 @@ class APIConnectionError(UltraCartError):
     ``request_sent`` tells whether the request may have reached UltraCart (and so taken effect).
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        request_sent: bool,
-        request_id: str | None = None,
-        operation: str | None = None,
-    ) -> None:
-        super().__init__(message, request_id=request_id, operation=operation)
+    def __init__(self, message: str, *, request_sent: bool, **context: Unpack[ErrorContext]) -> None:
+        super().__init__(message, **context)
         self.request_sent = request_sent
 
 
@@ -84,8 +97,8 @@ class APITimeoutError(APIConnectionError):
 class APIResponseError(UltraCartError):
     """UltraCart (or a proxy in front of it) answered with a body that is not UltraCart's JSON."""
 
-    def __init__(self, message: str, *, status: int, request_id: str | None = None, body: str = "") -> None:
-        super().__init__(message, request_id=request_id)
+    def __init__(self, message: str, *, status: int, body: str = "", **context: Unpack[ErrorContext]) -> None:
+        super().__init__(message, **context)
         self.status = status
         self.body = body
 
@@ -98,12 +111,11 @@ class APIStatusError(UltraCartError):
         message: str,
         *,
         status: int,
-        request_id: str | None = None,
         error: Error | None = None,
         body: Any = None,
-        operation: str | None = None,
+        **context: Unpack[ErrorContext],
     ) -> None:
-        super().__init__(message, request_id=request_id, operation=operation)
+        super().__init__(message, **context)
         self.status = status
         self.error = error
         self.body = body

@@ -121,8 +121,6 @@ class CredentialGate:
             weakref.WeakKeyDictionary()
         )
         self._guard = threading.Lock()
-        self.in_flight = 0
-        self.max_in_flight = 0
 
     def _lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -135,14 +133,12 @@ class CredentialGate:
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         async with self._lock():
-            while (wait := self.budget.reserve()) > 0:  # noqa: ASYNC110 - a timed wait, no event to await
+            while (wait := self.budget.wait_time()) > 0:  # noqa: ASYNC110 - a timed wait, no event to await
                 await asyncio.sleep(wait)
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:
                 yield
             finally:
-                self.in_flight -= 1
+                self.budget.take()  # once the answer is in (see Budget.take)
 
 
 _gates: dict[str, CredentialGate] = {}

@@ -94,6 +94,9 @@ async def _exercise_every_operation(client: WorkflowClient) -> None:
     upload = (await client.get_attachment_upload_url("pdf")).workflow_attachment_upload_url
     assert upload is not None and upload.key and upload.url
 
+    agent = (await client.get_agent_websocket_authorization()).agent_auth
+    assert agent is not None and agent.jwt and agent.websocket_url
+
 
 # --------------------------------------------------------------------------- pagination and sort
 
@@ -444,6 +447,16 @@ async def test_identical_gets_in_flight_are_sent_once(make_client: MakeClient) -
     assert all(r.tags == results[0].tags for r in results)
     stats = await sandbox.stats()
     assert stats["requests"]["getWorkflowTaskTags"] == 1
+
+
+async def test_upload_urls_in_flight_are_not_shared(make_client: MakeClient) -> None:
+    # A GET, but each call allocates its own upload key: two files must never share one.
+    sandbox = make_client(latency=0.01)
+    results = await asyncio.gather(*(sandbox.client.get_attachment_upload_url("pdf") for _ in range(3)))
+    keys = {r.workflow_attachment_upload_url.key for r in results if r.workflow_attachment_upload_url}
+    assert len(keys) == 3
+    stats = await sandbox.stats()
+    assert stats["requests"]["getWorkflowTaskAttachmentUploadUrl"] == 3
 
 
 def test_budget_is_a_leaky_bucket_that_says_how_long_to_wait() -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from .store import SORT_COLUMNS, SearchQuery
+from .store.tasks import SORT_COLUMNS, SearchQuery
 from .tasks import check_int, check_list, check_str, check_user
 from .wire import PRIORITIES, SEARCH_OBJECT_TYPES, SEARCH_STATUSES, bad_request, parse_dts
 
@@ -76,6 +77,37 @@ def _enum(value: Any, name: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def _text(value: Any, name: str) -> str:
+    return check_str(value, name).strip()
+
+
+def _one_of(allowed: tuple[str, ...]) -> Callable[[Any, str], str]:
+    return lambda value, name: _enum(value, name, allowed)
+
+
+# _Filters that are one SQL condition on one checked value: field -> (condition, check).
+_Filters = dict[str, tuple[str, Callable[[Any, str], Any]]]
+_ASSIGNEE_FILTERS: _Filters = {
+    "assigned_to_group": ("group_id IN (SELECT group_id FROM groups WHERE name = ?)", _text),
+    "assigned_to_group_id": ("group_id = ?", check_int),
+    "assigned_to_user": ("user_id IN (SELECT user_id FROM users WHERE name = ? COLLATE NOCASE)", _text),
+    "assigned_to_user_id": ("user_id = ?", check_int),
+}
+_TASK_FIELD_FILTERS: _Filters = {
+    "object_email": ("object_email = ?", _text),
+    "object_type": ("object_type = ?", _one_of(SEARCH_OBJECT_TYPES)),
+    "priority": ("priority = ?", _one_of(PRIORITIES)),
+    "status": ("status = ?", _one_of(SEARCH_STATUSES)),
+}
+
+
+def _match(query: SearchQuery, given: dict[str, Any], filters: _Filters) -> None:
+    for name, (condition, check) in filters.items():
+        if name in given:
+            query.where.append(condition)
+            query.params.append(check(given[name], name))
+
+
 def build_search(body: Any, params: dict[str, str]) -> SearchQuery:
     if not isinstance(body, dict):
         raise bad_request("The request body must be a WorkflowTasksRequest JSON object")
@@ -84,18 +116,7 @@ def build_search(body: Any, params: dict[str, str]) -> SearchQuery:
     where, args = query.where, query.params
     get = {k: v for k, v in body.items() if v is not None}
 
-    if "assigned_to_group" in get:
-        where.append("group_id IN (SELECT group_id FROM groups WHERE name = ?)")
-        args.append(check_str(get["assigned_to_group"], "assigned_to_group").strip())
-    if "assigned_to_group_id" in get:
-        where.append("group_id = ?")
-        args.append(check_int(get["assigned_to_group_id"], "assigned_to_group_id"))
-    if "assigned_to_user" in get:
-        where.append("user_id IN (SELECT user_id FROM users WHERE name = ? COLLATE NOCASE)")
-        args.append(check_str(get["assigned_to_user"], "assigned_to_user").strip())
-    if "assigned_to_user_id" in get:
-        where.append("user_id = ?")
-        args.append(check_int(get["assigned_to_user_id"], "assigned_to_user_id"))
+    _match(query, get, _ASSIGNEE_FILTERS)
     if "assigned_to_me" in get:
         query.assigned_to_me = _bool(get["assigned_to_me"], "assigned_to_me")
     if "unassigned" in get and _bool(get["unassigned"], "unassigned"):
@@ -116,18 +137,7 @@ def build_search(body: Any, params: dict[str, str]) -> SearchQuery:
         if end is not None:
             where.append(f"{column} <= ?")
             args.append(parse_dts(end, f"{field}_end"))
-    if "object_email" in get:
-        where.append("object_email = ?")
-        args.append(check_str(get["object_email"], "object_email").strip())
-    if "object_type" in get:
-        where.append("object_type = ?")
-        args.append(_enum(get["object_type"], "object_type", SEARCH_OBJECT_TYPES))
-    if "priority" in get:
-        where.append("priority = ?")
-        args.append(_enum(get["priority"], "priority", PRIORITIES))
-    if "status" in get:
-        where.append("status = ?")
-        args.append(_enum(get["status"], "status", SEARCH_STATUSES))
+    _match(query, get, _TASK_FIELD_FILTERS)
     if "tags" in get:
         for tag in check_list(get["tags"], "tags"):
             where.append("gtn IN (SELECT gtn FROM task_tags WHERE tag = ?)")

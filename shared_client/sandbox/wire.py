@@ -1,4 +1,4 @@
-"""UltraCart's wire conventions: enums, dates, the error shape and JSON bodies."""
+"""UltraCart's wire conventions: enums, dates, the error shape, JSON bodies, tasks and pages as answered."""
 
 from __future__ import annotations
 
@@ -33,7 +33,6 @@ SEARCH_OBJECT_TYPES = ("order", "auto order", "item", "customer profile")
 
 MERCHANT_ID = "DEMO"
 MORE_INFO = "https://www.ultracart.com/api/"
-API_BASE = "/rest/v2"
 
 
 def _merchant_zone() -> tzinfo:
@@ -156,3 +155,53 @@ def task_context_for(object_type: str | None, object_id: str | None, object_emai
     if object_type == "customer profile" and object_email:
         return f"{label} {object_email}"
     return f"{label} {object_id}"
+
+
+# --- answers ------------------------------------------------------------------------------------------
+
+_TASK_DATES = ("created_dts", "last_update_dts", "due_dts", "delay_until_dts", "expiration_dts")
+
+
+def _render_attachments(attachments: list[dict[str, Any]], base_url: str) -> list[dict[str, Any]]:
+    out = []
+    for attachment in attachments:
+        item = dict(attachment)
+        if item.get("file_uuid"):
+            item["download_key"] = f"{base_url}/_sandbox/files/{item['file_uuid']}"
+        out.append(item)
+    return out
+
+
+def render_task(doc: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """A stored task document as UltraCart answers it: dates in the merchant's zone, download URLs."""
+    task = dict(doc)
+    for key in _TASK_DATES:
+        if key in task:
+            task[key] = stored_to_wire(task[key])
+    if task.get("attachments"):
+        task["attachments"] = _render_attachments(task["attachments"], base_url)
+    notes = []
+    for raw in task.get("notes") or []:
+        note = dict(raw)
+        for key in ("note_dts", "edit_dts"):
+            if key in note:
+                note[key] = stored_to_wire(note[key])
+        if note.get("attachments"):
+            note["attachments"] = _render_attachments(note["attachments"], base_url)
+        notes.append(note)
+    if "notes" in task:
+        task["notes"] = notes
+    if "histories" in task:
+        task["histories"] = [
+            {**h, "activity_dts": stored_to_wire(h.get("activity_dts"))} for h in task["histories"]
+        ]
+    return dict(sorted(task.items()))
+
+
+def result_set(count: int, offset: int, limit: int, total: int) -> dict[str, Any]:
+    """`more` and `next_offset` are left out on the last page, as UltraCart does."""
+    page: dict[str, Any] = {"count": count, "offset": offset, "limit": limit, "total_records": total}
+    if offset + count < total:
+        page["more"] = True
+        page["next_offset"] = offset + count
+    return page

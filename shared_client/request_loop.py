@@ -1,0 +1,306 @@
+"""The client's one request loop: the HTTP transport, pacing, retries, timeouts and error mapping.
+
+``RequestLoop._call`` takes a row of the operation table (``shared_client.operations``) and a response
+model; the operation methods of ``WorkflowClient`` only describe their requests through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import ValidationError
+
+from shared_client import constants
+from shared_client.errors import (
+    APIConnectionError,
+    APIResponseError,
+    APIStatusError,
+    APITimeoutError,
+    UltraCartError,
+    error_for_status,
+)
+from shared_client.models import BaseResponse, Error
+from shared_client.operations import Operation
+from shared_client.pacing import BudgetSpec, CredentialGate, credential_fingerprint, gate_for
+from shared_client.retry import (
+    Outcome,
+    RetryPolicy,
+    outcome_for_status,
+    parse_retry_after,
+    retry_delay,
+    should_retry,
+)
+
+__all__ = ["RequestLoop"]
+
+logger = logging.getLogger("uc_workflow.client")
+
+R = TypeVar("R", bound=BaseResponse)
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context per process: building one costs ~15 ms of CPU, and every client would."""
+    return ssl.create_default_context()
+
+
+def _redacted_message(response: httpx.Response) -> tuple[str, Error | None, Any]:
+    """UltraCart's message for an error answer: the UC-REST-ERROR header first, then the body."""
+    header = response.headers.get("UC-REST-ERROR")
+    body: Any = None
+    error: Error | None = None
+    try:
+        body = response.json()
+    except ValueError:
+        body = response.text[:2000]
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        try:
+            error = Error.model_validate(body["error"])
+        except ValidationError:
+            error = None
+    if header:
+        return header, error, body
+    if error and (error.user_message or error.developer_message):
+        return (error.user_message or error.developer_message or ""), error, body
+    content_type = response.headers.get("content-type", "")
+    if "html" in content_type or (isinstance(body, str) and body.lstrip().startswith("<")):
+        return (
+            f"UltraCart (or a proxy in front of it) answered HTTP {response.status_code} with an HTML page",
+            None,
+            body,
+        )
+    reason = response.reason_phrase or "error"
+    return f"UltraCart answered HTTP {response.status_code} ({reason})", error, body
+
+
+class RequestLoop:
+    """Sends requests to UltraCart: one credential, its process-wide gate, retries and error mapping.
+
+    Pass ``api_key`` (a simple key) or ``oauth_token``. ``transport`` lets tests and the embedded sandbox
+    plug in below the client. ``budget`` sets the client-side request budget; ``gate_key`` chooses which
+    process-wide gate (one in flight at a time) this client shares: by default every client with the same
+    base URL and credential shares one.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        oauth_token: str | None = None,
+        base_url: str = constants.DEFAULT_BASE_URL,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: httpx.Timeout | float | None = None,
+        budget: BudgetSpec | None = None,
+        retry_policy: RetryPolicy | None = None,
+        gate_key: str | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if bool(api_key) == bool(oauth_token):
+            raise ValueError("WorkflowClient needs exactly one of api_key or oauth_token")
+        credential = api_key or oauth_token or ""
+        auth_headers = (
+            {"x-ultracart-simple-key": api_key} if api_key else {"Authorization": f"Bearer {oauth_token}"}
+        )
+        self._auth_header_names = tuple(auth_headers)
+        self.base_url = base_url.rstrip("/")
+        if timeout is None:
+            timeout = httpx.Timeout(
+                connect=constants.CONNECT_TIMEOUT,
+                read=constants.READ_TIMEOUT,
+                write=constants.WRITE_TIMEOUT,
+                pool=constants.POOL_TIMEOUT,
+            )
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url + "/",
+            transport=transport,
+            timeout=timeout,
+            verify=_ssl_context(),
+            headers={
+                **auth_headers,
+                "X-UltraCart-Api-Version": constants.API_VERSION,
+                "Accept": "application/json",
+                "User-Agent": constants.USER_AGENT,
+            },
+        )
+        self._gate: CredentialGate = gate_for(
+            gate_key or credential_fingerprint(self.base_url, credential), budget or BudgetSpec()
+        )
+        self._policy = retry_policy or RetryPolicy()
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._inflight_gets: dict[tuple[str, str], asyncio.Task[httpx.Response]] = {}
+        self.requests_sent = 0
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _build_request(self, operation: Operation, url: str, **kwargs: Any) -> httpx.Request:
+        try:
+            return self._http.build_request(operation.method, url, **kwargs)
+        except httpx.InvalidURL as exc:
+            raise APIConnectionError(
+                f"The request for {operation.operation_id} could not be built ({exc})",
+                request_sent=False,
+                operation=operation.operation_id,
+            ) from None
+
+    async def _call(
+        self,
+        operation: Operation,
+        model: type[R],
+        *,
+        path_params: Mapping[str, str] | None = None,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        share: bool = True,
+    ) -> R:
+        # Path parameters are percent-encoded whole: object types contain spaces ("auto order"), never "+".
+        path = operation.path.format_map({k: quote(v, safe="") for k, v in (path_params or {}).items()})
+        request = self._build_request(operation, path, params=params, json=json)
+        name = operation.operation_id
+        # Only reads are shared: a write (even the upload URL's GET) must reach UltraCart once per call.
+        if operation.method == "GET" and not operation.is_write and share:
+            response = await self._shared_get(name, request)
+        else:
+            response = await self._send_with_retries(name, request, idempotent=operation.idempotent)
+        return self._parse(name, response, model)
+
+    async def _shared_get(self, operation: str, request: httpx.Request) -> httpx.Response:
+        """Identical GETs in flight at the same time are sent once and share the answer."""
+        key = (operation, str(request.url))
+        task = self._inflight_gets.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._send_with_retries(operation, request, idempotent=True))
+            self._inflight_gets[key] = task
+            task.add_done_callback(lambda _t: self._inflight_gets.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _send_with_retries(
+        self, operation: str, request: httpx.Request, *, idempotent: bool
+    ) -> httpx.Response:
+        retries_done = 0
+        while True:
+            retry_after: float | None = None
+            error: UltraCartError
+            started = time.perf_counter()
+            try:
+                async with self._gate.slot():
+                    self.requests_sent += 1
+                    response = await self._http.send(request)
+                    await response.aread()
+            except httpx.TimeoutException as exc:
+                sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+                outcome = Outcome.UNKNOWN if sent else Outcome.NOT_SENT
+                error = APITimeoutError(
+                    f"UltraCart did not answer {operation} in time ({type(exc).__name__})",
+                    request_sent=sent,
+                    operation=operation,
+                )
+            except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+                # Nothing left this process, and trying again cannot help (the message may quote headers).
+                raise APIConnectionError(
+                    f"The request for {operation} could not be sent ({type(exc).__name__})",
+                    request_sent=False,
+                    operation=operation,
+                ) from None
+            except httpx.TransportError as exc:
+                sent = not isinstance(exc, httpx.ConnectError)
+                outcome = Outcome.UNKNOWN if sent else Outcome.NOT_SENT
+                error = APIConnectionError(
+                    f"Could not reach UltraCart for {operation} ({type(exc).__name__})"
+                    if not sent
+                    else f"The connection to UltraCart broke during {operation} ({type(exc).__name__})",
+                    request_sent=sent,
+                    operation=operation,
+                )
+            else:
+                request_id = response.headers.get("X-UltraCart-Request-Id")
+                logger.debug(
+                    "%s %s -> %s in %.0f ms (request id %s)",
+                    operation,
+                    request.method,
+                    response.status_code,
+                    (time.perf_counter() - started) * 1000,
+                    request_id,
+                )
+                outcome = outcome_for_status(response.status_code)
+                if outcome in (Outcome.OK, Outcome.FINAL):
+                    return response
+                error = self._status_error(operation, response)
+                if outcome is Outcome.RATE_LIMITED:
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    self._gate.budget.note_rate_limited(error.message)
+            if not should_retry(
+                outcome, idempotent=idempotent, retries_done=retries_done, policy=self._policy
+            ):
+                raise error
+            delay = retry_delay(
+                outcome, retries_done, policy=self._policy, retry_after=retry_after, rng=self._rng
+            )
+            logger.warning("%s failed (%s); retry %d in %.2f s", operation, error, retries_done + 1, delay)
+            await self._sleep(delay)
+            retries_done += 1
+
+    def _status_error(self, operation: str, response: httpx.Response) -> APIStatusError:
+        message, error, body = _redacted_message(response)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return error_for_status(
+            response.status_code,
+            message,
+            request_id=response.headers.get("X-UltraCart-Request-Id"),
+            error=error,
+            body=body,
+            operation=operation,
+            retry_after=retry_after,
+        )
+
+    def _parse(self, operation: str, response: httpx.Response, model: type[R]) -> R:
+        request_id = response.headers.get("X-UltraCart-Request-Id")
+        if response.status_code >= 400 or response.headers.get("UC-REST-ERROR"):
+            raise self._status_error(operation, response)
+        try:
+            # One pass from bytes to models (no intermediate dicts): the hot path of every listing.
+            result = model.model_validate_json(response.content)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            if first["type"] in {"json_invalid", "model_type"}:
+                raise APIResponseError(
+                    f"UltraCart answered {operation} with a body that is not a JSON object",
+                    status=response.status_code,
+                    request_id=request_id,
+                    operation=operation,
+                    body=response.text[:2000],
+                ) from None
+            raise APIResponseError(
+                f"UltraCart's answer to {operation} did not match its schema: {first['msg']}",
+                status=response.status_code,
+                request_id=request_id,
+                operation=operation,
+            ) from None
+        if result.error is not None and not result.success:
+            raise self._status_error(operation, response)
+        result._request_id = request_id
+        if result.warning is not None:
+            logger.warning(
+                "UltraCart warning on %s (request id %s): %s",
+                operation,
+                request_id,
+                result.warning.warning_message or result.warning.warning_code,
+            )
+        return result
