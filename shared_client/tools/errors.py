@@ -24,6 +24,7 @@ from shared_client.errors import (
     ServerError,
     UltraCartError,
 )
+from shared_client.operations import GET_ATTACHMENT_UPLOAD_URL
 
 
 class ErrorKind(StrEnum):
@@ -153,22 +154,15 @@ def _field_errors(exc: ValidationError) -> list[FieldError]:
 def from_api_error(exc: UltraCartError) -> ToolError:
     """What failed, UltraCart's own message, and what to do next. Never a stack trace or a secret."""
     kind, message = _describe(exc)
-    return ToolError(
-        message, kind=kind, retry_after=getattr(exc, "retry_after", None), write=_is_write(exc.operation)
-    )
-
-
-def _is_write(operation: str | None) -> bool:
-    """UltraCart's operation ids: reads start with get (getWorkflowTasks is the search, a POST); an
-    unknown operation is taken as a write, the cautious reading."""
-    op = operation or ""
-    return not op.startswith("get") or op == "getWorkflowAgentWebsocketAuthorization"
+    return ToolError(message, kind=kind, retry_after=getattr(exc, "retry_after", None), write=exc.is_write)
 
 
 def _describe(exc: UltraCartError) -> tuple[ErrorKind, str]:
     op = f" ({exc.operation})" if exc.operation else ""
     ref = f" [request id {exc.request_id}]" if exc.request_id else ""
-    write = _is_write(exc.operation)
+    # An upload URL is a write to the client (it must never be shared) but changes no task: a failed one
+    # needs no "may have been applied".
+    write = exc.is_write and exc.operation != GET_ATTACHMENT_UPLOAD_URL.operation_id
     if isinstance(exc, NotFoundError):
         return (
             ErrorKind.NOT_FOUND,
