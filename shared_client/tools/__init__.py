@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from shared_client.tools.attachments import ATTACH_FILE, GET_ATTACHMENT_UPLOAD_URL
-from shared_client.tools.base import TOOLSETS, Hints, InputModel, OutputModel, Tool
+from shared_client.tools.base import TOOLSETS, Hints, InputModel, InT, OutputModel, OutT, Tool
 from shared_client.tools.context import ToolContext
 from shared_client.tools.create import CREATE_TASK
 from shared_client.tools.directory import PeopleDirectory
@@ -55,7 +55,9 @@ __all__ = [
     "ErrorKind",
     "FieldError",
     "Hints",
+    "InT",
     "InputModel",
+    "OutT",
     "OutputModel",
     "PeopleDirectory",
     "Tool",

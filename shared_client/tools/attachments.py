@@ -15,7 +15,7 @@ from shared_client.tools.context import ToolContext
 from shared_client.tools.errors import ToolInputError
 from shared_client.tools.files import EXTENSION, FileInput, read_file, upload_file, upload_url
 from shared_client.tools.outputs import AttachmentView, TaskOutput, attachment_view, detail
-from shared_client.tools.task_refs import TASK_REF_DESCRIPTION, TaskRef, resolve_task_uuid
+from shared_client.tools.task_refs import TASK_REF_DESCRIPTION, TaskRef, fetch_task, resolve_task_uuid
 from shared_client.tools.writes import read_modify_write
 
 
@@ -80,7 +80,7 @@ async def _attach(ctx: ToolContext, params: AttachInput) -> AttachOutput:
     task_uuid = await resolve_task_uuid(ctx, params.task)
     if params.note_index is not None:
         # Check the note exists before uploading anything.
-        current = (await ctx.client.get_task(task_uuid)).task or WorkflowTask()
+        current = await fetch_task(ctx, task_uuid)
         count = len(current.notes or [])
         if params.note_index >= count:
             raise ToolInputError.about(

@@ -90,7 +90,8 @@ class ToolError(Exception):
 
 
 class ToolInputError(ToolError):
-    """The arguments are wrong; nothing was sent to UltraCart and nothing was written."""
+    """The arguments are wrong (kind BAD_INPUT), or name something that does not exist (NOT_FOUND, e.g. no
+    task #N): the fields say which. Nothing was written."""
 
     def __init__(
         self, message: str, *, fields: tuple[FieldError, ...], kind: ErrorKind = ErrorKind.BAD_INPUT

@@ -14,9 +14,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, WithJsonSchema
 
+from shared_client.errors import NotFoundError
 from shared_client.models import WorkflowTask, WorkflowTasksRequest
 from shared_client.tools.context import ToolContext
-from shared_client.tools.errors import ErrorKind, ToolInputError
+from shared_client.tools.errors import ErrorKind, FieldError, ToolError, ToolInputError, from_api_error
 from shared_client.tools.values import shown
 
 EXAMPLE_UUID = "4f1e2a7c-9b3d-4e5f-8a6b-1c2d3e4f5a6b"
@@ -84,6 +85,20 @@ def remember_numbers(ctx: ToolContext, tasks: list[WorkflowTask]) -> None:
     for task in tasks:
         if task.global_task_number is not None and task.workflow_task_uuid:
             ctx.task_numbers[task.global_task_number] = task.workflow_task_uuid
+
+
+async def fetch_task(ctx: ToolContext, task_uuid: str, *, shared: bool = True) -> WorkflowTask:
+    """The whole task. UltraCart's not-found is about the caller's ``task`` argument, and says so in its
+    fields, so a form can show it under the task."""
+    try:
+        task = (await ctx.client.get_task(task_uuid, shared=shared)).task
+    except NotFoundError as exc:
+        error = from_api_error(exc)
+        fields = (FieldError("task", error.message),)
+        raise ToolError(error.message, kind=ErrorKind.NOT_FOUND, fields=fields) from None
+    if task is None:
+        raise ToolError(f"UltraCart returned no task for {task_uuid}", kind=ErrorKind.UPSTREAM)
+    return task
 
 
 async def resolve_task_uuid(ctx: ToolContext, ref: str) -> str:

@@ -7,7 +7,6 @@ from pydantic import Field
 
 from shared_client.tools.base import READ, InputModel, NoInput, OutputModel, tool
 from shared_client.tools.context import ToolContext
-from shared_client.tools.errors import ErrorKind, ToolError
 from shared_client.tools.inputs import ObjectType
 from shared_client.tools.outputs import (
     TaskDetail,
@@ -21,6 +20,7 @@ from shared_client.tools.task_refs import (
     TASK_REF_DESCRIPTION,
     TASK_REF_EXAMPLES,
     TaskRef,
+    fetch_task,
     remember_numbers,
     resolve_task_uuid,
 )
@@ -35,9 +35,7 @@ async def _get_task(ctx: ToolContext, params: TaskRefInput) -> TaskOutput:
     """One task in full: details, assignee, dates, linked object, tags, properties, notes (with
     attachments), attachments and history. `task` is its uuid or its number ('#1042')."""
     task_uuid = await resolve_task_uuid(ctx, params.task)
-    task = (await ctx.client.get_task(task_uuid)).task
-    if task is None:
-        raise ToolError(f"UltraCart returned no task for {task_uuid}", kind=ErrorKind.UPSTREAM)
+    task = await fetch_task(ctx, task_uuid)
     remember_numbers(ctx, [task])
     return TaskOutput(task=detail(task))
 

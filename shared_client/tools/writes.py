@@ -16,6 +16,7 @@ from shared_client.models import Property, WorkflowTask, parse_uc_datetime
 from shared_client.tools.context import ToolContext
 from shared_client.tools.directory import Assignee, PeopleSnapshot, resolve_assignee, resolve_group
 from shared_client.tools.errors import ErrorKind, ToolError
+from shared_client.tools.task_refs import fetch_task
 
 logger = logging.getLogger("uc_workflow.tools")
 
@@ -127,9 +128,7 @@ async def read_modify_write(
     """
     async with ctx.task_lock(task_uuid), machine_lock(ctx.client.base_url, task_uuid):
         for _attempt in range(MAX_WRITE_ATTEMPTS):
-            current = (await ctx.client.get_task(task_uuid, shared=False)).task
-            if current is None:
-                raise ToolError(f"UltraCart returned no task for {task_uuid}", kind=ErrorKind.UPSTREAM)
+            current = await fetch_task(ctx, task_uuid, shared=False)
             intended = current.model_copy(deep=True)
             changes = mutate(intended)
             if not changes:

@@ -4,6 +4,7 @@ the same references and refuse the same ones, with the same words."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from mcp import Client
@@ -11,7 +12,16 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import TextContent
 
 from server.app import HANDOVER_PROMPT, build_server
-from shared_client.tools import ALL_TOOLS, GET_TASK, ErrorKind, ToolContext, ToolInputError
+from shared_client.tools import (
+    ALL_TOOLS,
+    GET_TASK,
+    UPDATE_TASK,
+    ErrorKind,
+    Tool,
+    ToolContext,
+    ToolError,
+    ToolInputError,
+)
 from shared_client.tools.task_refs import (
     EXAMPLE_UUID,
     TASK_REF_EXAMPLES,
@@ -119,3 +129,17 @@ async def test_an_unknown_number_is_not_found_about_the_task(tool_context: ToolC
         await GET_TASK.run(tool_context, {"task": "#99999999"})
     assert refused.value.kind is ErrorKind.NOT_FOUND
     assert [f.path for f in refused.value.fields] == ["task"]
+
+
+@pytest.mark.parametrize("tool", [GET_TASK, UPDATE_TASK])
+async def test_a_uuid_ultracart_does_not_know_is_not_found_about_the_task(
+    tool_context: ToolContext, tool: Tool[Any, Any]
+) -> None:
+    args: dict[str, Any] = (
+        {"task": EXAMPLE_UUID, "priority": "high"} if tool is UPDATE_TASK else {"task": EXAMPLE_UUID}
+    )
+    with pytest.raises(ToolError) as refused:
+        await tool.run(tool_context, args)
+    assert refused.value.kind is ErrorKind.NOT_FOUND
+    assert [f.path for f in refused.value.fields] == ["task"]
+    assert refused.value.message.startswith("Not found")
