@@ -23,8 +23,8 @@ from .asgi import RequestIdMiddleware, error_response
 from .calls import Sandbox
 from .config import SandboxConfig
 from .limits import LeakyBuckets, Stats
-from .operations import OPERATION_IDS, OPERATIONS
 from .rest import RestApi
+from .route_table import OPERATION_IDS, OPERATIONS
 from .routes.attachments import file_routes
 from .store.database import Database
 

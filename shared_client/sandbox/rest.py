@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 from .asgi import base_url_of, json_headers, read_body
 from .calls import Call, Sandbox
 from .faults import IN_PROCESS_SCOPE_KEY, SandboxConnectionReset, SandboxReadTimeout
-from .operations import match_operation
+from .route_table import match_operation
 from .wire import ApiError, dumps, error_body, new_request_id
 
 log = logging.getLogger("uc_workflow.sandbox")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .store.tasks import SORT_COLUMNS, SearchQuery
-from .tasks import check_int, check_list, check_str, check_user
+from .task_rules import check_int, check_list, check_str, check_user
 from .wire import PRIORITIES, SEARCH_OBJECT_TYPES, SEARCH_STATUSES, bad_request, parse_dts
 
 _RANGES = {

@@ -39,7 +39,7 @@ def _declared(method: str, template_path: str) -> frozenset[str]:
 
 
 def _template_for(path: str) -> str | None:
-    from shared_client.sandbox.operations import OPERATIONS  # route table of the sandbox
+    from shared_client.sandbox.route_table import OPERATIONS  # route table of the sandbox
 
     relative = path[len(API_PREFIX) :]
     for op in OPERATIONS:

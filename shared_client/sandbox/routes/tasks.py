@@ -6,7 +6,7 @@ from typing import Any
 
 from ..calls import Call, Sandbox
 from ..search import build_search
-from ..tasks import validate_task
+from ..task_rules import validate_task
 from ..wire import bad_request, normalise_object_type, render_task, result_set, task_context_for
 
 

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..tasks import SERVER_FIELDS, describe_changes, merge_notes
+from ..task_rules import SERVER_FIELDS, describe_changes, merge_notes
 from ..wire import MERCHANT_ID, bad_request, task_context_for, utc_iso
 from .attachments import file_names, resolve_attachments
 from .database import INSERT_DOC, INSERT_TAG, INSERT_TASK, Database, doc_row, task_row
