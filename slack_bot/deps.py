@@ -22,15 +22,13 @@ from slack_bot.identity import IdentityStore
 SLACK_RESPONSE_URL_PREFIXES = ("https://hooks.slack.com/",)
 
 
-SLACK_API_URL = "https://slack.com/api/"
-
-
 def slack_retry_handlers() -> list[AsyncRetryHandler]:
     """Slack's own 429s (after its Retry-After) and dropped connections are retried."""
     return [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)]
 
 
-def slack_web_client(token: str, base_url: str = SLACK_API_URL) -> AsyncWebClient:
+def slack_web_client(token: str, base_url: str) -> AsyncWebClient:
+    """``base_url``: ``Settings.slack_api_url`` (``SLACK_API_URL``)."""
     return AsyncWebClient(
         token=token,
         base_url=base_url if base_url.endswith("/") else base_url + "/",
