@@ -82,7 +82,3 @@ def build_backend(settings: Settings | None = None, *, force_sandbox: bool = Fal
         sandbox=False,
         description=f"UltraCart at {_without_userinfo(settings.ultracart_base_url)}",
     )
-
-
-def build_client(settings: Settings | None = None, *, force_sandbox: bool = False) -> WorkflowClient:
-    return build_backend(settings, force_sandbox=force_sandbox).client

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -36,10 +33,6 @@ def slack_web_client(token: str, base_url: str) -> AsyncWebClient:
     )
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class SlackProfile:
     name: str
@@ -53,7 +46,6 @@ class Deps:
     client: AsyncWebClient
     signing_secret: str
     identities: IdentityStore
-    clock: Callable[[], datetime] = utc_now
     # Only these response_url prefixes are posted to (they arrive in signed payloads, but a modal carries
     # one through private_metadata; being strict costs nothing).
     response_url_prefixes: tuple[str, ...] = SLACK_RESPONSE_URL_PREFIXES
@@ -63,13 +55,6 @@ class Deps:
     profiles: dict[str, SlackProfile] = field(default_factory=dict)
     slack_ids_by_email: dict[str, str | None] = field(default_factory=dict)
     _people_refresh: asyncio.Task[PeopleSnapshot] | None = None
-    background: set[asyncio.Task[object]] = field(default_factory=set)
-
-    def spawn(self, coro: Coroutine[Any, Any, object]) -> None:
-        """Keep a reference to fire-and-forget work so it is not garbage-collected mid-flight."""
-        task: asyncio.Task[object] = asyncio.ensure_future(coro)
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
 
     async def people(self) -> PeopleSnapshot:
         return await self.tools.people.get()
