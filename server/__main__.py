@@ -1,5 +1,7 @@
 """``python -m server``: the same as ``uc-workflow-mcp``."""
 
+import sys
+
 from server.cli import main
 
-main()
+sys.exit(main())

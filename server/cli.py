@@ -8,15 +8,24 @@ required as ``Authorization: Bearer <token>`` on every request.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import logging
-import socket
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-from shared_client.logs import configure_logging
-from shared_client.settings import ConfigurationError
+from shared_client.commandline import (
+    CommandParser,
+    UsageError,
+    add_listen_options,
+    add_log_level_option,
+    add_sandbox_option,
+    command_parser,
+    load_settings,
+    run_command,
+    setup_logging,
+)
 from shared_client.tools.base import TOOLSETS
 
 if TYPE_CHECKING:
@@ -24,16 +33,11 @@ if TYPE_CHECKING:
     from mcp.server.transport_security import TransportSecuritySettings
     from starlette.types import ASGIApp
 
-    from shared_client.settings import Settings
-
 logger = logging.getLogger("server")
 
+PROG = "uc-workflow-mcp"
 MCP_PATH = "/mcp"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-
-
-class UsageError(Exception):
-    """Misconfiguration: reported as one line on stderr, exit 2."""
 
 
 def parse_toolsets(value: str) -> list[str]:
@@ -86,43 +90,23 @@ def transport_security(host: str) -> TransportSecuritySettings:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="uc-workflow-mcp",
-        description="MCP server for UltraCart Workflow tasks. Runs on the local sandbox unless "
+def build_parser() -> CommandParser:
+    parser = command_parser(
+        PROG,
+        "MCP server for UltraCart Workflow tasks. Runs on the local sandbox unless "
         "ULTRACART_API_KEY or ULTRACART_OAUTH_TOKEN is set.",
     )
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
-    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000); endpoint /mcp")
+    add_listen_options(parser, port=8000, port_help=f"HTTP port (default 8000); endpoint {MCP_PATH}")
     parser.add_argument("--read-only", action="store_true", help="serve only the read-only tools")
     parser.add_argument(
         "--toolsets",
         default=",".join(TOOLSETS),
         help=f"comma-separated toolsets to serve (default all: {','.join(TOOLSETS)})",
     )
-    parser.add_argument("--sandbox", action="store_true", help="use the local sandbox even with credentials")
-    parser.add_argument(
-        "--log-level",
-        default="WARNING",
-        type=str.upper,
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="stderr log level (default WARNING)",
-    )
+    add_sandbox_option(parser)
+    add_log_level_option(parser, default="warning")
     return parser
-
-
-def load_settings() -> Settings:
-    from pydantic import ValidationError
-
-    from shared_client.settings import Settings
-
-    try:
-        return Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = ".".join(str(p) for p in first.get("loc", ())).upper()
-        raise UsageError(f"setting {name}: {str(first.get('msg')).removeprefix('Value error, ')}") from None
 
 
 def check_http_binding(host: str, token: str | None) -> None:
@@ -146,7 +130,7 @@ def build_http_app(server: MCPServer[Any], host: str, token: str | None) -> ASGI
 
 def serve(args: argparse.Namespace) -> None:
     settings = load_settings()
-    configure_logging(args.log_level, settings.secrets())  # now that the secrets are known, redact them
+    setup_logging(args.log_level, settings)
     token = settings.uc_workflow_mcp_token.get_secret_value() if settings.uc_workflow_mcp_token else None
     toolsets = parse_toolsets(args.toolsets)
     if args.transport == "http":
@@ -173,6 +157,8 @@ def serve(args: argparse.Namespace) -> None:
         server.run("stdio")
         return
 
+    import socket
+
     import uvicorn
 
     app = build_http_app(server, args.host, token)
@@ -186,26 +172,15 @@ def serve(args: argparse.Namespace) -> None:
     except OSError as exc:
         listener.close()
         raise UsageError(f"cannot listen on {url_host}:{args.port}: {exc.strerror or exc}") from None
-    print(
-        f"uc-workflow-mcp: listening on http://{url_host}:{args.port}{MCP_PATH}", file=sys.stderr, flush=True
-    )
+    print(f"{PROG}: listening on http://{url_host}:{args.port}{MCP_PATH}", file=sys.stderr, flush=True)
     config = uvicorn.Config(
-        app, host=args.host, port=args.port, log_config=None, log_level=args.log_level.lower(), lifespan="on"
+        app, host=args.host, port=args.port, log_config=None, log_level=args.log_level, lifespan="on"
     )
     uvicorn.Server(config).run(sockets=[listener])
 
 
-def fail(message: str) -> NoReturn:
-    print(f"uc-workflow-mcp: {message}", file=sys.stderr, flush=True)
-    raise SystemExit(2)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(args.log_level)
-    try:
-        serve(args)
-    except (UsageError, ConfigurationError) as exc:
-        fail(str(exc))
-    except KeyboardInterrupt:
-        pass
+    with contextlib.suppress(KeyboardInterrupt):
+        return run_command(PROG, lambda: serve(args))
+    return 0

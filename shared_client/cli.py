@@ -3,7 +3,7 @@
     uc-workflow tools                                   # name, read-only, toolset, title
     uc-workflow call search_tasks '{"assignee": "me"}'  # the structured result as JSON on stdout
 
-A tool failure prints its message on stderr and exits 1; an unknown tool or bad JSON exits 2.
+A tool failure prints its message on stderr and exits 1; an unknown tool, bad JSON or a bad setting exits 2.
 Needs neither mcp nor slack.
 """
 
@@ -14,28 +14,37 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any
+
+from shared_client.commandline import (
+    CommandError,
+    CommandParser,
+    UsageError,
+    add_sandbox_option,
+    command_parser,
+    load_settings,
+    run_command,
+    setup_logging,
+)
+
+if TYPE_CHECKING:
+    from shared_client.settings import Settings
 
 PROG = "uc-workflow"
 
 
-class UsageError(Exception):
-    """Reported as one line on stderr, exit 2."""
-
-
-def build_parser() -> argparse.ArgumentParser:
-    sandbox_help = "use the local sandbox even when UltraCart credentials are set"
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="UltraCart Workflow tools from a shell. Runs on the local sandbox unless "
+def build_parser() -> CommandParser:
+    parser = command_parser(
+        PROG,
+        "UltraCart Workflow tools from a shell. Runs on the local sandbox unless "
         "ULTRACART_API_KEY or ULTRACART_OAUTH_TOKEN is set.",
     )
-    parser.add_argument("--sandbox", action="store_true", help=sandbox_help)
+    add_sandbox_option(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     tools = commands.add_parser("tools", help="list the tools", description="List the tools.")
     tools.add_argument("--json", action="store_true", help="print the list as JSON")
-    tools.add_argument("--sandbox", action="store_true", default=argparse.SUPPRESS, help=sandbox_help)
+    add_sandbox_option(tools, on_subcommand=True)
 
     call = commands.add_parser(
         "call",
@@ -49,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="{}",
         help="the arguments as a JSON object (default {}; - reads stdin)",
     )
-    call.add_argument("--sandbox", action="store_true", default=argparse.SUPPRESS, help=sandbox_help)
+    add_sandbox_option(call, on_subcommand=True)
     return parser
 
 
@@ -84,13 +93,15 @@ def parse_arguments(text: str) -> dict[str, Any]:
     return value
 
 
-async def call_tool(name: str, arguments: dict[str, Any], *, force_sandbox: bool) -> dict[str, Any]:
+async def call_tool(
+    name: str, arguments: dict[str, Any], settings: Settings, *, force_sandbox: bool
+) -> dict[str, Any]:
     """Run one tool; ToolError propagates."""
     from shared_client.factory import build_backend
     from shared_client.tools import ToolContext, get_tool
 
     tool = get_tool(name)
-    backend = build_backend(force_sandbox=force_sandbox)
+    backend = build_backend(settings, force_sandbox=force_sandbox)
     async with backend.client:
         context = ToolContext(backend.client, sandbox=backend.sandbox, description=backend.description)
         output = await tool.run(context, arguments)
@@ -98,35 +109,26 @@ async def call_tool(name: str, arguments: dict[str, Any], *, force_sandbox: bool
         return data
 
 
-def fail(message: str, code: int) -> NoReturn:
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
-    raise SystemExit(code)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    if args.command == "tools":
-        list_tools(args.json)
-        return
-
-    from pydantic import ValidationError
-
-    from shared_client.settings import ConfigurationError
+def call(args: argparse.Namespace) -> None:
     from shared_client.tools import ToolError, get_tool
 
     try:
         get_tool(args.tool)
     except KeyError:
-        fail(f"unknown tool {args.tool!r}; `{PROG} tools` lists them", 2)
+        raise UsageError(f"unknown tool {args.tool!r}; `{PROG} tools` lists them") from None
+    arguments = parse_arguments(args.arguments)
+    settings = load_settings()
+    setup_logging("warning", settings)
     try:
-        arguments = parse_arguments(args.arguments)
-        data = asyncio.run(call_tool(args.tool, arguments, force_sandbox=args.sandbox))
-    except (UsageError, ConfigurationError) as exc:
-        fail(str(exc), 2)
+        data = asyncio.run(call_tool(args.tool, arguments, settings, force_sandbox=args.sandbox))
     except ToolError as exc:
-        fail(exc.message, 1)
-    except ValidationError as exc:  # settings from the environment
-        first = exc.errors()[0]
-        name = ".".join(str(p) for p in first.get("loc", ())).upper()
-        fail(f"setting {name}: {str(first.get('msg')).removeprefix('Value error, ')}", 2)
+        raise CommandError(exc.message) from None
     print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "tools":
+        list_tools(args.json)
+        return 0
+    return run_command(PROG, lambda: call(args))

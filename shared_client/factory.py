@@ -3,14 +3,13 @@ in-process (through an ASGI transport, no port), announced once on stderr."""
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from shared_client.client import WorkflowClient
 from shared_client.pacing import BudgetSpec, credential_fingerprint
-from shared_client.settings import ConfigurationError, Settings
+from shared_client.settings import ConfigurationError, Settings, current_settings
 
 SANDBOX_BASE_URL = "http://sandbox.uc-workflow.invalid/rest/v2"
 SANDBOX_DEFAULT_KEY = "sandbox-owner"
@@ -43,11 +42,14 @@ def _without_userinfo(url: str) -> str:
 
 
 def build_backend(settings: Settings | None = None, *, force_sandbox: bool = False) -> Backend:
-    settings = settings or Settings()
+    """The client ``settings`` (default: this process's) call for; ConfigurationError when it cannot work."""
+    settings = settings or current_settings()
     if settings.uses_sandbox(force_sandbox):
-        from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app, default_db_path
+        import sqlite3
 
-        db_path = (settings.uc_workflow_sandbox_db or default_db_path()).expanduser()
+        from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
+
+        db_path = settings.sandbox_db_path
         try:
             app = create_app(SandboxConfig(db_path=db_path))
         except (OSError, sqlite3.Error) as exc:
@@ -80,7 +82,3 @@ def build_backend(settings: Settings | None = None, *, force_sandbox: bool = Fal
         sandbox=False,
         description=f"UltraCart at {_without_userinfo(settings.ultracart_base_url)}",
     )
-
-
-def build_client(settings: Settings | None = None, *, force_sandbox: bool = False) -> WorkflowClient:
-    return build_backend(settings, force_sandbox=force_sandbox).client

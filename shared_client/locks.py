@@ -15,8 +15,6 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import platformdirs
-
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: in-process serialization only
@@ -24,11 +22,15 @@ except ImportError:  # pragma: no cover - Windows: in-process serialization only
 
 
 def lock_dir() -> Path:
-    configured = os.environ.get("UC_WORKFLOW_LOCK_DIR")
-    return Path(configured) if configured else Path(platformdirs.user_cache_dir("uc-workflow")) / "locks"
+    """Where the lock files live: ``Settings.lock_dir`` (``UC_WORKFLOW_LOCK_DIR``)."""
+    from shared_client.settings import current_settings
+
+    return current_settings().lock_dir
 
 
-def _acquire(path: Path) -> int:
+def _acquire(name: str) -> int:
+    """Runs in a worker thread: the settings' first read (a ``.env`` file) and flock both block."""
+    path = lock_dir() / f"{name}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -53,7 +55,7 @@ async def machine_lock(*parts: str) -> AsyncIterator[None]:
     """Exclusive across the processes of this machine for the key made of ``parts`` (hashed: the file
     name never holds a credential or a task's text)."""
     name = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
-    acquiring = asyncio.ensure_future(asyncio.to_thread(_acquire, lock_dir() / f"{name}.lock"))
+    acquiring = asyncio.ensure_future(asyncio.to_thread(_acquire, name))
     try:
         fd = await asyncio.shield(acquiring)
     except asyncio.CancelledError:

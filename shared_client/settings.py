@@ -1,7 +1,14 @@
-"""Settings from the environment (and a ``.env`` file). Names are binding: see CONTRACT.md."""
+"""Settings from the environment (and a ``.env`` file). Names are binding: see CONTRACT.md.
+
+Every environment variable the product reads is a field of ``Settings``; nothing else reads ``os.environ``.
+The commands read them at start (``shared_client.commandline.load_settings``) and pass them down; code
+below the commands that is handed no ``Settings`` (the machine lock's directory, a ``SandboxConfig``
+without a database path) asks ``current_settings()``.
+"""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -10,9 +17,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared_client import constants
 
+APP_NAME = "uc-workflow"  # the user data and cache directories' name
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
 
 class ConfigurationError(Exception):
     """A setting that cannot work (a database that cannot be opened, ...): one line for the user."""
+
+
+def _user_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME))
 
 
 class Settings(BaseSettings):
@@ -23,17 +39,22 @@ class Settings(BaseSettings):
     ultracart_base_url: str = constants.DEFAULT_BASE_URL
     uc_workflow_sandbox: bool = False
     uc_workflow_sandbox_db: Path | None = None
+    uc_workflow_lock_dir: Path | None = None
+    uc_workflow_slack_db: Path | None = None
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
-    slack_api_url: str = "https://slack.com/api/"
+    slack_api_url: str = DEFAULT_SLACK_API_URL
 
     uc_workflow_mcp_token: SecretStr | None = None
 
     @field_validator(
         "ultracart_api_key",
         "ultracart_oauth_token",
+        "uc_workflow_sandbox_db",
+        "uc_workflow_lock_dir",
+        "uc_workflow_slack_db",
         "slack_bot_token",
         "slack_signing_secret",
         "slack_app_token",
@@ -59,6 +80,29 @@ class Settings(BaseSettings):
     def uses_sandbox(self, force: bool = False) -> bool:
         return force or self.uc_workflow_sandbox or not self.has_ultracart_credentials
 
+    @property
+    def sandbox_db_path(self) -> Path:
+        """``UC_WORKFLOW_SANDBOX_DB``, else ``sandbox.sqlite3`` in the user's data directory."""
+        if self.uc_workflow_sandbox_db is not None:
+            return self.uc_workflow_sandbox_db.expanduser()
+        return _user_data_dir() / "sandbox.sqlite3"
+
+    @property
+    def slack_db_path(self) -> Path:
+        """``UC_WORKFLOW_SLACK_DB``, else ``slack.sqlite3`` next to the sandbox's database."""
+        if self.uc_workflow_slack_db is not None:
+            return self.uc_workflow_slack_db.expanduser()
+        return self.sandbox_db_path.parent / "slack.sqlite3"
+
+    @property
+    def lock_dir(self) -> Path:
+        """``UC_WORKFLOW_LOCK_DIR``, else ``locks`` in the user's cache directory."""
+        if self.uc_workflow_lock_dir is not None:
+            return self.uc_workflow_lock_dir.expanduser()
+        from platformdirs import user_cache_dir
+
+        return Path(user_cache_dir(APP_NAME)) / "locks"
+
     def secrets(self) -> list[str]:
         """Every secret value, for redaction."""
         values = [
@@ -70,3 +114,10 @@ class Settings(BaseSettings):
             self.uc_workflow_mcp_token,
         ]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+
+@functools.cache
+def current_settings() -> Settings:
+    """This process's settings, read on first use and kept: the environment does not change under a
+    running process. May raise pydantic's ValidationError, which the commands report at start."""
+    return Settings()

@@ -5,46 +5,52 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from shared_client.logs import configure_logging
-from shared_client.settings import ConfigurationError, Settings
+from shared_client.commandline import (
+    CommandError,
+    CommandParser,
+    UsageError,
+    add_listen_options,
+    add_log_level_option,
+    add_sandbox_option,
+    command_parser,
+    load_settings,
+    run_command,
+    setup_logging,
+)
 
+if TYPE_CHECKING:
+    from shared_client.settings import Settings
+
+PROG = "uc-workflow-slack"
 EVENTS_PATH = "/slack/events"
 log = logging.getLogger("slack_bot")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="uc-workflow-slack",
-        description="The uc-workflow Slack bot (/task, modals, task cards, App Home). Socket Mode when "
+def build_parser() -> CommandParser:
+    parser = command_parser(
+        PROG,
+        "The uc-workflow Slack bot (/task, modals, task cards, App Home). Socket Mode when "
         "SLACK_APP_TOKEN is set, otherwise HTTP at /slack/events. Needs SLACK_BOT_TOKEN and "
         "SLACK_SIGNING_SECRET; SLACK_API_URL points it at another Slack Web API.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="HTTP mode: address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=3000, help="HTTP mode: port (default 3000)")
-    parser.add_argument("--sandbox", action="store_true", help="use the local sandbox even with credentials")
+    add_listen_options(parser, port=3000, port_help="HTTP mode: port (default 3000)")
+    add_sandbox_option(parser)
     parser.add_argument(
         "--identity-db",
         type=Path,
         default=None,
-        help="SQLite file for Slack→UltraCart identities (default: slack.sqlite3 next to the sandbox db; "
-        "or UC_WORKFLOW_SLACK_DB)",
+        help="SQLite file for Slack→UltraCart identities (default: UC_WORKFLOW_SLACK_DB, else "
+        "slack.sqlite3 next to the sandbox database)",
     )
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    return parser.parse_args(argv)
-
-
-def identity_path(settings: Settings, explicit: Path | None) -> Path:
-    from slack_bot.identity import default_identity_path
-
-    if explicit is not None:
-        return explicit
-    if settings.uc_workflow_sandbox_db is not None:
-        return settings.uc_workflow_sandbox_db.parent / "slack.sqlite3"
-    return default_identity_path()
+    add_log_level_option(parser, default="info")
+    return parser
 
 
 async def serve(settings: Settings, args: argparse.Namespace) -> None:
@@ -62,7 +68,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
         backend.client, sandbox=backend.sandbox, description=backend.description, allow_local_files=False
     )
     client = slack_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    identities = IdentityStore(identity_path(settings, args.identity_db))
+    identities = IdentityStore(args.identity_db or settings.slack_db_path)
     deps = Deps(tools, client, settings.slack_signing_secret.get_secret_value(), identities)
     app = build_app(deps)
     deps.refresh_people()  # warm the people cache so the first picker answers at once
@@ -93,13 +99,8 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
         await backend.client.aclose()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        settings = Settings()
-    except Exception as exc:  # pydantic's message names the setting, never its value
-        print(f"uc-workflow-slack: bad setting: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 2
+def run(args: argparse.Namespace) -> None:
+    settings = load_settings()
     missing = [
         name
         for name, value in (
@@ -109,24 +110,21 @@ def main(argv: list[str] | None = None) -> int:
         if value is None
     ]
     if missing:
-        print(
-            f"uc-workflow-slack: {' and '.join(missing)} not set; create the Slack app from "
-            "slack_bot/manifest.yaml and copy them from its settings (see the Slack section of README.md)",
-            file=sys.stderr,
+        raise UsageError(
+            f"{' and '.join(missing)} not set; create the Slack app from "
+            "slack_bot/manifest.yaml and copy them from its settings (see the Slack section of README.md)"
         )
-        return 2
-    configure_logging(args.log_level, settings.secrets())
+    setup_logging(args.log_level, settings)
     try:
-        asyncio.run(serve(settings, args))
-    except KeyboardInterrupt:
-        pass
-    except ConfigurationError as exc:
-        print(f"uc-workflow-slack: {exc}", file=sys.stderr)
-        return 2
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(settings, args))
     except OSError as exc:
-        print(f"uc-workflow-slack: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
-        return 1
-    return 0
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_command(PROG, lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -22,24 +19,18 @@ from slack_bot.identity import IdentityStore
 SLACK_RESPONSE_URL_PREFIXES = ("https://hooks.slack.com/",)
 
 
-SLACK_API_URL = "https://slack.com/api/"
-
-
 def slack_retry_handlers() -> list[AsyncRetryHandler]:
     """Slack's own 429s (after its Retry-After) and dropped connections are retried."""
     return [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)]
 
 
-def slack_web_client(token: str, base_url: str = SLACK_API_URL) -> AsyncWebClient:
+def slack_web_client(token: str, base_url: str) -> AsyncWebClient:
+    """``base_url``: ``Settings.slack_api_url`` (``SLACK_API_URL``)."""
     return AsyncWebClient(
         token=token,
         base_url=base_url if base_url.endswith("/") else base_url + "/",
         retry_handlers=slack_retry_handlers(),
     )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -55,7 +46,6 @@ class Deps:
     client: AsyncWebClient
     signing_secret: str
     identities: IdentityStore
-    clock: Callable[[], datetime] = utc_now
     # Only these response_url prefixes are posted to (they arrive in signed payloads, but a modal carries
     # one through private_metadata; being strict costs nothing).
     response_url_prefixes: tuple[str, ...] = SLACK_RESPONSE_URL_PREFIXES
@@ -65,13 +55,6 @@ class Deps:
     profiles: dict[str, SlackProfile] = field(default_factory=dict)
     slack_ids_by_email: dict[str, str | None] = field(default_factory=dict)
     _people_refresh: asyncio.Task[PeopleSnapshot] | None = None
-    background: set[asyncio.Task[object]] = field(default_factory=set)
-
-    def spawn(self, coro: Coroutine[Any, Any, object]) -> None:
-        """Keep a reference to fire-and-forget work so it is not garbage-collected mid-flight."""
-        task: asyncio.Task[object] = asyncio.ensure_future(coro)
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
 
     async def people(self) -> PeopleSnapshot:
         return await self.tools.people.get()

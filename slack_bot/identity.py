@@ -8,7 +8,6 @@ SQLite runs in a worker thread (``asyncio.to_thread``), never on the event loop.
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import threading
 import time
@@ -33,19 +32,6 @@ OVERRIDE = "override"
 EMAIL = "email"
 
 
-def default_identity_path() -> Path:
-    """``UC_WORKFLOW_SLACK_DB``, else ``slack.sqlite3`` next to the sandbox's database."""
-    explicit = os.environ.get("UC_WORKFLOW_SLACK_DB")
-    if explicit:
-        return Path(explicit).expanduser()
-    sandbox_db = os.environ.get("UC_WORKFLOW_SANDBOX_DB")
-    if sandbox_db:
-        return Path(sandbox_db).expanduser().parent / "slack.sqlite3"
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("uc-workflow")) / "slack.sqlite3"
-
-
 @dataclass(frozen=True)
 class Mapping:
     slack_user_id: str
@@ -55,7 +41,8 @@ class Mapping:
 
 
 class IdentityStore:
-    """A small SQLite file; one connection used from worker threads under a lock."""
+    """A small SQLite file (``Settings.slack_db_path`` in production); one connection used from worker
+    threads under a lock."""
 
     def __init__(self, path: Path | str, clock: Callable[[], float] | None = None) -> None:
         self.path = Path(path) if str(path) != ":memory:" else Path(":memory:")

@@ -124,3 +124,111 @@ def test_importable_without_mcp_or_slack() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(len(ALL_TOOLS))
+
+
+# --------------------------------------------------------------------------- the four commands' common ground
+
+COMMANDS = {
+    "uc-workflow": ["call", "get_me"],
+    "uc-workflow-mcp": [],
+    "uc-workflow-sandbox": ["--port", "0"],
+    "uc-workflow-slack": [],
+}
+
+
+@pytest.mark.parametrize("prog", sorted(COMMANDS))
+def test_every_command_has_help(prog: str) -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / prog), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: {prog}")
+    if prog != "uc-workflow":
+        assert "--log-level" in done.stdout and "--port" in done.stdout
+
+
+@pytest.mark.parametrize("prog", sorted(COMMANDS))
+def test_a_bad_setting_is_one_line_naming_it(env: dict[str, str], prog: str) -> None:
+    """The same line from every command, naming the setting and never its value."""
+    bad = {**env, "ULTRACART_BASE_URL": "ftp://value-to-hide.example/rest/v2"}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / prog), *COMMANDS[prog]],
+        env=bad,
+        cwd=Path(env["UC_WORKFLOW_SANDBOX_DB"]).parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"{prog}: setting ULTRACART_BASE_URL: use an http(s) URL such as https://secure.ultracart.com/rest/v2"
+    ]
+    assert "value-to-hide" not in done.stderr
+
+
+def test_option_value_messages(capsys: pytest.CaptureFixture[str]) -> None:
+    from shared_client.sandbox.cli import build_parser
+
+    for args, expected in (
+        (["--fault-rate", "2"], "argument --fault-rate: '2' must be between 0 and 1 (see --help)"),
+        (["--latency", "soon"], "argument --latency: 'soon' is not a number (see --help)"),
+        (["--seed-tasks", "-1"], "argument --seed-tasks: '-1' must be >= 0 (see --help)"),
+        (["--port", "65536"], "argument --port: '65536' must be between 0 and 65535 (see --help)"),
+    ):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(args)
+        assert capsys.readouterr().err == f"uc-workflow-sandbox: {expected}\n"
+    # Any case is a log level; the value is lower case, as uvicorn wants it.
+    assert build_parser().parse_args(["--log-level", "DEBUG"]).log_level == "debug"
+
+
+# --------------------------------------------------------------------------- settings: every path, one place
+
+
+@pytest.fixture
+def no_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An environment without any uc-workflow setting, run from an empty directory (no .env)."""
+    for key in list(os.environ):
+        if key.startswith(("ULTRACART_", "UC_WORKFLOW_", "SLACK_")):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_default_paths(no_settings: Path) -> None:
+    from platformdirs import user_cache_dir, user_data_dir
+
+    from shared_client.settings import Settings
+
+    settings = Settings()
+    assert settings.sandbox_db_path == Path(user_data_dir("uc-workflow")) / "sandbox.sqlite3"
+    assert settings.slack_db_path == Path(user_data_dir("uc-workflow")) / "slack.sqlite3"
+    assert settings.lock_dir == Path(user_cache_dir("uc-workflow")) / "locks"
+    assert settings.slack_api_url == "https://slack.com/api/"
+
+
+def test_path_settings(no_settings: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared_client.sandbox import default_db_path
+    from shared_client.settings import Settings
+
+    monkeypatch.setenv("UC_WORKFLOW_SANDBOX_DB", str(no_settings / "sb" / "sandbox.sqlite3"))
+    monkeypatch.setenv("UC_WORKFLOW_LOCK_DIR", str(no_settings / "locks"))
+    settings = Settings()
+    assert settings.sandbox_db_path == no_settings / "sb" / "sandbox.sqlite3"
+    assert settings.slack_db_path == no_settings / "sb" / "slack.sqlite3"  # next to the sandbox's file
+    assert settings.lock_dir == no_settings / "locks"
+    assert default_db_path(settings) == settings.sandbox_db_path
+
+    monkeypatch.setenv("UC_WORKFLOW_SLACK_DB", str(no_settings / "ids.sqlite3"))
+    assert Settings().slack_db_path == no_settings / "ids.sqlite3"  # wins over "next to the sandbox"
+
+    monkeypatch.setenv("UC_WORKFLOW_LOCK_DIR", " ")  # blank is unset, as for every setting
+    assert Settings().uc_workflow_lock_dir is None
+
+
+def test_settings_read_a_dotenv_file(no_settings: Path) -> None:
+    from shared_client.settings import Settings
+
+    (no_settings / ".env").write_text(f"UC_WORKFLOW_SLACK_DB={no_settings / 'from-dotenv.sqlite3'}\n")
+    assert Settings().slack_db_path == no_settings / "from-dotenv.sqlite3"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared_client.settings import Settings
 
 FAULT_KINDS: tuple[str, ...] = ("429", "500", "503", "reset", "timeout")
 
@@ -55,14 +58,14 @@ def parse_rate_limit(text: str) -> RateLimit | None:
     return RateLimit(tuple(windows))
 
 
-def default_db_path() -> Path:
-    """`UC_WORKFLOW_SANDBOX_DB`, else `sandbox.sqlite3` in the user's data directory."""
-    override = os.environ.get("UC_WORKFLOW_SANDBOX_DB")
-    if override:
-        return Path(override).expanduser()
-    from platformdirs import user_data_dir
+def default_db_path(settings: Settings | None = None) -> Path:
+    """`Settings.sandbox_db_path`: `UC_WORKFLOW_SANDBOX_DB`, else `sandbox.sqlite3` in the user's data
+    directory (this process's settings unless others are given)."""
+    if settings is None:
+        from shared_client.settings import current_settings
 
-    return Path(user_data_dir("uc-workflow")) / "sandbox.sqlite3"
+        settings = current_settings()
+    return settings.sandbox_db_path
 
 
 @dataclass(frozen=True)
