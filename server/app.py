@@ -32,6 +32,7 @@ from pydantic import Field
 
 from shared_client.tools import GET_TASK, SEARCH_TASKS, ErrorKind, Tool, ToolContext, ToolError, select_tools
 from shared_client.tools.base import UNTRUSTED_NOTICE
+from shared_client.tools.schemas import schemas_of
 from shared_client.tools.search import SearchOutput
 from shared_client.tools.task_refs import TASK_REF_DESCRIPTION, parse_task_ref
 
@@ -69,13 +70,14 @@ class RegistryTool(MCPTool):
 
     @classmethod
     def adapt(cls, tool: Tool[Any, Any], context: ToolContext) -> RegistryTool:
-        output_schema = tool.output_model.model_json_schema(mode="serialization")
+        schemas = schemas_of(tool)  # committed beside the tools: no pydantic schema work at start
+        output_schema = schemas["output"]
         return cls(
             fn=_unused,
             name=tool.name,
             title=tool.title,
             description=tool.description,
-            parameters=tool.input_model.model_json_schema(),
+            parameters=schemas["input"],
             # mcp only reads ``output_schema`` from this; arguments never reach its ``arg_model``.
             fn_metadata=FuncMetadata(arg_model=ArgModelBase, output_schema=output_schema),
             is_async=True,

@@ -120,18 +120,20 @@ class RequestLoop:
                 write=constants.WRITE_TIMEOUT,
                 pool=constants.POOL_TIMEOUT,
             )
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url + "/",
-            transport=transport,
-            timeout=timeout,
-            verify=_ssl_context(),
-            headers={
+        # The HTTP client (and its TLS context) is made on the first request: a server that starts and
+        # lists its tools sends none, and starts that much sooner.
+        self._http_options: dict[str, Any] = {
+            "base_url": self.base_url + "/",
+            "transport": transport,
+            "timeout": timeout,
+            "headers": {
                 **auth_headers,
                 "X-UltraCart-Api-Version": constants.API_VERSION,
                 "Accept": "application/json",
                 "User-Agent": constants.USER_AGENT,
             },
-        )
+        }
+        self._http_client: httpx.AsyncClient | None = None
         self._gate: CredentialGate = gate_for(
             gate_key or credential_fingerprint(self.base_url, credential), budget or BudgetSpec()
         )
@@ -147,8 +149,17 @@ class RequestLoop:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        if self._http_client is None:
+            # A transport below the client (the sandbox, tests) needs no TLS context of ours.
+            verify = _ssl_context() if self._http_options["transport"] is None else True
+            self._http_client = httpx.AsyncClient(verify=verify, **self._http_options)
+        return self._http_client
+
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http_client is not None:
+            await self._http_client.aclose()
 
     def _build_request(self, operation: Operation, url: str, **kwargs: Any) -> httpx.Request:
         try:
