@@ -1,13 +1,18 @@
 """Shared helpers for the benchmarks: a sandbox subprocess on a loopback port, a client on it, an MCP
-server over stdio, statistics and table printing.
+server over stdio, statistics, table printing, and quiet output.
 
-Every benchmark module has ``run(quick: bool = False) -> list[Table]`` and a ``main()`` that prints them;
-``bench/run_all.py`` calls every ``run``.
+Every benchmark module has ``run(quick: bool = False) -> list[Table]`` and a ``main()`` that prints them
+(``bench_main``); ``bench/run_all.py`` calls every ``run``.
+
+Quiet by default: this process logs warnings and errors only, and what child processes write to stderr is
+kept aside and shown when the benchmark fails. ``--verbose`` shows everything as it happens.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import os
 import platform
 import socket
@@ -17,10 +22,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
 
@@ -122,6 +127,96 @@ def machine_line() -> str:
     )
 
 
+# --------------------------------------------------------------------------- quiet output
+
+# Libraries that log every request or connection at INFO: httpx and httpcore (each UltraCart call), uvicorn
+# and aiohttp (access lines of the sandbox and the mock Slack), mcp (every request it handles).
+CHATTY_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "uvicorn",
+    "uvicorn.access",
+    "uvicorn.error",
+    "aiohttp.access",
+    "aiohttp.server",
+    "mcp",
+    "slack_bolt",
+    "slack_sdk",
+)
+STDERR_TAIL = 8000  # characters of a child's stderr shown with a failure
+
+
+def verbose_requested() -> bool:
+    return "--verbose" in sys.argv
+
+
+@functools.cache
+def terminal() -> TextIO:
+    """This process's stderr as it was at the start, before ``quiet_children`` points descriptor 2 away."""
+    sys.stderr.flush()
+    return open(  # lives as long as the process
+        os.dup(2), "w", encoding="utf-8", errors="backslashreplace", buffering=1
+    )
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """One handler on the root logger, on the terminal's stderr: warnings and errors, or everything with
+    ``--verbose``. Installed before mcp's ``MCPServer`` runs ``logging.basicConfig(level=INFO)``, which then
+    does nothing."""
+    handler = logging.StreamHandler(terminal())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
+
+
+def show_child_stderr(what: str, text: str) -> None:
+    text = text.strip()
+    if text:
+        out = terminal()
+        print(f"--- stderr of {what} (last {STDERR_TAIL} characters) ---", file=out)
+        print(text[-STDERR_TAIL:], file=out, flush=True)
+
+
+@contextlib.contextmanager
+def quiet_children(verbose: bool = False) -> Iterator[None]:
+    """File descriptor 2, which child processes inherit (mcp's client hands ``sys.stderr`` to the MCP
+    servers it starts), goes to a file for the block; log records still reach the terminal (see
+    ``configure_logging``). When the block fails, what the file caught is shown."""
+    if verbose:
+        yield
+        return
+    terminal()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile("w+b") as kept:
+        os.dup2(kept.fileno(), 2)
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            if failed:
+                kept.seek(0)
+                show_child_stderr("child processes", kept.read().decode(errors="replace"))
+
+
+def bench_main(run: Callable[..., Sequence[Table]]) -> None:
+    """``main()`` of a benchmark: ``--quick`` for fewer runs, ``--verbose`` for every log line."""
+    verbose = verbose_requested()
+    configure_logging(verbose)
+    with quiet_children(verbose):
+        tables = run(quick="--quick" in sys.argv)
+    print_tables(tables)
+
+
 # --------------------------------------------------------------------------- the sandbox over a port
 
 
@@ -168,7 +263,8 @@ class Sandbox:
 def sandbox(*args: str, ready_timeout: float = 300.0) -> Iterator[Sandbox]:
     """``python -m shared_client.sandbox`` on a free loopback port with its own database and ``args``
     (e.g. ``--latency 0.05``, ``--rate-limit none``, ``--seed-tasks 10000``); readiness is polled."""
-    with tempfile.TemporaryDirectory(prefix="uc-bench-") as tmp:
+    verbose = verbose_requested()
+    with tempfile.TemporaryDirectory(prefix="uc-bench-") as tmp, open(Path(tmp) / "stderr", "w+b") as err:
         port = free_port()
         db = Path(tmp) / "sandbox.sqlite3"
         proc = subprocess.Popen(
@@ -183,18 +279,24 @@ def sandbox(*args: str, ready_timeout: float = 300.0) -> Iterator[Sandbox]:
                 "--db",
                 str(db),
                 "--log-level",
-                "warning",
+                "info" if verbose else "warning",
                 *args,
             ],
             env=clean_env(),
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=None if verbose else err,  # a file: a pipe nobody reads could fill and stall it
         )
         root = f"http://127.0.0.1:{port}"
         try:
-            _wait_ready(f"{root}/_sandbox/stats", proc, ready_timeout)
-            yield Sandbox(root, db, proc)
+            _wait_ready(f"{root}/_sandbox/stats", proc, err, ready_timeout)
+            try:
+                yield Sandbox(root, db, proc)
+            except BaseException:  # the benchmark failed: what the sandbox said (warnings and errors)
+                err.seek(0)
+                state = "running" if proc.poll() is None else f"exit {proc.returncode}"
+                show_child_stderr(f"the sandbox ({state})", err.read().decode(errors="replace"))
+                raise
         finally:
             proc.terminate()
             try:
@@ -204,12 +306,13 @@ def sandbox(*args: str, ready_timeout: float = 300.0) -> Iterator[Sandbox]:
                 proc.wait()
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], deadline: float) -> None:
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], err: Any, deadline: float) -> None:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise RuntimeError(f"sandbox exited early with {proc.returncode}: {err[-2000:]}")
+            err.seek(0)
+            text = err.read().decode(errors="replace")
+            raise RuntimeError(f"sandbox exited early with {proc.returncode}: {text[-2000:]}")
         try:
             if httpx.get(url, timeout=1.0).status_code < 500:
                 return

@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Sandbox, Table, mcp_server_params, median, print_tables, sandbox
+from bench._common import Sandbox, Table, bench_main, mcp_server_params, median, sandbox
 
 RUNS = 3
 # The day's steps: (label, tool, arguments). "{n0}" etc. are task numbers from the search.
@@ -182,7 +182,7 @@ SLACK_STRICT = {"cold": 1 + 1 + 0 + 1 + 1 + 1, "warm": 0 + 1 + 0 + 1 + 1 + 1}
 
 
 def main() -> None:
-    print_tables(run(quick="--quick" in sys.argv))
+    bench_main(run)
 
 
 if __name__ == "__main__":

@@ -13,14 +13,13 @@ Target: the MCP path adds under 2 ms at the median (MCP median − client median
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Sandbox, Table, mcp_server_params, median, ms, percentile, print_tables, sandbox
+from bench._common import Sandbox, Table, bench_main, mcp_server_params, median, ms, percentile, sandbox
 from shared_client.models import WorkflowTasksRequest
 from shared_client.tools import ToolContext, get_tool
 
@@ -180,8 +179,7 @@ def run(quick: bool = False) -> list[Table]:
 
 
 def main() -> None:
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    print_tables(run(quick="--quick" in sys.argv))
+    bench_main(run)
 
 
 if __name__ == "__main__":

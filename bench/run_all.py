@@ -1,6 +1,8 @@
 """Run every benchmark and print every table: ``python bench/run_all.py`` (``--quick`` for fewer runs).
 
 Also writes the tables to ``bench/RESULTS.md`` with the machine they came from (``--no-write`` to skip).
+Prints the tables and nothing else: log lines below warnings are off and child processes' stderr is kept
+aside, shown only with a benchmark that fails (``--verbose`` shows everything as it happens).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Table, machine_line
+from bench._common import Table, configure_logging, machine_line, quiet_children, verbose_requested
 
 BENCHMARKS = (
     "call_economy",
@@ -32,6 +34,8 @@ BENCHMARKS = (
 
 def main() -> None:
     quick = "--quick" in sys.argv
+    verbose = verbose_requested()
+    configure_logging(verbose)
     started = time.perf_counter()
     sections: list[str] = []
     summary: list[tuple[str, str, bool]] = []
@@ -42,8 +46,9 @@ def main() -> None:
         gc.collect()
         gc.freeze()
         try:
-            module = importlib.import_module(f"bench.{name}")
-            tables: list[Table] = module.run(quick=quick)
+            with quiet_children(verbose):
+                module = importlib.import_module(f"bench.{name}")
+                tables: list[Table] = module.run(quick=quick)
         except Exception:
             text = f"### {name}: FAILED\n\n```\n{traceback.format_exc()}```\n"
             print(text, flush=True)

@@ -19,7 +19,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Sandbox, Table, median, ms, percentile, print_tables, sandbox
+from bench._common import Sandbox, Table, bench_main, median, ms, percentile, sandbox
 from shared_client import constants
 from shared_client.models import WorkflowTasksRequest
 
@@ -104,7 +104,7 @@ def run(quick: bool = False) -> list[Table]:
 
 
 def main() -> None:
-    print_tables(run(quick="--quick" in sys.argv))
+    bench_main(run)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Sandbox, Table, median, print_tables, sandbox, spread
+from bench._common import Sandbox, Table, bench_main, median, sandbox, spread
 from shared_client import constants
 from shared_client.models import WorkflowTasksRequest
 
@@ -130,7 +130,7 @@ def run(quick: bool = False) -> list[Table]:
 
 
 def main() -> None:
-    print_tables(run(quick="--quick" in sys.argv))
+    bench_main(run)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ class TaskSummary(OutputModel):
     assignee: str | None = Field(default=None, description="The user the task is assigned to")
     group: str | None = Field(default=None, description="The group the task is assigned to")
     due: str | None = None
-    overdue: bool = False
+    # Sent only when true (the schema's default says false): most tasks in a list are not overdue.
+    overdue: bool = Field(default=False, exclude_if=lambda overdue: not overdue)
     object: str | None = Field(
         default=None, description="The linked UltraCart object, e.g. 'order DEMO-1234'"
     )
@@ -254,7 +255,7 @@ def task_list(tasks: list[WorkflowTask], full: bool) -> dict[str, Any]:
 def summary_row(t: TaskSummary) -> str:
     """One line per task; the uuid stays in the structured result (the number names the task)."""
     who = t.assignee or (f"group {t.group}" if t.group else "unassigned")
-    due = f", due {t.due[:10]}" + (" (OVERDUE)" if t.overdue else "") if t.due else ""
+    due = f", due {t.due[:10]}" + (" OVERDUE" if t.overdue else "") if t.due else ""
     return f"#{t.number} {t.name} [{t.status}, {t.priority}, {who}{due}]"
 
 

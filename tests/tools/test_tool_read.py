@@ -29,7 +29,9 @@ async def test_search_is_compact_by_default(tools: Tools) -> None:
     assert "tasks_detail" not in out
     for task in out["tasks"]:
         assert set(task) <= SUMMARY_FIELDS, set(task) - SUMMARY_FIELDS
-        assert {"uuid", "number", "name", "status", "priority", "overdue"} <= set(task)
+        assert {"uuid", "number", "name", "status", "priority"} <= set(task)
+        assert task.get("overdue", True) is True, "overdue is sent only when true (the default is false)"
+    assert any("overdue" in task for task in out["tasks"])
     assert "notice" in out
 
 
@@ -99,7 +101,7 @@ async def test_search_overdue(tools: Tools) -> None:
         assert task["overdue"] is True and task["status"] == "open"
         assert datetime.fromisoformat(task["due"]) < now
     everything = await tools.run("search_tasks", {"limit": 500})
-    assert {t["uuid"] for t in everything["tasks"] if t["overdue"] and t["status"] == "open"} == {
+    assert {t["uuid"] for t in everything["tasks"] if t.get("overdue") and t["status"] == "open"} == {
         t["uuid"] for t in out["tasks"]
     }
 
