@@ -10,7 +10,7 @@ side: the body as served, and the same JSON minified (the fairest, smallest form
 Token estimates: ``bytes / 4`` and a count of GPT-style pre-tokens (words, numbers of up to 3 digits,
 runs of punctuation, whitespace) — tokenizers split JSON at least that finely, so the second is a floor.
 
-"Nothing a user needs left out": for every task, the summary must carry its number, uuid, name, status,
+"Nothing a user needs left out": for every task, the summary must carry its number, name, status,
 priority, assignee (user or group), due date and linked object, wherever UltraCart's task has them, and
 the right overdue flag (sent only when true; the output schema's default is false).
 
@@ -85,11 +85,12 @@ def missing_fields(
 ) -> list[str]:
     """What a user needs that UltraCart's task has and our summary lacks (or gets wrong: overdue)."""
     problems: list[str] = []
-    by_uuid = {t["workflow_task_uuid"]: t for t in raw_tasks}
-    if {s.get("uuid") for s in summaries} != set(by_uuid):
+    # The number is the task's reference in a summary (every tool takes '#123').
+    by_number = {t["global_task_number"]: t for t in raw_tasks}
+    if {s.get("number") for s in summaries} != set(by_number):
         problems.append("the 25 tasks differ from UltraCart's 25")
     for s in summaries:
-        raw = by_uuid.get(s.get("uuid", ""), {})
+        raw = by_number.get(s.get("number"), {})
         need = {
             "number": raw.get("global_task_number"),
             "name": raw.get("task_name"),
@@ -150,7 +151,7 @@ def run(quick: bool = False) -> list[Table]:
     table.target(f"text content ≤ 25% of UltraCart's JSON ({text:.1%})", text <= 0.25)
     table.target(f"whole tools/call result, text + structured, ≤ 18% ({wire:.1%})", wire <= 0.18)
     table.target(
-        "nothing a user needs left out (number, uuid, name, status, priority, assignee, due, overdue, object)"
+        "nothing a user needs left out (number, name, status, priority, assignee, due date, overdue, object)"
         + (f": missing {', '.join(problems[:6])}" if problems else ""),
         not problems,
     )

@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_serializer
 
 from shared_client.models import Status, WorkflowAttachment, WorkflowTask, WorkflowUser
 from shared_client.tools.base import UNTRUSTED_NOTICE, OutputModel
@@ -18,19 +18,26 @@ from shared_client.tools.values import clean_text, friendly_priority
 
 
 class TaskSummary(OutputModel):
-    uuid: str
+    # A task in a list, for picking one. The number is how people and tools refer to it (every tool takes
+    # '#123', resolved from the list just read at no cost), so the uuid stays out of what is sent (the
+    # front ends still read it); get_task has it, and the exact due time.
+    uuid: str = Field(default="", exclude=True)
     number: int | None = None
     name: str | None = None
     status: str | None = None
     priority: str | None = None
     assignee: str | None = Field(default=None, description="The user the task is assigned to")
     group: str | None = Field(default=None, description="The group the task is assigned to")
-    due: str | None = None
+    due: str | None = Field(default=None, description="The due date (YYYY-MM-DD), in the task's time zone")
     # Sent only when true (the schema's default says false): most tasks in a list are not overdue.
     overdue: bool = Field(default=False, exclude_if=lambda overdue: not overdue)
     object: str | None = Field(
         default=None, description="The linked UltraCart object, e.g. 'order DEMO-1234'"
     )
+
+    @field_serializer("due", when_used="json")
+    def _due_date(self, due: str | None) -> str | None:
+        return due[:10] if due else due
 
     @property
     def closed(self) -> bool:

@@ -265,7 +265,7 @@ async def _search(ctx: ToolContext, params: SearchInput) -> SearchOutput:
     feedback), priority (low/medium/high/critical), assignee ('me' = mine directly or through my groups,
     'unassigned', or a user/group by name, e-mail or id), group, object_type, object_email, tags,
     created_by, overdue, and date ranges (due/created/updated/delay_until _after/_before, ISO dates).
-    Returns compact summaries (uuid, number, name, status, priority, assignee, due, overdue, object) with
+    Returns compact summaries (number, name, status, priority, assignee, due date, overdue, object) with
     total, has_more and next_cursor; pass detail=true for full tasks. Example: {'assignee': 'me',
     'status': 'open', 'sort': 'due'}. object_type + object_id narrows to one order's (item's, ...) tasks,
     with the other filters still applied."""

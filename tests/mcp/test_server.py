@@ -237,9 +237,9 @@ async def test_prompts(tool_context: ToolContext, facts: Facts, mode: str) -> No
 async def test_completions(tool_context: ToolContext, mode: str) -> None:
     mine = (
         await get_tool("search_tasks").run(tool_context, {"assignee": "me", "status": "open", "limit": 25})
-    ).to_data()["tasks"]
+    ).tasks
     assert mine, "the demo account should give the owner open tasks"
-    number, uuid = f"#{mine[0]['number']}", mine[0]["uuid"]
+    number, uuid = f"#{mine[0].number}", mine[0].uuid  # summaries send the number; the uuid is typed data
     prompt = PromptReference(type="ref/prompt", name=HANDOVER_PROMPT)
     async with Client(build_server(tool_context), mode=mode) as client:
         everything = (await client.complete(prompt, {"name": "task", "value": ""})).completion.values

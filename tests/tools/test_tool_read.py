@@ -4,10 +4,13 @@ count_open_tasks, list_task_tags."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
 from tool_support import Tools, assert_one_line, delta
+
+from shared_client.tools import get_tool
 
 SUMMARY_FIELDS = {
     "uuid",
@@ -29,7 +32,8 @@ async def test_search_is_compact_by_default(tools: Tools) -> None:
     assert "tasks_detail" not in out
     for task in out["tasks"]:
         assert set(task) <= SUMMARY_FIELDS, set(task) - SUMMARY_FIELDS
-        assert {"uuid", "number", "name", "status", "priority"} <= set(task)
+        # The number is the reference in a list (every tool takes '#123'); get_task has the uuid.
+        assert {"number", "name", "status", "priority"} <= set(task) and "uuid" not in task
         assert task.get("overdue", True) is True, "overdue is sent only when true (the default is false)"
     assert any("overdue" in task for task in out["tasks"])
     assert "notice" in out
@@ -99,10 +103,13 @@ async def test_search_overdue(tools: Tools) -> None:
     assert out["count"] > 0
     for task in out["tasks"]:
         assert task["overdue"] is True and task["status"] == "open"
-        assert datetime.fromisoformat(task["due"]) < now
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", task["due"])  # a summary sends the date
+    # The typed summary (what the front ends read) has the whole due date-time: it is past.
+    typed = await get_tool("search_tasks").run(tools.ctx, {"overdue": True, "limit": 100})
+    assert typed.tasks and all(t.due and datetime.fromisoformat(t.due) < now for t in typed.tasks)
     everything = await tools.run("search_tasks", {"limit": 500})
-    assert {t["uuid"] for t in everything["tasks"] if t.get("overdue") and t["status"] == "open"} == {
-        t["uuid"] for t in out["tasks"]
+    assert {t["number"] for t in everything["tasks"] if t.get("overdue") and t["status"] == "open"} == {
+        t["number"] for t in out["tasks"]
     }
 
 
@@ -196,7 +203,7 @@ async def test_get_tasks_for_object(tools: Tools) -> None:
     detail = await tools.run(
         "get_tasks_for_object", {"object_type": "order", "object_id": "DEMO-0001234", "detail": True}
     )
-    assert [t["uuid"] for t in detail["tasks_detail"]] == [t["uuid"] for t in out["tasks"]]
+    assert [t["number"] for t in detail["tasks_detail"]] == [t["number"] for t in out["tasks"]]
 
 
 @pytest.mark.parametrize("spelling", ["storefront", "store", "Storefront"])
@@ -256,7 +263,7 @@ async def test_create_task_with_every_field(tools: Tools) -> None:
     assert props["ticket"] == "T-77" and props["channel"] == "phone"
     assert raw["global_task_number"] == out["task"]["number"]
     linked = await tools.run("get_tasks_for_object", {"object_type": "order", "object_id": "DEMO-0005555"})
-    assert [t["uuid"] for t in linked["tasks"]] == [out["task"]["uuid"]]
+    assert [t["number"] for t in linked["tasks"]] == [out["task"]["number"]]
 
 
 async def test_create_is_one_insert(tools: Tools) -> None:
@@ -320,20 +327,20 @@ async def test_search_by_object_applies_the_other_filters_to_its_tasks(tools: To
             ]
         )
     ]
-    uuids = [m["task"]["uuid"] for m in made]
+    numbers = [m["task"]["number"] for m in made]
     before = await tools.counts()
     everything = await tools.run(
         "search_tasks", {"object_type": "item", "object_id": "SKU-9", "sort": "-priority"}
     )
-    assert [t["uuid"] for t in everything["tasks"]] == [uuids[2], uuids[0], uuids[1]]
+    assert [t["number"] for t in everything["tasks"]] == [numbers[2], numbers[0], numbers[1]]
     assert everything["total"] == 3 and everything["has_more"] is False
     assert delta(before, await tools.counts()) == {"getWorkflowTaskByObjectType": 1}
     open_ones = await tools.run(
         "search_tasks", {"object_type": "item", "object_id": "SKU-9", "status": "open"}
     )
-    assert {t["uuid"] for t in open_ones["tasks"]} == {uuids[0], uuids[2]}
+    assert {t["number"] for t in open_ones["tasks"]} == {numbers[0], numbers[2]}
     mine = await tools.run("search_tasks", {"object_type": "item", "object_id": "SKU-9", "assignee": "me"})
-    assert [t["uuid"] for t in mine["tasks"]] == [uuids[2]]
+    assert [t["number"] for t in mine["tasks"]] == [numbers[2]]
     paged = await tools.run("search_tasks", {"object_type": "item", "object_id": "SKU-9", "limit": 2})
     assert paged["count"] == 2 and paged["has_more"] is True
     rest = await tools.run(

@@ -89,7 +89,8 @@ async def test_get_task_cleans_and_flags(tools: Tools, hostile_task: str) -> Non
 async def test_lists_clean_and_flag(tools: Tools, hostile_task: str, tool: str, args: dict[str, Any]) -> None:
     out = await tools.run(tool, args)
     rows = out.get("tasks") or out.get("tasks_detail") or []
-    mine = [t for t in rows if t["uuid"] == hostile_task]
+    number = (await tools.raw(hostile_task))["global_task_number"]  # a summary's reference is its number
+    mine = [t for t in rows if t["number"] == number]
     assert mine and mine[0]["name"] == "Pay invoice now"
     assert hidden_in(out) == set()
     assert out["notice"] == UNTRUSTED_NOTICE
