@@ -3,7 +3,7 @@
     uc-workflow tools                                   # name, read-only, toolset, title
     uc-workflow call search_tasks '{"assignee": "me"}'  # the structured result as JSON on stdout
 
-A tool failure prints its message on stderr and exits 1; an unknown tool, bad JSON or a bad setting exits 2.
+A tool failure prints its message on stderr, ``{"error": {kind, message, fields}}`` on stdout, and exits 1; an unknown tool, bad JSON or a bad setting exits 2.
 Needs neither mcp nor slack.
 """
 
@@ -122,6 +122,8 @@ def call(args: argparse.Namespace) -> None:
     try:
         data = asyncio.run(call_tool(args.tool, arguments, settings, force_sandbox=args.sandbox))
     except ToolError as exc:
+        # For scripts, the error as data on stdout (its kind, the fields it names); for people, the line.
+        print(json.dumps({"error": exc.to_data()}, indent=2, ensure_ascii=False))
         raise CommandError(exc.message) from None
     print(json.dumps(data, indent=2, ensure_ascii=False))
 

@@ -82,12 +82,16 @@ def test_call_with_no_arguments(env: dict[str, str]) -> None:
 def test_tool_failure_exits_1_with_the_message(env: dict[str, str]) -> None:
     done = run(env, "call", "get_task", '{"task": "#99999999"}')
     assert done.returncode == 1
-    assert done.stdout == ""
     assert "#99999999" in done.stderr and "Traceback" not in done.stderr
+    # stdout holds the error as data, for scripts: what kind, and which argument it is about.
+    error = json.loads(done.stdout)["error"]
+    assert error["kind"] == "not_found" and [f["path"] for f in error["fields"]] == ["task"]
 
     invalid = run(env, "call", "search_tasks", '{"priority": "whenever"}')
     assert invalid.returncode == 1
     assert "priority" in invalid.stderr
+    error = json.loads(invalid.stdout)["error"]
+    assert error["kind"] == "bad_input" and [f["path"] for f in error["fields"]] == ["priority"]
 
 
 @pytest.mark.parametrize(
