@@ -15,17 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from shared_client.commandline import (
-    CommandParser,
-    UsageError,
-    add_listen_options,
-    add_log_level_option,
-    add_sandbox_option,
-    command_parser,
-    load_settings,
-    run_command,
-    setup_logging,
-)
+from shared_client import commandline
 from shared_client.tools.base import TOOLSETS
 
 if TYPE_CHECKING:
@@ -44,7 +34,7 @@ def parse_toolsets(value: str) -> list[str]:
     names = [part.strip() for part in value.split(",") if part.strip()]
     unknown = [name for name in names if name not in TOOLSETS]
     if unknown or not names:
-        raise UsageError(
+        raise commandline.UsageError(
             f"--toolsets: unknown toolset {', '.join(repr(n) for n in unknown) or repr(value)}; "
             f"use a comma-separated list of {', '.join(TOOLSETS)}"
         )
@@ -90,28 +80,30 @@ def transport_security(host: str) -> TransportSecuritySettings:
     )
 
 
-def build_parser() -> CommandParser:
-    parser = command_parser(
+def build_parser() -> commandline.CommandParser:
+    parser = commandline.command_parser(
         PROG,
         "MCP server for UltraCart Workflow tasks. Runs on the local sandbox unless "
         "ULTRACART_API_KEY or ULTRACART_OAUTH_TOKEN is set.",
     )
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
-    add_listen_options(parser, port=8000, port_help=f"HTTP port (default 8000); endpoint {MCP_PATH}")
+    commandline.add_listen_options(
+        parser, port=8000, port_help=f"HTTP port (default 8000); endpoint {MCP_PATH}"
+    )
     parser.add_argument("--read-only", action="store_true", help="serve only the read-only tools")
     parser.add_argument(
         "--toolsets",
         default=",".join(TOOLSETS),
         help=f"comma-separated toolsets to serve (default all: {','.join(TOOLSETS)})",
     )
-    add_sandbox_option(parser)
-    add_log_level_option(parser, default="warning")
+    commandline.add_sandbox_option(parser)
+    commandline.add_log_level_option(parser, default="warning")
     return parser
 
 
 def check_http_binding(host: str, token: str | None) -> None:
     if not is_loopback(host) and not token:
-        raise UsageError(
+        raise commandline.UsageError(
             f"--host {host} is not a loopback address: set UC_WORKFLOW_MCP_TOKEN to require a bearer token, "
             "or bind 127.0.0.1"
         )
@@ -129,14 +121,14 @@ def build_http_app(server: MCPServer[Any], host: str, token: str | None) -> ASGI
 
 
 def serve(args: argparse.Namespace) -> None:
-    settings = load_settings()
-    setup_logging(args.log_level, settings)
+    settings = commandline.load_settings()
+    commandline.setup_logging(args.log_level, settings)
     token = settings.uc_workflow_mcp_token.get_secret_value() if settings.uc_workflow_mcp_token else None
     toolsets = parse_toolsets(args.toolsets)
     if args.transport == "http":
         check_http_binding(args.host, token)
         if not 0 < args.port < 65536:
-            raise UsageError(f"--port {args.port}: use a port between 1 and 65535")
+            raise commandline.UsageError(f"--port {args.port}: use a port between 1 and 65535")
 
     from server.app import build_server
     from shared_client.factory import build_backend
@@ -171,7 +163,9 @@ def serve(args: argparse.Namespace) -> None:
         listener.listen(2048)  # from here on, connections queue until uvicorn serves them
     except OSError as exc:
         listener.close()
-        raise UsageError(f"cannot listen on {url_host}:{args.port}: {exc.strerror or exc}") from None
+        raise commandline.UsageError(
+            f"cannot listen on {url_host}:{args.port}: {exc.strerror or exc}"
+        ) from None
     print(f"{PROG}: listening on http://{url_host}:{args.port}{MCP_PATH}", file=sys.stderr, flush=True)
     config = uvicorn.Config(
         app, host=args.host, port=args.port, log_config=None, log_level=args.log_level, lifespan="on"
@@ -182,5 +176,5 @@ def serve(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        return run_command(PROG, lambda: serve(args))
+        return commandline.run_command(PROG, lambda: serve(args))
     return 0

@@ -3,7 +3,8 @@
     uc-workflow tools                                   # name, read-only, toolset, title
     uc-workflow call search_tasks '{"assignee": "me"}'  # the structured result as JSON on stdout
 
-A tool failure prints its message on stderr, ``{"error": {kind, message, fields}}`` on stdout, and exits 1; an unknown tool, bad JSON or a bad setting exits 2.
+A tool failure prints its message on stderr, ``{"error": {kind, message, fields}}`` on stdout, and exits 1;
+an unknown tool, bad JSON or a bad setting exits 2.
 Needs neither mcp nor slack.
 """
 
@@ -16,16 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from shared_client.commandline import (
-    CommandError,
-    CommandParser,
-    UsageError,
-    add_sandbox_option,
-    command_parser,
-    load_settings,
-    run_command,
-    setup_logging,
-)
+from shared_client import commandline
 
 if TYPE_CHECKING:
     from shared_client.settings import Settings
@@ -33,18 +25,18 @@ if TYPE_CHECKING:
 PROG = "uc-workflow"
 
 
-def build_parser() -> CommandParser:
-    parser = command_parser(
+def build_parser() -> commandline.CommandParser:
+    parser = commandline.command_parser(
         PROG,
         "UltraCart Workflow tools from a shell. Runs on the local sandbox unless "
         "ULTRACART_API_KEY or ULTRACART_OAUTH_TOKEN is set.",
     )
-    add_sandbox_option(parser)
+    commandline.add_sandbox_option(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     tools = commands.add_parser("tools", help="list the tools", description="List the tools.")
     tools.add_argument("--json", action="store_true", help="print the list as JSON")
-    add_sandbox_option(tools, on_subcommand=True)
+    commandline.add_sandbox_option(tools, on_subcommand=True)
 
     call = commands.add_parser(
         "call",
@@ -58,7 +50,7 @@ def build_parser() -> CommandParser:
         default="{}",
         help="the arguments as a JSON object (default {}; - reads stdin)",
     )
-    add_sandbox_option(call, on_subcommand=True)
+    commandline.add_sandbox_option(call, on_subcommand=True)
     return parser
 
 
@@ -85,11 +77,11 @@ def parse_arguments(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UsageError(
+        raise commandline.UsageError(
             f"arguments are not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
         ) from None
     if not isinstance(value, dict):
-        raise UsageError('arguments must be a JSON object, e.g. \'{"status": "open"}\'')
+        raise commandline.UsageError('arguments must be a JSON object, e.g. \'{"status": "open"}\'')
     return value
 
 
@@ -115,16 +107,16 @@ def call(args: argparse.Namespace) -> None:
     try:
         get_tool(args.tool)
     except KeyError:
-        raise UsageError(f"unknown tool {args.tool!r}; `{PROG} tools` lists them") from None
+        raise commandline.UsageError(f"unknown tool {args.tool!r}; `{PROG} tools` lists them") from None
     arguments = parse_arguments(args.arguments)
-    settings = load_settings()
-    setup_logging("warning", settings)
+    settings = commandline.load_settings()
+    commandline.setup_logging("warning", settings)
     try:
         data = asyncio.run(call_tool(args.tool, arguments, settings, force_sandbox=args.sandbox))
     except ToolError as exc:
         # For scripts, the error as data on stdout (its kind, the fields it names); for people, the line.
         print(json.dumps({"error": exc.to_data()}, indent=2, ensure_ascii=False))
-        raise CommandError(exc.message) from None
+        raise commandline.CommandError(exc.message) from None
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
@@ -133,4 +125,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "tools":
         list_tools(args.json)
         return 0
-    return run_command(PROG, lambda: call(args))
+    return commandline.run_command(PROG, lambda: call(args))

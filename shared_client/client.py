@@ -144,10 +144,10 @@ class WorkflowClient(RequestLoop):
         try:
             response = await self._http.send(request)
         except httpx.TransportError as exc:
+            refused = isinstance(exc, httpx.ConnectError)  # refused: the bytes never left this machine
+            message = f"Could not upload the file ({type(exc).__name__})"
             raise APIConnectionError(
-                f"Could not upload the file ({type(exc).__name__})",
-                request_sent=True,
-                operation=upload.operation_id,
+                message, request_sent=not refused, operation=upload.operation_id
             ) from None
         if response.status_code >= 300:
             raise APIResponseError(

@@ -165,11 +165,8 @@ class RequestLoop:
         try:
             return self._http.build_request(operation.method, url, **kwargs)
         except httpx.InvalidURL as exc:
-            raise APIConnectionError(
-                f"The request for {operation.operation_id} could not be built ({exc})",
-                request_sent=False,
-                operation=operation.operation_id,
-            ) from None
+            message = f"The request for {operation.operation_id} could not be built ({exc})"
+            raise APIConnectionError(message, request_sent=False, operation=operation.operation_id) from None
 
     async def _call(
         self,

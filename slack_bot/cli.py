@@ -12,18 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared_client.commandline import (
-    CommandError,
-    CommandParser,
-    UsageError,
-    add_listen_options,
-    add_log_level_option,
-    add_sandbox_option,
-    command_parser,
-    load_settings,
-    run_command,
-    setup_logging,
-)
+from shared_client import commandline
 
 if TYPE_CHECKING:
     from shared_client.settings import Settings
@@ -33,15 +22,15 @@ EVENTS_PATH = "/slack/events"
 log = logging.getLogger("slack_bot")
 
 
-def build_parser() -> CommandParser:
-    parser = command_parser(
+def build_parser() -> commandline.CommandParser:
+    parser = commandline.command_parser(
         PROG,
         "The uc-workflow Slack bot (/task, modals, task cards, App Home). Socket Mode when "
         "SLACK_APP_TOKEN is set, otherwise HTTP at /slack/events. Needs SLACK_BOT_TOKEN and "
         "SLACK_SIGNING_SECRET; SLACK_API_URL points it at another Slack Web API.",
     )
-    add_listen_options(parser, port=3000, port_help="HTTP mode: port (default 3000)")
-    add_sandbox_option(parser)
+    commandline.add_listen_options(parser, port=3000, port_help="HTTP mode: port (default 3000)")
+    commandline.add_sandbox_option(parser)
     parser.add_argument(
         "--identity-db",
         type=Path,
@@ -49,7 +38,7 @@ def build_parser() -> CommandParser:
         help="SQLite file for Slack→UltraCart identities (default: UC_WORKFLOW_SLACK_DB, else "
         "slack.sqlite3 next to the sandbox database)",
     )
-    add_log_level_option(parser, default="info")
+    commandline.add_log_level_option(parser, default="info")
     return parser
 
 
@@ -100,7 +89,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    settings = load_settings()
+    settings = commandline.load_settings()
     missing = [
         name
         for name, value in (
@@ -110,21 +99,21 @@ def run(args: argparse.Namespace) -> None:
         if value is None
     ]
     if missing:
-        raise UsageError(
+        raise commandline.UsageError(
             f"{' and '.join(missing)} not set; create the Slack app from "
             "slack_bot/manifest.yaml and copy them from its settings (see the Slack section of README.md)"
         )
-    setup_logging(args.log_level, settings)
+    commandline.setup_logging(args.log_level, settings)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve(settings, args))
     except OSError as exc:
-        raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+        raise commandline.CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_command(PROG, lambda: run(args))
+    return commandline.run_command(PROG, lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,10 @@ def parse_fault_kinds(text: str) -> tuple[str, ...]:
     return kinds
 
 
+RATE_HELP = "'none' or N/unit[,N/unit] with unit second|minute|hour|day (default 1000/hour,10000/day)"
+KINDS_HELP = "comma list of 429,500,503,reset,timeout (reset and timeout strike after the commit)"
+
+
 def build_parser() -> CommandParser:
     parser = command_parser(
         PROG,
@@ -50,48 +54,40 @@ def build_parser() -> CommandParser:
         help="SQLite file (default: UC_WORKFLOW_SANDBOX_DB, else sandbox.sqlite3 in the user data directory)",
     )
     parser.add_argument("--reset", action="store_true", help="wipe the database and reseed the demo account")
-    parser.add_argument(
-        "--rate-limit",
-        type=parsed_by(parse_rate_limit),
-        default=DEFAULT_RATE_LIMIT,
-        metavar="TEXT",
-        help="'none' or N/unit[,N/unit] with unit second|minute|hour|day (default 1000/hour,10000/day)",
+    seconds, share, count = (
+        number_in_range(float, 0.0),
+        number_in_range(float, 0.0, 1.0),
+        number_in_range(int, 0),
     )
-    parser.add_argument(
-        "--allow-concurrent", action="store_true", help="do not answer 429 to concurrent requests of one key"
+    rates, kinds = parsed_by(parse_rate_limit), parsed_by(parse_fault_kinds)
+
+    limits = parser.add_argument_group("UltraCart's limits (on by default)")
+    limits.add_argument(
+        "--rate-limit", type=rates, default=DEFAULT_RATE_LIMIT, metavar="TEXT", help=RATE_HELP
     )
-    seconds = number_in_range(float, low=0.0)
-    parser.add_argument(
+    limits.add_argument(
+        "--allow-concurrent", action="store_true", help="no 429 for concurrent requests of a key"
+    )
+
+    faults = parser.add_argument_group("faults on demand")
+    faults.add_argument(
         "--latency", type=seconds, default=0.0, metavar="SECONDS", help="added to each request"
     )
-    parser.add_argument(
-        "--fault-rate",
-        type=number_in_range(float, 0.0, 1.0),
-        default=0.0,
-        metavar="FRACTION",
-        help="share of requests that fail",
+    faults.add_argument(
+        "--fault-rate", type=share, default=0.0, metavar="FRACTION", help="share of requests that fail"
     )
-    parser.add_argument(
-        "--fault-kinds",
-        type=parsed_by(parse_fault_kinds),
-        default=FAULT_KINDS,
-        metavar="KINDS",
-        help="comma list of 429,500,503,reset,timeout (reset and timeout strike after the commit)",
-    )
-    parser.add_argument(
+    faults.add_argument("--fault-kinds", type=kinds, default=FAULT_KINDS, metavar="KINDS", help=KINDS_HELP)
+    faults.add_argument(
         "--fault-timeout",
         type=seconds,
         default=30.0,
         metavar="SECONDS",
         help="how long a timeout fault hangs",
     )
-    parser.add_argument("--seed", type=int, default=None, metavar="N", help="random seed for fault injection")
+    faults.add_argument("--seed", type=int, default=None, metavar="N", help="random seed for fault injection")
+
     parser.add_argument(
-        "--seed-tasks",
-        type=number_in_range(int, low=0),
-        default=0,
-        metavar="N",
-        help="extra synthetic tasks for scale tests",
+        "--seed-tasks", type=count, default=0, metavar="N", help="extra tasks for scale tests"
     )
     add_log_level_option(parser, default="info")
     return parser

@@ -40,18 +40,16 @@ class UploadUrlOutput(OutputModel):
 
 
 async def _upload_url(ctx: ToolContext, params: UploadUrlInput) -> UploadUrlOutput:
-    """A presigned URL to upload one file (by extension, e.g. 'pdf') and the key to attach it with. Most
+    """Get an attachment upload URL
+
+    A presigned URL to upload one file (by extension, e.g. 'pdf') and the key to attach it with. Most
     callers want attach_file, which does the whole upload. Needs the workflow_write scope."""
     key, url = await upload_url(ctx, params.extension)
     return UploadUrlOutput(key=key, url=url)
 
 
 GET_ATTACHMENT_UPLOAD_URL = tool(
-    _upload_url,
-    name="get_attachment_upload_url",
-    title="Get an attachment upload URL",
-    toolset="attachments",
-    hints=APPEND,
+    _upload_url, name="get_attachment_upload_url", toolset="attachments", hints=APPEND
 )
 
 
@@ -72,7 +70,9 @@ class AttachOutput(TaskOutput):
 
 
 async def _attach(ctx: ToolContext, params: AttachInput) -> AttachOutput:
-    """Upload a file and attach it to a task, or to one of its notes (note_index, 0 = first). Give a local
+    """Attach a file to a task
+
+    Upload a file and attach it to a task, or to one of its notes (note_index, 0 = first). Give a local
     `path` (when running locally over stdio) or `content_base64` with `file_name`. Max 10 MB; the MIME
     type is detected. Every other note, attachment and field is kept. Example: {'task': '#1042', 'path':
     '/tmp/invoice.pdf'}."""
@@ -115,6 +115,4 @@ async def _attach(ctx: ToolContext, params: AttachInput) -> AttachOutput:
     )
 
 
-ATTACH_FILE = tool(
-    _attach, name="attach_file", title="Attach a file to a task", toolset="attachments", hints=APPEND
-)
+ATTACH_FILE = tool(_attach, name="attach_file", toolset="attachments", hints=APPEND)

@@ -99,18 +99,22 @@ class Tool(Generic[InT, OutT]):
 
 
 def tool(
-    handler: Callable[[Any, InT], Awaitable[OutT]], *, name: str, title: str, toolset: Toolset, hints: Hints
+    handler: Callable[[Any, InT], Awaitable[OutT]], *, name: str, toolset: Toolset, hints: Hints
 ) -> Tool[InT, OutT]:
-    """Declare a tool on its handler: the description is the handler's docstring (one paragraph, as the model
-    reads it), the input and output models are the handler's annotations."""
+    """Declare a tool on its handler. The handler's docstring is the title, a blank line, then the
+    description (one paragraph, as the model reads it); the input and output models are its annotations."""
     annotations = typing.get_type_hints(handler)
     params = list(inspect.signature(handler).parameters)
-    if len(params) != 2 or not handler.__doc__:
-        raise TypeError(f"{name}: a tool handler takes (context, params) and has a docstring")
+    title, _, description = inspect.cleandoc(handler.__doc__ or "").partition("\n\n")
+    if len(params) != 2 or not title or not description or "\n" in title:
+        raise TypeError(
+            f"{name}: a tool handler takes (context, params); its docstring is a title line, a blank "
+            "line and the description"
+        )
     return Tool(
         name=name,
         title=title,
-        description=" ".join(handler.__doc__.split()),
+        description=" ".join(description.split()),
         toolset=toolset,
         input_model=annotations[params[1]],
         output_model=annotations["return"],

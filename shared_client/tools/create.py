@@ -99,7 +99,9 @@ async def _find_created(ctx: ToolContext, token: str, since: datetime) -> Workfl
 
 
 async def _create(ctx: ToolContext, params: CreateInput) -> CreateOutput:
-    """Create a workflow task. Only `name` is required. Optional: details, priority
+    """Create a task
+
+    Create a workflow task. Only `name` is required. Optional: details, priority
     (low/medium/high/critical, default medium), status (default open), due (ISO date or date-time),
     delay_until, assignee (a user by name, e-mail, id or 'me', or a group by name), tags, a linked object
     (object_type + object_id), a first note, properties. Created exactly once even if the connection
@@ -151,4 +153,4 @@ async def _create(ctx: ToolContext, params: CreateInput) -> CreateOutput:
     return CreateOutput(task=detail(created))
 
 
-CREATE_TASK = tool(_create, name="create_task", title="Create a task", toolset="tasks", hints=CREATE)
+CREATE_TASK = tool(_create, name="create_task", toolset="tasks", hints=CREATE)

@@ -31,7 +31,9 @@ class NoteOutput(TaskOutput):
 
 
 async def _add_note(ctx: ToolContext, params: NoteInput) -> NoteOutput:
-    """Append a note to a task, optionally with files (attachments: [{'content_base64', 'file_name'}]);
+    """Add a note to a task
+
+    Append a note to a task, optionally with files (attachments: [{'content_base64', 'file_name'}]);
     every existing note, attachment and field is kept. Example: {'task': '#1042', 'text': 'Customer called
     back; refund approved.'}."""
     files = [
@@ -54,6 +56,4 @@ async def _add_note(ctx: ToolContext, params: NoteInput) -> NoteOutput:
     return NoteOutput(task=detail(saved), note_index=len(saved.notes or []) - 1, warnings=warnings or None)
 
 
-ADD_TASK_NOTE = tool(
-    _add_note, name="add_task_note", title="Add a note to a task", toolset="tasks", hints=APPEND
-)
+ADD_TASK_NOTE = tool(_add_note, name="add_task_note", toolset="tasks", hints=APPEND)

@@ -60,7 +60,9 @@ class GroupsOutput(OutputModel):
 
 
 async def _get_me(ctx: ToolContext, _params: NoInput) -> MeOutput:
-    """Return the UltraCart user behind the current credential (user_id, name, e-mail when known). Use it
+    """Who am I
+
+    Return the UltraCart user behind the current credential (user_id, name, e-mail when known). Use it
     to learn who 'me' is before assigning or searching 'my' tasks."""
     # A warm people cache already knows who "me" is (assignment_users carries my_user_id): no call.
     if ctx.people.is_fresh():
@@ -72,29 +74,29 @@ async def _get_me(ctx: ToolContext, _params: NoInput) -> MeOutput:
     return MeOutput(me=person(response.user or WorkflowUser()))
 
 
-GET_ME = tool(_get_me, name="get_me", title="Who am I", toolset="people", hints=READ)
+GET_ME = tool(_get_me, name="get_me", toolset="people", hints=READ)
 
 
 async def _list_users(ctx: ToolContext, params: QueryInput) -> UsersOutput:
-    """List the users tasks can be assigned to (user_id, name, e-mail). Optional `query` keeps those whose
+    """List assignable users
+
+    List the users tasks can be assigned to (user_id, name, e-mail). Optional `query` keeps those whose
     name or e-mail contains it, e.g. {'query': 'sam'}. Cached for a few minutes. Other tools already
     accept people by name or e-mail, so call this only to show choices or settle an ambiguity."""
     users = [u for u in (await ctx.people.get()).users if params.matches(u.user, u.email)]
     return UsersOutput(users=[person(u) for u in users], count=len(users))
 
 
-LIST_ASSIGNABLE_USERS = tool(
-    _list_users, name="list_assignable_users", title="List assignable users", toolset="people", hints=READ
-)
+LIST_ASSIGNABLE_USERS = tool(_list_users, name="list_assignable_users", toolset="people", hints=READ)
 
 
 async def _list_groups(ctx: ToolContext, params: QueryInput) -> GroupsOutput:
-    """List the groups tasks can be assigned to (group_id, name), e.g. 'Customer Service'. Optional
+    """List assignable groups
+
+    List the groups tasks can be assigned to (group_id, name), e.g. 'Customer Service'. Optional
     `query` filters by part of the name. Cached for a few minutes."""
     groups = [g for g in (await ctx.people.get()).groups if params.matches(g.group)]
     return GroupsOutput(groups=[group_out(g) for g in groups], count=len(groups))
 
 
-LIST_ASSIGNABLE_GROUPS = tool(
-    _list_groups, name="list_assignable_groups", title="List assignable groups", toolset="people", hints=READ
-)
+LIST_ASSIGNABLE_GROUPS = tool(_list_groups, name="list_assignable_groups", toolset="people", hints=READ)

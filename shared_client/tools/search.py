@@ -261,7 +261,9 @@ async def _search_object(
 
 
 async def _search(ctx: ToolContext, params: SearchInput) -> SearchOutput:
-    """Find workflow tasks. Filters combine with AND: status (open, closed, delayed, awaiting customer
+    """Search tasks
+
+    Find workflow tasks. Filters combine with AND: status (open, closed, delayed, awaiting customer
     feedback), priority (low/medium/high/critical), assignee ('me' = mine directly or through my groups,
     'unassigned', or a user/group by name, e-mail or id), group, object_type, object_email, tags,
     created_by, overdue, and date ranges (due/created/updated/delay_until _after/_before, ISO dates).
@@ -297,4 +299,4 @@ async def _search(ctx: ToolContext, params: SearchInput) -> SearchOutput:
     )
 
 
-SEARCH_TASKS = tool(_search, name="search_tasks", title="Search tasks", toolset="tasks", hints=READ)
+SEARCH_TASKS = tool(_search, name="search_tasks", toolset="tasks", hints=READ)

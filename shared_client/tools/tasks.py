@@ -32,7 +32,9 @@ class TaskRefInput(InputModel):
 
 
 async def _get_task(ctx: ToolContext, params: TaskRefInput) -> TaskOutput:
-    """One task in full: details, assignee, dates, linked object, tags, properties, notes (with
+    """Get a task
+
+    One task in full: details, assignee, dates, linked object, tags, properties, notes (with
     attachments), attachments and history. `task` is its uuid or its number ('#1042')."""
     task_uuid = await resolve_task_uuid(ctx, params.task)
     task = await fetch_task(ctx, task_uuid)
@@ -40,7 +42,7 @@ async def _get_task(ctx: ToolContext, params: TaskRefInput) -> TaskOutput:
     return TaskOutput(task=detail(task))
 
 
-GET_TASK = tool(_get_task, name="get_task", title="Get a task", toolset="tasks", hints=READ)
+GET_TASK = tool(_get_task, name="get_task", toolset="tasks", hints=READ)
 
 
 class ObjectInput(InputModel):
@@ -61,7 +63,9 @@ class ObjectTasksOutput(UntrustedOutput):
 
 
 async def _tasks_for_object(ctx: ToolContext, params: ObjectInput) -> ObjectTasksOutput:
-    """Every task linked to one UltraCart object. object_type: order, auto order, item, customer profile
+    """Tasks of an order, auto order, item, customer or storefront
+
+    Every task linked to one UltraCart object. object_type: order, auto order, item, customer profile
     or storefront; object_id: its id. Example: {'object_type': 'order', 'object_id': 'DEMO-0001234'}."""
     page = await ctx.client.get_tasks_by_object(params.object_type, params.object_id)
     tasks = page.tasks or []
@@ -74,13 +78,7 @@ async def _tasks_for_object(ctx: ToolContext, params: ObjectInput) -> ObjectTask
     )
 
 
-GET_TASKS_FOR_OBJECT = tool(
-    _tasks_for_object,
-    name="get_tasks_for_object",
-    title="Tasks of an order, auto order, item, customer or storefront",
-    toolset="tasks",
-    hints=READ,
-)
+GET_TASKS_FOR_OBJECT = tool(_tasks_for_object, name="get_tasks_for_object", toolset="tasks", hints=READ)
 
 
 class OpenCountOutput(OutputModel):
@@ -91,14 +89,14 @@ class OpenCountOutput(OutputModel):
 
 
 async def _open_count(ctx: ToolContext, _params: NoInput) -> OpenCountOutput:
-    """How many tasks in the account are not closed (open, delayed or awaiting customer feedback): one
+    """Count open tasks
+
+    How many tasks in the account are not closed (open, delayed or awaiting customer feedback): one
     cheap call, e.g. for a badge or a daily summary."""
     return OpenCountOutput(open_count=(await ctx.client.get_open_count()).open_count or 0)
 
 
-COUNT_OPEN_TASKS = tool(
-    _open_count, name="count_open_tasks", title="Count open tasks", toolset="tasks", hints=READ
-)
+COUNT_OPEN_TASKS = tool(_open_count, name="count_open_tasks", toolset="tasks", hints=READ)
 
 
 class TagsOutput(OutputModel):
@@ -110,9 +108,11 @@ class TagsOutput(OutputModel):
 
 
 async def _tags(ctx: ToolContext, _params: NoInput) -> TagsOutput:
-    """Every tag in use on tasks, e.g. to pick a tag for search_tasks or create_task."""
+    """List task tags
+
+    Every tag in use on tasks, e.g. to pick a tag for search_tasks or create_task."""
     tags = [clean_text(t) or "" for t in (await ctx.client.get_tags()).tags or []]
     return TagsOutput(tags=tags, count=len(tags))
 
 
-LIST_TASK_TAGS = tool(_tags, name="list_task_tags", title="List task tags", toolset="tasks", hints=READ)
+LIST_TASK_TAGS = tool(_tags, name="list_task_tags", toolset="tasks", hints=READ)

@@ -88,7 +88,9 @@ def _when_or_clear(value: str, end_of_day: bool) -> datetime | None:
 
 
 async def _update(ctx: ToolContext, params: UpdateInput) -> UpdateOutput:
-    """Change a task: name, details, status, priority, due, delay_until ('none' clears a date), tags
+    """Update a task
+
+    Change a task: name, details, status, priority, due, delay_until ('none' clears a date), tags
     (replace) or add_tags/remove_tags, and assignee or group. Assigning a user clears the group and
     assigning a group clears the user; 'unassigned' clears both. Only the fields you give change: notes,
     attachments, properties and everything else are kept. Close a task with status 'closed'. Example:
@@ -153,4 +155,4 @@ async def _update(ctx: ToolContext, params: UpdateInput) -> UpdateOutput:
     )
 
 
-UPDATE_TASK = tool(_update, name="update_task", title="Update a task", toolset="tasks", hints=REPLACE)
+UPDATE_TASK = tool(_update, name="update_task", toolset="tasks", hints=REPLACE)

@@ -47,6 +47,11 @@ def _squash(text: str) -> str:
     return re.sub(r"[\s_\-]+", " ", text.strip().lower()).strip()
 
 
+def _aliases(words: Mapping[StrEnum, tuple[str, ...]]) -> dict[str, str]:
+    """Other words for a value, grouped by the value they mean."""
+    return {word: member.value for member, group in words.items() for word in group}
+
+
 def _spelling(value: str, members: Iterable[StrEnum], aliases: Mapping[str, str], accepts: str) -> str:
     """UltraCart's exact spelling of a value written loosely: a member's value with any spacing, or an
     alias (looked up squashed, and with no spaces at all); else the error that says what is accepted."""
@@ -80,16 +85,13 @@ def friendly_priority(value: str | None) -> str | None:
     return str(value)
 
 
-_STATUS_ALIASES = {
-    "awaiting": Status.AWAITING_CUSTOMER_FEEDBACK.value,
-    "awaiting feedback": Status.AWAITING_CUSTOMER_FEEDBACK.value,
-    "awaiting customer": Status.AWAITING_CUSTOMER_FEEDBACK.value,
-    "waiting": Status.AWAITING_CUSTOMER_FEEDBACK.value,
-    "done": Status.CLOSED.value,
-    "complete": Status.CLOSED.value,
-    "completed": Status.CLOSED.value,
-    "reopen": Status.OPEN.value,
-}
+_STATUS_ALIASES = _aliases(
+    {
+        Status.AWAITING_CUSTOMER_FEEDBACK: ("awaiting", "awaiting feedback", "awaiting customer", "waiting"),
+        Status.CLOSED: ("done", "complete", "completed"),
+        Status.OPEN: ("reopen",),
+    }
+)
 
 
 def parse_status(value: str) -> str:
@@ -104,15 +106,14 @@ def parse_search_status(value: str) -> str:
     return status
 
 
-_OBJECT_ALIASES = {
-    "autoorder": ObjectType.AUTO_ORDER.value,
-    "subscription": ObjectType.AUTO_ORDER.value,
-    "customer": ObjectType.CUSTOMER_PROFILE.value,
-    "customerprofile": ObjectType.CUSTOMER_PROFILE.value,
-    "sku": ObjectType.ITEM.value,
-    "product": ObjectType.ITEM.value,
-    "store": ObjectType.STOREFRONT.value,
-}
+_OBJECT_ALIASES = _aliases(
+    {
+        ObjectType.AUTO_ORDER: ("autoorder", "subscription"),
+        ObjectType.CUSTOMER_PROFILE: ("customer", "customerprofile"),
+        ObjectType.ITEM: ("sku", "product"),
+        ObjectType.STOREFRONT: ("store",),
+    }
+)
 
 
 def parse_object_type(value: str) -> str:
