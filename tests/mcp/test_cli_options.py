@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.cli import UsageError, check_http_binding, is_loopback, parse_toolsets, transport_security
+from server.cli import check_http_binding, is_loopback, parse_toolsets, transport_security
+from shared_client.commandline import UsageError
 
 
 def test_parse_toolsets() -> None:
