@@ -37,11 +37,11 @@ from bench._common import (
     ROOT,
     Sandbox,
     Table,
+    bench_main,
     clean_env,
     mcp_server_params,
     median,
     ms,
-    print_tables,
     sandbox,
     spread,
 )
@@ -286,7 +286,7 @@ def run(quick: bool = False) -> list[Table]:
 
 
 def main() -> None:
-    print_tables(run(quick="--quick" in sys.argv))
+    bench_main(run)
 
 
 if __name__ == "__main__":
