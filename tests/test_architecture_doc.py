@@ -28,6 +28,4 @@ def test_every_module_is_named() -> None:
 
 
 def test_every_module_named_exists() -> None:
-    assert not _named() - _modules() - {"__init__.py"}, (
-        "modules the architecture page names that do not exist"
-    )
+    assert not _named() - _modules() - {"__init__.py"}, "modules the page names that do not exist"
