@@ -30,6 +30,17 @@ FAST_RETRIES = RetryPolicy(
 SANDBOX_URL = "http://sandbox.test/rest/v2"
 
 
+def mock_client(handler: Callable[[httpx.Request], httpx.Response]) -> WorkflowClient:
+    """A client on httpx's MockTransport (an UltraCart that answers as ``handler`` says), on its own gate."""
+    return WorkflowClient(
+        api_key="k",
+        base_url="http://mock/rest/v2",
+        transport=httpx.MockTransport(handler),
+        gate_key=uuid.uuid4().hex,
+        retry_policy=FAST_RETRIES,
+    )
+
+
 @dataclass
 class InProcess:
     client: WorkflowClient

@@ -30,7 +30,7 @@ from shared_client.models import (
 )
 from shared_client.pacing import Budget, BudgetSpec
 from shared_client.sandbox import parse_rate_limit
-from tests.conftest import FAST_RETRIES, MakeClient, StartSandbox
+from tests.conftest import FAST_RETRIES, MakeClient, StartSandbox, mock_client
 
 # --------------------------------------------------------------------------- every operation
 
@@ -307,18 +307,6 @@ async def test_unknown_demo_user_is_an_authentication_error(make_client: MakeCli
 # --------------------------------------------------------------------------- errors from a hostile upstream
 
 
-def _mock_client(handler: Any) -> WorkflowClient:
-    import uuid
-
-    return WorkflowClient(
-        api_key="k",
-        base_url="http://mock/rest/v2",
-        transport=httpx.MockTransport(handler),
-        gate_key=uuid.uuid4().hex,
-        retry_policy=FAST_RETRIES,
-    )
-
-
 def _uc_error(status: int, message: str, **headers: str) -> httpx.Response:
     body = {
         "error": {"developer_message": message, "user_message": message, "error_code": str(status)},
@@ -351,7 +339,7 @@ async def test_every_error_status_is_mapped(status: int, error_type: type[Except
         calls += 1
         return _uc_error(status, f"problem {status}")
 
-    async with _mock_client(handler) as client:
+    async with mock_client(handler) as client:
         with pytest.raises(error_type) as info:
             await client.get_me()
     error = info.value
@@ -370,7 +358,7 @@ async def test_header_message_is_read_first_and_html_pages_are_explained() -> No
             )
         return httpx.Response(400, text="not json at all", headers={"UC-REST-ERROR": "Invalid sort field"})
 
-    async with _mock_client(handler) as client:
+    async with mock_client(handler) as client:
         with pytest.raises(ServerError) as html:
             await client.get_me()
         assert "HTML page" in html.value.message
@@ -380,7 +368,7 @@ async def test_header_message_is_read_first_and_html_pages_are_explained() -> No
 
 
 async def test_a_200_that_is_not_json_is_an_api_response_error() -> None:
-    async with _mock_client(lambda r: httpx.Response(200, text="<html>maintenance</html>")) as client:
+    async with mock_client(lambda r: httpx.Response(200, text="<html>maintenance</html>")) as client:
         with pytest.raises(APIResponseError):
             await client.get_tags()
 
@@ -391,7 +379,7 @@ async def test_warning_with_status_200_is_kept_and_logged(caplog: pytest.LogCapt
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=body, headers={"X-UltraCart-Request-Id": "req-w"})
 
-    async with _mock_client(handler) as client:
+    async with mock_client(handler) as client:
         with caplog.at_level("WARNING", logger="uc_workflow.client"):
             result = await client.get_tags()
     assert result.warning is not None and result.warning.warning_code == "W1"
@@ -418,7 +406,7 @@ async def test_unknown_enum_values_and_fields_survive_a_round_trip() -> None:
             seen.append(json.loads(request.content))
         return httpx.Response(200, json={"success": True, "task": task, "metadata": {}})
 
-    async with _mock_client(handler) as client:
+    async with mock_client(handler) as client:
         got = (await client.get_task("u1")).task
         assert got is not None
         assert got.status == "escalated to legal" and not got.status.is_known  # type: ignore[union-attr]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from shared_client.errors import (
 )
 from shared_client.models import WorkflowTask, WorkflowTasksRequest
 from shared_client.operations import OPERATIONS
-from tests.conftest import FAST_RETRIES
+from tests.conftest import mock_client
 
 SPEC = Path(__file__).resolve().parents[1] / "shared_client" / "openapi" / "workflow-openapi.yaml"
 
@@ -89,16 +88,6 @@ CALLS: list[tuple[str, Call]] = [
 ]
 
 
-def _mock_client(handler: Callable[[httpx.Request], httpx.Response]) -> WorkflowClient:
-    return WorkflowClient(
-        api_key="k",
-        base_url="http://mock/rest/v2",
-        transport=httpx.MockTransport(handler),
-        gate_key=uuid.uuid4().hex,
-        retry_policy=FAST_RETRIES,
-    )
-
-
 def test_every_client_call_is_in_the_table() -> None:
     assert [name for name, _ in CALLS] == list(IS_WRITE)
 
@@ -108,7 +97,7 @@ async def test_a_refusal_names_the_operation(operation: str, call: Call) -> None
     def refuse(request: httpx.Request) -> httpx.Response:
         return httpx.Response(400, json={"error": {"user_message": "no"}}, headers={"UC-REST-ERROR": "no"})
 
-    async with _mock_client(refuse) as client:
+    async with mock_client(refuse) as client:
         with pytest.raises(UltraCartError) as info:
             await call(client)
     assert info.value.operation == operation
@@ -122,7 +111,7 @@ async def test_a_broken_connection_names_the_operation(operation: str, call: Cal
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    async with _mock_client(refuse) as client:
+    async with mock_client(refuse) as client:
         with pytest.raises(APIConnectionError) as info:
             await call(client)
     assert info.value.operation == operation
@@ -130,14 +119,14 @@ async def test_a_broken_connection_names_the_operation(operation: str, call: Cal
 
 
 async def test_an_answer_that_is_not_json_names_the_operation() -> None:
-    async with _mock_client(lambda r: httpx.Response(200, text="<html>maintenance</html>")) as client:
+    async with mock_client(lambda r: httpx.Response(200, text="<html>maintenance</html>")) as client:
         with pytest.raises(APIResponseError) as info:
             await client.get_tags()
     assert info.value.operation == "getWorkflowTaskTags" and info.value.is_write is False
 
 
 async def test_an_upload_url_that_cannot_be_built_names_the_operation() -> None:
-    async with _mock_client(lambda r: httpx.Response(200)) as client:
+    async with mock_client(lambda r: httpx.Response(200)) as client:
         with pytest.raises(APIConnectionError) as info:
             await client.upload_bytes("http://mock/up\x00load", b"x", content_type="text/plain")
     assert info.value.operation == "uploadAttachmentBytes" and info.value.request_sent is False
