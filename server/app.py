@@ -31,7 +31,7 @@ from mcp.types import (
 from pydantic import Field
 
 from shared_client.tools import GET_TASK, SEARCH_TASKS, ErrorKind, Tool, ToolContext, ToolError, select_tools
-from shared_client.tools.base import UNTRUSTED_NOTICE
+from shared_client.tools.base import UNTRUSTED_GUIDANCE
 from shared_client.tools.schemas import schemas_of
 from shared_client.tools.search import SearchOutput
 from shared_client.tools.task_refs import TASK_REF_DESCRIPTION, parse_task_ref
@@ -131,7 +131,7 @@ def instructions_for(context: ToolContext, tools: list[Tool[Any, Any]], read_onl
         "- get_task shows notes, attachments and history; read a task before changing it.",
         "- update_task and add_task_note change only what you pass; every other field survives.",
         "- Priorities: low, medium, high, critical. Dates: ISO dates or date-times.",
-        f"- {UNTRUSTED_NOTICE}",
+        f"- {UNTRUSTED_GUIDANCE}",
     ]
     if read_only:
         lines.append("- Read-only mode: tools that change tasks are not served.")
@@ -169,7 +169,7 @@ def build_server(
         TASK_URI_TEMPLATE,
         name="task",
         title="Workflow task",
-        description="One workflow task as JSON, with its notes, attachments and history. " + UNTRUSTED_NOTICE,
+        description=f"One workflow task as JSON, with notes, attachments and history. {UNTRUSTED_GUIDANCE}",
         mime_type="application/json",
     )
     async def read_task(task_uuid: str) -> str:
@@ -195,7 +195,7 @@ def build_server(
             "3. For each group give #number, name, priority, due date and the linked object, and one "
             "suggested next step per task (do it, reassign, close, or ask for information).\n"
             "4. Propose changes (priority, due date, assignee) as a list for me to confirm; change nothing "
-            "yet.\n" + UNTRUSTED_NOTICE
+            "yet.\n" + UNTRUSTED_GUIDANCE
         )
 
     @server.prompt(
@@ -218,7 +218,7 @@ def build_server(
             "2. Summarize in at most ten lines: what the task is about and its linked object, current "
             "status, priority, assignee and due date, what has been done (from notes and history), open "
             "questions, and the single next step.\n"
-            "3. Quote customer-written text only where it matters, marked as a quote.\n" + UNTRUSTED_NOTICE
+            "3. Quote customer-written text only where it matters, marked as a quote.\n" + UNTRUSTED_GUIDANCE
         )
 
     # mcp's ``completion()`` decorator is not annotated; the handler below is.

@@ -8,12 +8,21 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import Field, model_validator
 
-from shared_client.errors import APIConnectionError, ServerError, UltraCartError
+from shared_client.errors import APIConnectionError, APIResponseError, ServerError, UltraCartError
 from shared_client.models import Property, WorkflowNote, WorkflowTask, WorkflowTasksRequest
 from shared_client.tools.base import CREATE, InputModel, tool
 from shared_client.tools.context import ToolContext
 from shared_client.tools.errors import ErrorKind, ToolError
-from shared_client.tools.inputs import DueDate, ObjectType, Priority, PropertyMap, StartDate, Tags, TaskStatus
+from shared_client.tools.inputs import (
+    DueDate,
+    ObjectType,
+    Priority,
+    PropertyMap,
+    StartDate,
+    Tags,
+    TaskName,
+    TaskStatus,
+)
 from shared_client.tools.outputs import TaskOutput, detail
 from shared_client.tools.task_refs import remember_numbers
 from shared_client.tools.values import (
@@ -33,9 +42,7 @@ from shared_client.tools.writes import (
 
 
 class CreateInput(InputModel):
-    name: str = Field(
-        min_length=1, max_length=250, description="Short title, e.g. 'Call customer about order 1234'."
-    )
+    name: TaskName = Field(description="Short title, e.g. 'Call customer about order 1234'.")
     details: str | None = Field(default=None, max_length=100_000, description="Longer description.")
     priority: Priority | None = Field(default=None, description=f"{PRIORITY_ACCEPTS}. Default medium.")
     status: TaskStatus | None = Field(default=None, description=f"{STATUS_ACCEPTS}. Default open.")
@@ -98,6 +105,19 @@ async def _find_created(ctx: ToolContext, token: str, since: datetime) -> Workfl
     return None
 
 
+async def _look_for(ctx: ToolContext, token: str, since: datetime, why: str) -> WorkflowTask | None:
+    """The task this create made, found by its token; a failed search leaves the outcome unknown."""
+    try:
+        return await _find_created(ctx, token, since)
+    except UltraCartError:
+        raise ToolError(
+            f"The connection to UltraCart broke while creating the task ({why}), and checking whether it was "
+            "created failed too. It may exist: search for it by name before creating it again.",
+            kind=ErrorKind.UNKNOWN_OUTCOME,
+            write=True,
+        ) from None
+
+
 async def _create(ctx: ToolContext, params: CreateInput) -> CreateOutput:
     """Create a task
 
@@ -132,23 +152,23 @@ async def _create(ctx: ToolContext, params: CreateInput) -> CreateOutput:
     started = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
     try:
         created = (await ctx.client.insert_task(task)).task
-    except (APIConnectionError, ServerError) as exc:
+    except (APIConnectionError, ServerError, APIResponseError) as exc:
         if isinstance(exc, APIConnectionError) and not exc.request_sent:
             raise
         # The insert may have happened: look for our token before deciding anything.
-        try:
-            created = await _find_created(ctx, token, started)
-        except UltraCartError:
-            raise ToolError(
-                f"The connection to UltraCart broke while creating the task ({exc.message}), and checking "
-                "whether it was created failed too. It may exist: search for it by name before creating it "
-                "again.",
-                kind=ErrorKind.UNKNOWN_OUTCOME,
-            ) from None
+        created = await _look_for(ctx, token, started, exc.message)
         if created is None:
             created = (await ctx.client.insert_task(task)).task
     if created is None:
-        raise ToolError("UltraCart accepted the task but returned nothing", kind=ErrorKind.UPSTREAM)
+        # UltraCart said yes and sent no task: it was most likely made. Find it rather than make another.
+        created = await _look_for(ctx, token, started, "UltraCart accepted the task but returned nothing")
+    if created is None:
+        raise ToolError(
+            "UltraCart accepted the task but returned nothing, and it cannot be found yet: search for it by "
+            "name before creating it again.",
+            kind=ErrorKind.UNKNOWN_OUTCOME,
+            write=True,
+        )
     remember_numbers(ctx, [created])
     return CreateOutput(task=detail(created))
 

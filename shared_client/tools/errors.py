@@ -24,7 +24,7 @@ from shared_client.errors import (
     ServerError,
     UltraCartError,
 )
-from shared_client.operations import GET_ATTACHMENT_UPLOAD_URL
+from shared_client.operations import GET_ATTACHMENT_UPLOAD_URL, UPLOAD_ATTACHMENT_BYTES
 
 
 class ErrorKind(StrEnum):
@@ -115,11 +115,13 @@ class ToolInputError(ToolError):
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
-    """``notes.0.text``; a name that is not a plain identifier (it came from the caller) is quoted short."""
+    """``notes.0.text``; a name that is not a short plain identifier (it came from the caller) is quoted
+    short, so a hostile argument name cannot fill the message."""
     parts = []
     for part in loc:
         text = str(part)
-        parts.append(text if text.isidentifier() or text.isdigit() else repr(text)[:40])
+        plain = (text.isidentifier() or text.isdigit()) and len(text) <= 40
+        parts.append(text if plain else repr(text)[:40])
     return ".".join(parts) or "arguments"
 
 
@@ -141,9 +143,10 @@ def _field_errors(exc: ValidationError) -> list[FieldError]:
             continue
         message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
         message = " ".join(message.split())[:300]
-        named = _NAMED.match(message) if not loc else None
+        # A model validator's error sits at the model (no loc, or a list item's index) and names its field.
+        named = _NAMED.match(message) if not loc or isinstance(loc[-1], int) else None
         if named:
-            found.append(FieldError(named.group(1), named.group(2)))
+            found.append(FieldError(_field_path((*loc, named.group(1))), named.group(2)))
         else:
             found.append(FieldError(_field_path(loc), message))
     return found
@@ -158,12 +161,15 @@ def from_api_error(exc: UltraCartError) -> ToolError:
     return ToolError(message, kind=kind, retry_after=getattr(exc, "retry_after", None), write=exc.is_write)
 
 
+_CHANGE_NO_TASK = frozenset({GET_ATTACHMENT_UPLOAD_URL.operation_id, UPLOAD_ATTACHMENT_BYTES.operation_id})
+
+
 def _describe(exc: UltraCartError) -> tuple[ErrorKind, str]:
     op = f" ({exc.operation})" if exc.operation else ""
     ref = f" [request id {exc.request_id}]" if exc.request_id else ""
-    # An upload URL is a write to the client (it must never be shared) but changes no task: a failed one
-    # needs no "may have been applied".
-    write = exc.is_write and exc.operation != GET_ATTACHMENT_UPLOAD_URL.operation_id
+    # An upload URL and the bytes' upload are writes to the client (never shared, never blindly resent) but
+    # change no task: a failed one needs no "may have been applied".
+    write = exc.is_write and exc.operation not in _CHANGE_NO_TASK
     if isinstance(exc, NotFoundError):
         return (
             ErrorKind.NOT_FOUND,
@@ -211,5 +217,11 @@ def _describe(exc: UltraCartError) -> tuple[ErrorKind, str]:
             "look at the task before trying again."
         )
     if isinstance(exc, APIResponseError):
-        return ErrorKind.UPSTREAM, f"UltraCart answered with something unexpected{op}: {exc.message}.{ref}"
+        unexpected = f"UltraCart answered with something unexpected{op}: {exc.message}."
+        if write:  # it answered, so the write arrived: whether it took effect is unknown
+            return ErrorKind.UNKNOWN_OUTCOME, (
+                f"{unexpected} The change may or may not have been applied: look at the task before trying "
+                f"again.{ref}"
+            )
+        return ErrorKind.UPSTREAM, f"{unexpected}{ref}"
     return ErrorKind.UPSTREAM, f"UltraCart error{op}: {exc.message}{ref}"

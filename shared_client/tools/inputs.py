@@ -15,6 +15,7 @@ from shared_client.tools.values import (
     parse_sort,
     parse_status,
     parse_when,
+    visible_text,
 )
 
 
@@ -51,3 +52,4 @@ CLEAR_WORDS = {"", "none", "null", "clear", "no"}
 
 Tag = Annotated[str, Field(min_length=1, max_length=100)]
 Tags = list[Tag]
+TaskName = Annotated[str, Field(min_length=1, max_length=250), AfterValidator(visible_text)]

@@ -19,9 +19,12 @@ from shared_client.tools.values import clean_text, friendly_priority
 
 class TaskSummary(OutputModel):
     # A task in a list, for picking one. The number is how people and tools refer to it (every tool takes
-    # '#123', resolved from the list just read at no cost), so the uuid stays out of what is sent (the
-    # front ends still read it); get_task has it, and the exact due time.
+    # '#123', resolved from the list just read at no cost), so the uuid is sent only for a task without one
+    # (the front ends read it from the model); get_task has it, and the exact due time.
     uuid: str = Field(default="", exclude=True)
+    unnumbered_uuid: str | None = Field(
+        default=None, serialization_alias="uuid", description="The task's uuid, only when it has no number"
+    )
     number: int | None = None
     name: str | None = None
     status: str | None = None
@@ -141,6 +144,7 @@ def object_label(task: WorkflowTask) -> str | None:
 def summarize(task: WorkflowTask, now: datetime | None = None) -> TaskSummary:
     return TaskSummary(
         uuid=task.workflow_task_uuid or "",
+        unnumbered_uuid=task.workflow_task_uuid if task.global_task_number is None else None,
         number=task.global_task_number,
         name=clean_text(task.task_name),
         status=str(task.status) if task.status is not None else None,
@@ -263,7 +267,8 @@ def summary_row(t: TaskSummary) -> str:
     """One line per task; the uuid stays in the structured result (the number names the task)."""
     who = t.assignee or (f"group {t.group}" if t.group else "unassigned")
     due = f", due {t.due[:10]}" + (" OVERDUE" if t.overdue else "") if t.due else ""
-    return f"#{t.number} {t.name} [{t.status}, {t.priority}, {who}{due}]"
+    ref = f"#{t.number}" if t.number is not None else t.uuid
+    return f"{ref} {t.name} [{t.status}, {t.priority}, {who}{due}]"
 
 
 HISTORY_IN_TEXT = 10

@@ -11,7 +11,7 @@ from shared_client.models import WorkflowTask
 from shared_client.tools.base import REPLACE, InputModel, tool
 from shared_client.tools.context import ToolContext
 from shared_client.tools.directory import Assignee
-from shared_client.tools.inputs import CLEAR_WORDS, Priority, Tags, TaskStatus
+from shared_client.tools.inputs import CLEAR_WORDS, Priority, Tags, TaskName, TaskStatus
 from shared_client.tools.outputs import TaskOutput, detail
 from shared_client.tools.task_refs import TASK_REF_DESCRIPTION, TaskRef, resolve_task_uuid
 from shared_client.tools.values import (
@@ -26,7 +26,7 @@ from shared_client.tools.writes import apply_assignee, read_modify_write, record
 
 class UpdateInput(InputModel):
     task: TaskRef = Field(description=TASK_REF_DESCRIPTION)
-    name: str | None = Field(default=None, min_length=1, max_length=250)
+    name: TaskName | None = None
     details: str | None = Field(default=None, max_length=100_000, description="New details; '' clears them.")
     status: TaskStatus | None = Field(default=None, description=f"{STATUS_ACCEPTS}.")
     priority: Priority | None = Field(default=None, description=f"{PRIORITY_ACCEPTS}.")

@@ -142,9 +142,11 @@ def parse_when(value: str, *, end_of_day: bool, now: datetime | None = None) -> 
     candidate = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
     try:
         parsed = datetime.fromisoformat(candidate)
-    except ValueError:
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        parsed.astimezone(UTC)  # an instant outside years 1-9999 cannot be written to UltraCart
+    except (ValueError, OverflowError):
         raise ValueError(f"use {DATE_ACCEPTS}; got {shown(text)}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed
 
 
 _INVISIBLE_CATEGORIES = {"Cf", "Co", "Cs"}  # format (zero-width, bidi controls), private use, surrogates
@@ -152,6 +154,13 @@ _KEEP = {"\n", "\t"}
 
 
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def visible_text(value: str) -> str:
+    """For a name: some text must remain once invisible characters are taken out."""
+    if not (clean_text(value) or "").strip():
+        raise ValueError("use visible text (it holds only invisible or control characters)")
+    return value
 
 
 def clean_text(text: str | None) -> str | None:

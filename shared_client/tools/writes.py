@@ -11,11 +11,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from shared_client.errors import UltraCartError
 from shared_client.locks import machine_lock
 from shared_client.models import Property, WorkflowTask, parse_uc_datetime
 from shared_client.tools.context import ToolContext
 from shared_client.tools.directory import Assignee, PeopleSnapshot, resolve_assignee, resolve_group
-from shared_client.tools.errors import ErrorKind, ToolError
+from shared_client.tools.errors import ErrorKind, ToolError, from_api_error
 from shared_client.tools.task_refs import fetch_task
 
 logger = logging.getLogger("uc_workflow.tools")
@@ -127,13 +128,18 @@ async def read_modify_write(
     a change by a writer elsewhere that our write replaced is reported. Returns (task, changes, warnings).
     """
     async with ctx.task_lock(task_uuid), machine_lock(ctx.client.base_url, task_uuid):
-        for _attempt in range(MAX_WRITE_ATTEMPTS):
-            current = await fetch_task(ctx, task_uuid, shared=False)
-            intended = current.model_copy(deep=True)
-            changes = mutate(intended)
-            if not changes:
-                return current, [], []
-            saved = (await ctx.client.update_task(task_uuid, intended)).task or intended
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            try:
+                current = await fetch_task(ctx, task_uuid, shared=False)
+                intended = current.model_copy(deep=True)
+                changes = mutate(intended)
+                if not changes:
+                    return current, [], []
+                saved = (await ctx.client.update_task(task_uuid, intended)).task or intended
+            except (ToolError, UltraCartError) as exc:
+                if attempt == 0:
+                    raise
+                raise _after_a_write(exc) from None
             if change_stuck(current, intended, saved):
                 return saved, changes, overwrite_warnings(current, intended, saved)
             logger.warning("the change to task %s did not read back as written; applying it again", task_uuid)
@@ -141,6 +147,22 @@ async def read_modify_write(
         f"The change to task {task_uuid} did not stick after {MAX_WRITE_ATTEMPTS} attempts: another writer "
         "keeps changing it. Nothing was lost; look at the task and try again.",
         kind=ErrorKind.CONFLICT,
+        write=True,
+    )
+
+
+def _after_a_write(exc: ToolError | UltraCartError) -> ToolError:
+    """A failure once a write of this change has reached UltraCart: what the task holds is not known."""
+    error = exc if isinstance(exc, ToolError) else from_api_error(exc)
+    if error.kind is ErrorKind.UNKNOWN_OUTCOME:
+        return error
+    return ToolError(
+        f"{error.message} An earlier write of this change reached UltraCart and did not read back as "
+        "written: "
+        "look at the task before trying again.",
+        kind=ErrorKind.UNKNOWN_OUTCOME,
+        fields=error.fields,
+        write=True,
     )
 
 
