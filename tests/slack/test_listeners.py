@@ -169,7 +169,7 @@ def test_cli_refuses_to_start_without_slack_credentials(tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
-    assert run.returncode != 0
+    assert run.returncode == 2  # misconfigured: the usage exit code, like every command
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET not set" in lines[0]
     help_run = subprocess.run(

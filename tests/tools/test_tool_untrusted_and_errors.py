@@ -279,7 +279,12 @@ async def test_unsent_request_says_nothing_was_sent() -> None:
     assert_one_line(info.value, "Could not reach UltraCart", "Nothing was sent")
 
 
-def test_error_results_are_json_safe() -> None:
-    """The message is plain text a front end can put in a JSON error result."""
-    error = ToolError("x: bad; use y")
-    assert json.loads(json.dumps({"error": error.message})) == {"error": "x: bad; use y"}
+@pytest.mark.parametrize(
+    "args", [{"name": 'quote " and \\ back\nslash'}, {"name": "x", "priority": "\u202e\x00"}, {"nme": "x"}]
+)
+def test_error_results_are_json_safe(args: dict[str, Any]) -> None:
+    """A refusal's message and data go through JSON unchanged, whatever the caller sent."""
+    with pytest.raises(ToolError) as info:
+        get_tool("create_task").parse_arguments({**args, "priority": args.get("priority", "urgentish")})
+    data = info.value.to_data()
+    assert json.loads(json.dumps(data)) == data and data["kind"] == "bad_input" and data["fields"]
