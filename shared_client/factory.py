@@ -46,6 +46,7 @@ def build_backend(settings: Settings | None = None, *, force_sandbox: bool = Fal
     settings = settings or current_settings()
     if settings.uses_sandbox(force_sandbox):
         import sqlite3
+        import uuid
 
         from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
 
@@ -65,7 +66,8 @@ def build_backend(settings: Settings | None = None, *, force_sandbox: bool = Fal
             api_key=key,
             base_url=SANDBOX_BASE_URL,
             transport=SandboxTransport(app),
-            gate_key=credential_fingerprint(f"{SANDBOX_BASE_URL}#{id(app)}", key),
+            # Its own gate: an id() can be reused once an app is gone, and would hand its budget on.
+            gate_key=credential_fingerprint(f"{SANDBOX_BASE_URL}#{uuid.uuid4().hex}", key),
             budget=BudgetSpec(),
         )
         reason = (
