@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import httpx
@@ -98,13 +97,13 @@ async def test_network_faults_strike_after_commit(
 ) -> None:
     observer = make_app()
     before = await _task_count(observer, make_client)
-    app = make_app(fault_rate=1.0, fault_kinds=(kind,), fault_timeout=30.0)
-    started = time.monotonic()
+    # In process a timeout strikes at once: with a fault that would hang for a year, the guard below (there
+    # only so that a regression fails instead of hanging) is never reached.
+    app = make_app(fault_rate=1.0, fault_kinds=(kind,), fault_timeout=365 * 86400.0)
     async with make_client(app) as c:
         with pytest.raises(error):
-            await c.post("/workflow/tasks", json={"task_name": "committed anyway"})
+            await asyncio.wait_for(c.post("/workflow/tasks", json={"task_name": "committed anyway"}), 60)
         assert (await c.get("http://sandbox/_sandbox/stats")).json()["faults_injected"] == 1
-    assert time.monotonic() - started < 5  # no real waiting in process
     assert await _task_count(observer, make_client) == before + 1
 
 
