@@ -121,7 +121,8 @@ def parse_object_type(value: str) -> str:
 
 
 def parse_when(value: str, *, end_of_day: bool, now: datetime | None = None) -> datetime:
-    """An ISO date or date-time (or today/tomorrow/yesterday) as an aware UTC-or-offset datetime.
+    """An ISO date or date-time (or today/tomorrow/yesterday) as an aware UTC-or-offset datetime, in
+    whole seconds: UltraCart stores no fractions, so a value with them would never read back as sent.
 
     A bare date means the start of that day (UTC) for lower bounds, and its last second for due dates
     and upper bounds (``end_of_day``): due 2026-12-01 is not overdue until that day is over.
@@ -146,7 +147,7 @@ def parse_when(value: str, *, end_of_day: bool, now: datetime | None = None) -> 
         parsed.astimezone(UTC)  # an instant outside years 1-9999 cannot be written to UltraCart
     except (ValueError, OverflowError):
         raise ValueError(f"use {DATE_ACCEPTS}; got {shown(text)}") from None
-    return parsed
+    return parsed.replace(microsecond=0)
 
 
 _INVISIBLE_CATEGORIES = {"Cf", "Co", "Cs"}  # format (zero-width, bidi controls), private use, surrogates
