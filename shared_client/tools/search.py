@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -183,7 +183,7 @@ async def build_search_request(ctx: ToolContext, params: SearchInput) -> Workflo
                 "only tasks that are not closed can be overdue; leave status out or use open, delayed or "
                 "awaiting customer feedback",
             )
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = ctx.clock().replace(microsecond=0)
         if request.due_dts_end is None or request.due_dts_end > now:
             request.due_dts_end = now
         if request.status is None:

@@ -22,6 +22,7 @@ import random
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -349,6 +350,51 @@ async def test_a_create_whose_answer_was_lost_and_whose_lookup_failed_says_it_ma
     message = info.value.message.lower()
     assert not any(w in message for w in NOTHING_HAPPENED), info.value.message
     assert "may" in message or "might" in message, info.value.message
+
+
+@pytest.mark.parametrize("skew", [timedelta(minutes=10), timedelta(minutes=-10)], ids=["ahead", "behind"])
+async def test_a_create_whose_answer_was_lost_is_made_once_whatever_the_local_clock(
+    make_rig: MakeRig, skew: timedelta
+) -> None:
+    """The insert takes effect and the connection resets before its answer: the lookup for the create's
+    token must find the task whether the local clock runs ahead of UltraCart's or behind it."""
+    rig = await make_rig()
+    transport = LostFirstInsert(rig.app)
+    client = WorkflowClient(
+        api_key="robustness-owner",
+        base_url="http://sandbox.test/rest/v2",
+        transport=transport,
+        gate_key=uuid.uuid4().hex,
+        budget=BudgetSpec.none(),
+        retry_policy=ROBUST_RETRIES,
+        sleep=SleepRecorder(),
+    )
+    name = f"skewed-{uuid.uuid4().hex[:6]}"
+    ctx = ToolContext(client, clock=lambda: datetime.now(UTC) + skew)
+    async with client:
+        out = await call(ctx, "create_task", {"name": name})
+    stored = [t async for t in rig.clean.iter_tasks(WorkflowTasksRequest()) if t.task_name == name]
+    assert len(stored) == 1 and transport.inserts == 1
+    assert out["task"]["uuid"] == stored[0].workflow_task_uuid
+
+
+class LostFirstInsert(httpx.AsyncBaseTransport):
+    """The sandbox in-process, where the first insert takes effect and then its connection resets."""
+
+    def __init__(self, app: Any) -> None:
+        from shared_client.sandbox import SandboxTransport
+
+        self._inner = SandboxTransport(app)
+        self.inserts = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method == "POST" and request.url.path.endswith("/workflow/tasks"):
+            self.inserts += 1
+            if self.inserts == 1:
+                await response.aread()
+                raise httpx.RemoteProtocolError("connection reset after commit (test)", request=request)
+        return response
 
 
 class LostInsertThenBrokenSearch(httpx.AsyncBaseTransport):
