@@ -20,7 +20,9 @@ from shared_client.tools.base import READ, InputModel, tool
 from shared_client.tools.context import ToolContext
 from shared_client.tools.directory import (
     ME_WORDS,
+    SYSTEM_USER_NAME,
     UNASSIGNED_WORDS,
+    PeopleSnapshot,
     match_users,
     resolve_assignee,
     resolve_group,
@@ -66,7 +68,10 @@ class SearchInput(InputModel):
     )
     tags: Tags | None = Field(default=None, max_length=20, description="Tasks carrying all of these tags.")
     created_by: str | None = Field(
-        default=None, max_length=200, description="Creator by name, e-mail, id or 'me'."
+        default=None,
+        max_length=200,
+        description=f"Creator: an assignable user's name, e-mail or id, 'me', any user id, or "
+        f"'{SYSTEM_USER_NAME}' (tasks made by UltraCart's rules).",
     )
     overdue: bool | None = Field(default=None, description="true: only open tasks whose due date has passed.")
     due_after: StartDate | None = Field(default=None, description="Due on or after this date/date-time.")
@@ -131,6 +136,28 @@ def decode_cursor(cursor: str) -> int:
         raise ToolInputError.about("cursor", "use the next_cursor value of a previous search") from None
 
 
+async def _creator(ctx: ToolContext, text: str) -> WorkflowUser:
+    """A creator: an assignable user (name, e-mail, id, 'me'), any user id, or the System user of rule-made
+    tasks (creators need not be assignable, and UltraCart knows them by id or name). Any other name is an
+    error, as for an assignee: a search that silently finds nothing would read as "no such tasks"."""
+    text = text.strip()
+    if text.isdigit():
+        return WorkflowUser(user_id=int(text))
+    if text.lower() == SYSTEM_USER_NAME.lower():
+        return WorkflowUser(user=SYSTEM_USER_NAME)
+
+    def pick(snapshot: PeopleSnapshot) -> WorkflowUser:
+        if text.lower() in ME_WORDS or match_users(snapshot, text):
+            return WorkflowUser(user_id=resolve_user(snapshot, text, field="created_by").user_id)
+        raise ToolInputError.about(
+            "created_by",
+            f"no user matches {text!r}; use an assignable user's name, e-mail or id (list_assignable_users "
+            f"shows them), 'me', any user id, or '{SYSTEM_USER_NAME}' for the tasks UltraCart's rules make",
+        )
+
+    return await ctx.people.resolve(pick)
+
+
 async def build_search_request(ctx: ToolContext, params: SearchInput) -> WorkflowTasksRequest:
     request = WorkflowTasksRequest(
         status=params.status, priority=params.priority, object_type=params.object_type
@@ -155,16 +182,7 @@ async def build_search_request(ctx: ToolContext, params: SearchInput) -> Workflo
         group = params.group
         request.assigned_to_group_id = (await ctx.people.resolve(lambda s: resolve_group(s, group))).group_id
     if params.created_by:
-        snapshot = await ctx.people.get()
-        text = params.created_by.strip()
-        if text.lower() in ME_WORDS or match_users(snapshot, text):
-            creator = resolve_user(snapshot, text, field="created_by")  # ambiguity is still an error
-            request.created_by = WorkflowUser(user_id=creator.user_id)
-        else:
-            # Creators need not be assignable (the System user of rule-made tasks): pass the id or name on.
-            request.created_by = (
-                WorkflowUser(user_id=int(text)) if text.isdigit() else WorkflowUser(user=text)
-            )
+        request.created_by = await _creator(ctx, params.created_by)
     ranges = {
         "due_dts": (params.due_after, params.due_before),
         "created_dts": (params.created_after, params.created_before),
