@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from datetime import datetime
 from typing import Any
@@ -121,19 +122,42 @@ class SearchOutput(TaskListOutput):
         return "\n".join(lines)
 
 
-def encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+# What a page is not part of: the same search with another page size or view may go on with a cursor.
+_NOT_THE_QUERY = frozenset({"limit", "cursor", "detail"})
 
 
-def decode_cursor(cursor: str) -> int:
+def query_fingerprint(params: SearchInput) -> str:
+    """The search a cursor belongs to: its filters and sort, as validated (so 'high' and '3 - high' agree)."""
+    query = params.model_dump(mode="json", exclude=set(_NOT_THE_QUERY), exclude_none=True)
+    return hashlib.sha256(json.dumps(query, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def encode_cursor(offset: int, query: str) -> str:
+    payload = json.dumps({"o": offset, "q": query}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, query: str) -> int:
+    """The offset a cursor of this search (``query_fingerprint``) goes on from. A cursor without a
+    fingerprint (made before cursors carried one, e.g. on a posted Slack "More" button) is taken as is."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        offset = json.loads(base64.urlsafe_b64decode(padded.encode()))["o"]
-        if not isinstance(offset, int) or offset < 0:
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        offset, owner = data["o"], data.get("q", query)
+        if (
+            not isinstance(offset, int)
+            or isinstance(offset, bool)
+            or offset < 0
+            or not isinstance(owner, str)
+        ):
             raise ValueError
-        return offset
-    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, json.JSONDecodeError):
         raise ToolInputError.about("cursor", "use the next_cursor value of a previous search") from None
+    if owner != query:
+        raise ToolInputError.about(
+            "cursor", "this cursor belongs to another search; start again without cursor"
+        )
+    return offset
 
 
 async def _creator(ctx: ToolContext, text: str) -> WorkflowUser:
@@ -289,7 +313,8 @@ async def _search(ctx: ToolContext, params: SearchInput) -> SearchOutput:
     total, has_more and next_cursor; pass detail=true for full tasks. Example: {'assignee': 'me',
     'status': 'open', 'sort': 'due'}. object_type + object_id narrows to one order's (item's, ...) tasks,
     with the other filters still applied."""
-    offset = decode_cursor(params.cursor) if params.cursor else 0
+    query = query_fingerprint(params)
+    offset = decode_cursor(params.cursor, query) if params.cursor else 0
     request = await build_search_request(ctx, params)
     total: int | None
     if params.object_id:
@@ -313,7 +338,7 @@ async def _search(ctx: ToolContext, params: SearchInput) -> SearchOutput:
         **task_list(tasks, params.detail),
         total=total,
         has_more=more,
-        next_cursor=encode_cursor(next_offset) if more else None,
+        next_cursor=encode_cursor(next_offset, query) if more else None,
     )
 
 
