@@ -56,7 +56,7 @@ class SearchInput(InputModel):
     )
     object_type: ObjectType | None = Field(
         default=None,
-        description="order, auto order, item or customer profile; storefront only together with object_id.",
+        description=f"{SEARCH_OBJECT_TYPE_ACCEPTS}. storefront (or store) only together with object_id.",
     )
     object_id: str | None = Field(
         default=None,
