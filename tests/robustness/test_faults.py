@@ -244,6 +244,19 @@ async def test_a_few_hundred_operations_under_thirty_percent_faults(
     assert ledger.reads >= 40
 
 
+def over(transport: httpx.AsyncBaseTransport) -> WorkflowClient:
+    """A client of the owner's over a faulty transport, with retry sleeps recorded instead of waited."""
+    return WorkflowClient(
+        api_key="robustness-owner",
+        base_url="http://sandbox.test/rest/v2",
+        transport=transport,
+        gate_key=uuid.uuid4().hex,
+        budget=BudgetSpec.none(),
+        retry_policy=ROBUST_RETRIES,
+        sleep=SleepRecorder(),
+    )
+
+
 async def test_a_note_put_retried_after_timeout_or_reset_is_not_doubled(make_rig: MakeRig) -> None:
     """Only the PUTs fail (after taking effect), every time at first: the client retries the same whole
     task, so the note is there once."""
@@ -252,15 +265,7 @@ async def test_a_note_put_retried_after_timeout_or_reset_is_not_doubled(make_rig
     task_uuid = created["task"]["uuid"]
     for kind in ("timeout", "reset"):
         faulty = FlakyPuts(rig.app, failures=2, kind=kind)
-        client = WorkflowClient(
-            api_key="robustness-owner",
-            base_url="http://sandbox.test/rest/v2",
-            transport=faulty,
-            gate_key=uuid.uuid4().hex,
-            budget=BudgetSpec.none(),
-            retry_policy=ROBUST_RETRIES,
-            sleep=SleepRecorder(),
-        )
+        client = over(faulty)
         async with client:
             out = await call(
                 ToolContext(client), "add_task_note", {"task": task_uuid, "text": f"once {kind}"}
@@ -305,15 +310,7 @@ async def test_a_note_whose_put_landed_but_answered_500_says_it_may_have_been_ad
     created = await call(rig.ctx, "create_task", {"name": "PUT 500 target"})
     task_uuid = created["task"]["uuid"]
     transport = FlakyPuts(rig.app, failures=1 + ROBUST_RETRIES.max_retries, kind="500")
-    client = WorkflowClient(
-        api_key="robustness-owner",
-        base_url="http://sandbox.test/rest/v2",
-        transport=transport,
-        gate_key=uuid.uuid4().hex,
-        budget=BudgetSpec.none(),
-        retry_policy=ROBUST_RETRIES,
-        sleep=SleepRecorder(),
-    )
+    client = over(transport)
     async with client:
         with pytest.raises(ToolError) as info:
             await call(ToolContext(client), "add_task_note", {"task": task_uuid, "text": "landed"})
@@ -332,15 +329,7 @@ async def test_a_create_whose_answer_was_lost_and_whose_lookup_failed_says_it_ma
     again as told would make a second task). Seen in the 30% run with other seeds (e.g. 3, 7, 8)."""
     rig = await make_rig()
     transport = LostInsertThenBrokenSearch(rig.app, search_failure)
-    client = WorkflowClient(
-        api_key="robustness-owner",
-        base_url="http://sandbox.test/rest/v2",
-        transport=transport,
-        gate_key=uuid.uuid4().hex,
-        budget=BudgetSpec.none(),
-        retry_policy=ROBUST_RETRIES,
-        sleep=SleepRecorder(),
-    )
+    client = over(transport)
     name = f"lost-answer-{uuid.uuid4().hex[:6]}"
     async with client:
         with pytest.raises(ToolError) as info:
@@ -360,15 +349,7 @@ async def test_a_create_whose_answer_was_lost_is_made_once_whatever_the_local_cl
     token must find the task whether the local clock runs ahead of UltraCart's or behind it."""
     rig = await make_rig()
     transport = LostFirstInsert(rig.app)
-    client = WorkflowClient(
-        api_key="robustness-owner",
-        base_url="http://sandbox.test/rest/v2",
-        transport=transport,
-        gate_key=uuid.uuid4().hex,
-        budget=BudgetSpec.none(),
-        retry_policy=ROBUST_RETRIES,
-        sleep=SleepRecorder(),
-    )
+    client = over(transport)
     name = f"skewed-{uuid.uuid4().hex[:6]}"
     ctx = ToolContext(client, clock=lambda: datetime.now(UTC) + skew)
     async with client:
