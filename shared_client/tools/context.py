@@ -4,7 +4,9 @@ acting."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from shared_client.client import WorkflowClient
 from shared_client.tools.directory import PeopleDirectory
@@ -20,6 +22,8 @@ class ToolContext:
     description: str = ""
     actor: str | None = None
     allow_local_files: bool = True  # attach_file may read a local path (stdio, CLI); off for remote callers
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """The local clock (injectable for tests); never trusted to agree with UltraCart's."""
     people: PeopleDirectory = field(init=False)
     task_numbers: dict[int, str] = field(default_factory=dict)
     _task_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -35,6 +39,7 @@ class ToolContext:
             description=self.description,
             actor=actor,
             allow_local_files=self.allow_local_files,
+            clock=self.clock,
         )
         clone.people = self.people
         clone.task_numbers = self.task_numbers

@@ -4,10 +4,10 @@ looked for before it is sent again."""
 from __future__ import annotations
 
 import uuid as uuidlib
-from datetime import UTC, datetime, timedelta
 
 from pydantic import Field, model_validator
 
+from shared_client import constants
 from shared_client.errors import APIConnectionError, APIResponseError, ServerError, UltraCartError
 from shared_client.models import Property, WorkflowNote, WorkflowTask, WorkflowTasksRequest
 from shared_client.tools.base import CREATE, InputModel, tool
@@ -97,18 +97,28 @@ class CreateOutput(TaskOutput):
         return "Created " + super().render()
 
 
-async def _find_created(ctx: ToolContext, token: str, since: datetime) -> WorkflowTask | None:
-    request = WorkflowTasksRequest(created_dts_begin=since)
-    async for task in ctx.client.iter_tasks(request, sort="-created_dts"):
+# How many of the newest tasks a lookup reads (two pages at the maximum size): ours was made moments ago,
+# so it is among them unless that many tasks were created in between.
+LOOKUP_NEWEST_TASKS = 2 * constants.MAX_PAGE_SIZE_TASKS
+
+
+async def _find_created(ctx: ToolContext, token: str) -> WorkflowTask | None:
+    """Newest first with no time bound: neither clock can hide the task (the local one may be minutes off
+    UltraCart's), and the count bounds the cost."""
+    seen = 0
+    async for task in ctx.client.iter_tasks(WorkflowTasksRequest(), sort="-created_dts"):
         if task.property_value(CREATE_TOKEN_PROPERTY) == token:
             return task
+        seen += 1
+        if seen >= LOOKUP_NEWEST_TASKS:
+            break
     return None
 
 
-async def _look_for(ctx: ToolContext, token: str, since: datetime, why: str) -> WorkflowTask | None:
+async def _look_for(ctx: ToolContext, token: str, why: str) -> WorkflowTask | None:
     """The task this create made, found by its token; a failed search leaves the outcome unknown."""
     try:
-        return await _find_created(ctx, token, since)
+        return await _find_created(ctx, token)
     except UltraCartError:
         raise ToolError(
             f"The connection to UltraCart broke while creating the task ({why}), and checking whether it was "
@@ -149,19 +159,18 @@ async def _create(ctx: ToolContext, params: CreateInput) -> CreateOutput:
     token = uuidlib.uuid4().hex
     task.properties = [Property(name=k, value=v) for k, v in (params.properties or {}).items()]
     task.properties.append(Property(name=CREATE_TOKEN_PROPERTY, value=token))
-    started = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
     try:
         created = (await ctx.client.insert_task(task)).task
     except (APIConnectionError, ServerError, APIResponseError) as exc:
         if isinstance(exc, APIConnectionError) and not exc.request_sent:
             raise
         # The insert may have happened: look for our token before deciding anything.
-        created = await _look_for(ctx, token, started, exc.message)
+        created = await _look_for(ctx, token, exc.message)
         if created is None:
             created = (await ctx.client.insert_task(task)).task
     if created is None:
         # UltraCart said yes and sent no task: it was most likely made. Find it rather than make another.
-        created = await _look_for(ctx, token, started, "UltraCart accepted the task but returned nothing")
+        created = await _look_for(ctx, token, "UltraCart accepted the task but returned nothing")
     if created is None:
         raise ToolError(
             "UltraCart accepted the task but returned nothing, and it cannot be found yet: search for it by "

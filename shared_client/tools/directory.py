@@ -107,6 +107,8 @@ class Assignee:
 
 UNASSIGNED_WORDS = {"unassigned", "none", "nobody", "no one", "noone"}
 ME_WORDS = {"me", "myself", "@me"}
+SYSTEM_USER_NAME = "System"
+"""The creator of the tasks UltraCart's rules make: known to UltraCart, never an assignable user."""
 
 
 def _norm(text: str) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -20,7 +21,9 @@ from shared_client.tools.base import READ, InputModel, tool
 from shared_client.tools.context import ToolContext
 from shared_client.tools.directory import (
     ME_WORDS,
+    SYSTEM_USER_NAME,
     UNASSIGNED_WORDS,
+    PeopleSnapshot,
     match_users,
     resolve_assignee,
     resolve_group,
@@ -53,7 +56,7 @@ class SearchInput(InputModel):
     )
     object_type: ObjectType | None = Field(
         default=None,
-        description="order, auto order, item or customer profile; storefront only together with object_id.",
+        description=f"{SEARCH_OBJECT_TYPE_ACCEPTS}. storefront (or store) only together with object_id.",
     )
     object_id: str | None = Field(
         default=None,
@@ -66,7 +69,10 @@ class SearchInput(InputModel):
     )
     tags: Tags | None = Field(default=None, max_length=20, description="Tasks carrying all of these tags.")
     created_by: str | None = Field(
-        default=None, max_length=200, description="Creator by name, e-mail, id or 'me'."
+        default=None,
+        max_length=200,
+        description=f"Creator: an assignable user's name, e-mail or id, 'me', any user id, or "
+        f"'{SYSTEM_USER_NAME}' (tasks made by UltraCart's rules).",
     )
     overdue: bool | None = Field(default=None, description="true: only open tasks whose due date has passed.")
     due_after: StartDate | None = Field(default=None, description="Due on or after this date/date-time.")
@@ -116,19 +122,64 @@ class SearchOutput(TaskListOutput):
         return "\n".join(lines)
 
 
-def encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+# What a page is not part of: the same search with another page size or view may go on with a cursor.
+_NOT_THE_QUERY = frozenset({"limit", "cursor", "detail"})
 
 
-def decode_cursor(cursor: str) -> int:
+def query_fingerprint(params: SearchInput) -> str:
+    """The search a cursor belongs to: its filters and sort, as validated (so 'high' and '3 - high' agree)."""
+    query = params.model_dump(mode="json", exclude=set(_NOT_THE_QUERY), exclude_none=True)
+    return hashlib.sha256(json.dumps(query, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def encode_cursor(offset: int, query: str) -> str:
+    payload = json.dumps({"o": offset, "q": query}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, query: str) -> int:
+    """The offset a cursor of this search (``query_fingerprint``) goes on from. A cursor without a
+    fingerprint (made before cursors carried one, e.g. on a posted Slack "More" button) is taken as is."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        offset = json.loads(base64.urlsafe_b64decode(padded.encode()))["o"]
-        if not isinstance(offset, int) or offset < 0:
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        offset, owner = data["o"], data.get("q", query)
+        if (
+            not isinstance(offset, int)
+            or isinstance(offset, bool)
+            or offset < 0
+            or not isinstance(owner, str)
+        ):
             raise ValueError
-        return offset
-    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, json.JSONDecodeError):
         raise ToolInputError.about("cursor", "use the next_cursor value of a previous search") from None
+    if owner != query:
+        raise ToolInputError.about(
+            "cursor", "this cursor belongs to another search; start again without cursor"
+        )
+    return offset
+
+
+async def _creator(ctx: ToolContext, text: str) -> WorkflowUser:
+    """A creator: an assignable user (name, e-mail, id, 'me'), any user id, or the System user of rule-made
+    tasks (creators need not be assignable, and UltraCart knows them by id or name). Any other name is an
+    error, as for an assignee: a search that silently finds nothing would read as "no such tasks"."""
+    text = text.strip()
+    if text.isdigit():
+        return WorkflowUser(user_id=int(text))
+    if text.lower() == SYSTEM_USER_NAME.lower():
+        return WorkflowUser(user=SYSTEM_USER_NAME)
+
+    def pick(snapshot: PeopleSnapshot) -> WorkflowUser:
+        if text.lower() in ME_WORDS or match_users(snapshot, text):
+            return WorkflowUser(user_id=resolve_user(snapshot, text, field="created_by").user_id)
+        raise ToolInputError.about(
+            "created_by",
+            f"no user matches {text!r}; use an assignable user's name, e-mail or id (list_assignable_users "
+            f"shows them), 'me', any user id, or '{SYSTEM_USER_NAME}' for the tasks UltraCart's rules make",
+        )
+
+    return await ctx.people.resolve(pick)
 
 
 async def build_search_request(ctx: ToolContext, params: SearchInput) -> WorkflowTasksRequest:
@@ -155,16 +206,7 @@ async def build_search_request(ctx: ToolContext, params: SearchInput) -> Workflo
         group = params.group
         request.assigned_to_group_id = (await ctx.people.resolve(lambda s: resolve_group(s, group))).group_id
     if params.created_by:
-        snapshot = await ctx.people.get()
-        text = params.created_by.strip()
-        if text.lower() in ME_WORDS or match_users(snapshot, text):
-            creator = resolve_user(snapshot, text, field="created_by")  # ambiguity is still an error
-            request.created_by = WorkflowUser(user_id=creator.user_id)
-        else:
-            # Creators need not be assignable (the System user of rule-made tasks): pass the id or name on.
-            request.created_by = (
-                WorkflowUser(user_id=int(text)) if text.isdigit() else WorkflowUser(user=text)
-            )
+        request.created_by = await _creator(ctx, params.created_by)
     ranges = {
         "due_dts": (params.due_after, params.due_before),
         "created_dts": (params.created_after, params.created_before),
@@ -183,7 +225,7 @@ async def build_search_request(ctx: ToolContext, params: SearchInput) -> Workflo
                 "only tasks that are not closed can be overdue; leave status out or use open, delayed or "
                 "awaiting customer feedback",
             )
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = ctx.clock().replace(microsecond=0)
         if request.due_dts_end is None or request.due_dts_end > now:
             request.due_dts_end = now
         if request.status is None:
@@ -271,7 +313,8 @@ async def _search(ctx: ToolContext, params: SearchInput) -> SearchOutput:
     total, has_more and next_cursor; pass detail=true for full tasks. Example: {'assignee': 'me',
     'status': 'open', 'sort': 'due'}. object_type + object_id narrows to one order's (item's, ...) tasks,
     with the other filters still applied."""
-    offset = decode_cursor(params.cursor) if params.cursor else 0
+    query = query_fingerprint(params)
+    offset = decode_cursor(params.cursor, query) if params.cursor else 0
     request = await build_search_request(ctx, params)
     total: int | None
     if params.object_id:
@@ -295,7 +338,7 @@ async def _search(ctx: ToolContext, params: SearchInput) -> SearchOutput:
         **task_list(tasks, params.detail),
         total=total,
         has_more=more,
-        next_cursor=encode_cursor(next_offset) if more else None,
+        next_cursor=encode_cursor(next_offset, query) if more else None,
     )
 
 

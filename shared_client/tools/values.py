@@ -8,29 +8,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from shared_client.models import ObjectType, Priority, SearchStatus, Status
 
-PRIORITY_WORDS: dict[str, Priority] = {
-    "low": Priority.LOW,
-    "medium": Priority.MEDIUM,
-    "normal": Priority.MEDIUM,
-    "high": Priority.HIGH,
-    "critical": Priority.CRITICAL,
-    "urgent": Priority.CRITICAL,
-}
-PRIORITY_ACCEPTS = "low, medium, high or critical (or 1-4, or UltraCart's '3 - high')"
-
-STATUS_ACCEPTS = (
-    "open, closed, delayed, awaiting customer feedback (or 'awaiting'), "
-    "closed - system, closed - customer, closed - expiration"
-)
-SEARCH_STATUS_ACCEPTS = "open, closed, delayed or awaiting customer feedback (or 'awaiting')"
-OBJECT_TYPE_ACCEPTS = "order, auto order, item, customer profile or storefront"
-SEARCH_OBJECT_TYPE_ACCEPTS = "order, auto order, item or customer profile"
 DATE_ACCEPTS = (
     "an ISO date (2026-12-01), an ISO date-time (2026-12-01T17:00:00-05:00), today, tomorrow or yesterday"
 )
@@ -47,7 +31,10 @@ def _squash(text: str) -> str:
     return re.sub(r"[\s_\-]+", " ", text.strip().lower()).strip()
 
 
-def _aliases(words: Mapping[StrEnum, tuple[str, ...]]) -> dict[str, str]:
+E = TypeVar("E", bound=StrEnum)
+
+
+def _aliases(words: Mapping[E, tuple[str, ...]]) -> dict[str, str]:
     """Other words for a value, grouped by the value they mean."""
     return {word: member.value for member, group in words.items() for word in group}
 
@@ -65,10 +52,73 @@ def _spelling(value: str, members: Iterable[StrEnum], aliases: Mapping[str, str]
     raise ValueError(f"use {accepts}; got {shown(value)}")
 
 
+# The other words each value is accepted as. They are listed in the ACCEPTS texts below (tool schemas and
+# error messages), derived from these tables so the two cannot drift.
+PRIORITY_NAMES: dict[Priority, str] = {
+    Priority.LOW: "low",
+    Priority.MEDIUM: "medium",
+    Priority.HIGH: "high",
+    Priority.CRITICAL: "critical",
+}
+_PRIORITY_WORDS: dict[Priority, tuple[str, ...]] = {
+    Priority.MEDIUM: ("normal",),
+    Priority.CRITICAL: ("urgent",),
+}
+_STATUS_WORDS: dict[Status, tuple[str, ...]] = {
+    Status.CLOSED: ("done", "complete", "completed"),
+    Status.AWAITING_CUSTOMER_FEEDBACK: ("awaiting", "waiting", "awaiting feedback", "awaiting customer"),
+    Status.OPEN: ("reopen",),
+}
+_OBJECT_WORDS: dict[ObjectType, tuple[str, ...]] = {
+    ObjectType.AUTO_ORDER: ("subscription", "autoorder"),
+    ObjectType.CUSTOMER_PROFILE: ("customer", "customerprofile"),
+    ObjectType.ITEM: ("sku", "product"),
+    ObjectType.STOREFRONT: ("store",),
+}
+PRIORITY_WORDS: dict[str, Priority] = {
+    **{word: member for member, word in PRIORITY_NAMES.items()},
+    **{word: member for member, group in _PRIORITY_WORDS.items() for word in group},
+}
+
+
+def _also(
+    words: Mapping[E, tuple[str, ...]],
+    name: Callable[[E], str] = str,
+    among: Iterable[E] | None = None,
+) -> str:
+    """The other words, for a description: ``; also done/complete → closed, reopen → open`` (a value's
+    own spelling without spaces, e.g. ``autoorder``, goes without saying)."""
+    allowed = None if among is None else {m.value for m in among}
+    parts = [
+        f"{'/'.join(shown)} → {name(member)}"
+        for member, group in words.items()
+        if (allowed is None or member.value in allowed)
+        and (shown := [w for w in group if w != member.value.replace(" ", "")])
+    ]
+    return f"; also {', '.join(parts)}" if parts else ""
+
+
+PRIORITY_ACCEPTS = "low, medium, high or critical (or 1-4, or UltraCart's '3 - high')" + _also(
+    _PRIORITY_WORDS, PRIORITY_NAMES.__getitem__
+)
+STATUS_ACCEPTS = (
+    "open, closed, delayed, awaiting customer feedback, closed - system, closed - customer, "
+    "closed - expiration" + _also(_STATUS_WORDS)
+)
+SEARCH_STATUS_ACCEPTS = "open, closed, delayed or awaiting customer feedback" + _also(
+    _STATUS_WORDS, among=[Status(member.value) for member in SearchStatus]
+)
+OBJECT_TYPE_ACCEPTS = "order, auto order, item, customer profile or storefront" + _also(_OBJECT_WORDS)
+SEARCH_OBJECT_TYPE_ACCEPTS = "order, auto order, item or customer profile" + _also(
+    _OBJECT_WORDS, among=[member for member in ObjectType if member is not ObjectType.STOREFRONT]
+)
+
 _PRIORITY_ALIASES = {
     **{word: member.value for word, member in PRIORITY_WORDS.items()},
     **{str(rank): member.value for rank, member in enumerate(Priority, start=1)},
 }
+_STATUS_ALIASES = _aliases(_STATUS_WORDS)
+_OBJECT_ALIASES = _aliases(_OBJECT_WORDS)
 
 
 def parse_priority(value: str | int) -> str:
@@ -79,19 +129,10 @@ def friendly_priority(value: str | None) -> str | None:
     """``3 - high`` → ``high``; an unknown value is shown as UltraCart sent it."""
     if value is None:
         return None
-    for word, member in PRIORITY_WORDS.items():
-        if member.value == value and word not in {"normal", "urgent"}:
+    for member, word in PRIORITY_NAMES.items():
+        if member.value == value:
             return word
     return str(value)
-
-
-_STATUS_ALIASES = _aliases(
-    {
-        Status.AWAITING_CUSTOMER_FEEDBACK: ("awaiting", "awaiting feedback", "awaiting customer", "waiting"),
-        Status.CLOSED: ("done", "complete", "completed"),
-        Status.OPEN: ("reopen",),
-    }
-)
 
 
 def parse_status(value: str) -> str:
@@ -106,22 +147,13 @@ def parse_search_status(value: str) -> str:
     return status
 
 
-_OBJECT_ALIASES = _aliases(
-    {
-        ObjectType.AUTO_ORDER: ("autoorder", "subscription"),
-        ObjectType.CUSTOMER_PROFILE: ("customer", "customerprofile"),
-        ObjectType.ITEM: ("sku", "product"),
-        ObjectType.STOREFRONT: ("store",),
-    }
-)
-
-
 def parse_object_type(value: str) -> str:
     return _spelling(value, ObjectType, _OBJECT_ALIASES, OBJECT_TYPE_ACCEPTS)
 
 
 def parse_when(value: str, *, end_of_day: bool, now: datetime | None = None) -> datetime:
-    """An ISO date or date-time (or today/tomorrow/yesterday) as an aware UTC-or-offset datetime.
+    """An ISO date or date-time (or today/tomorrow/yesterday) as an aware UTC-or-offset datetime, in
+    whole seconds: UltraCart stores no fractions, so a value with them would never read back as sent.
 
     A bare date means the start of that day (UTC) for lower bounds, and its last second for due dates
     and upper bounds (``end_of_day``): due 2026-12-01 is not overdue until that day is over.
@@ -146,7 +178,7 @@ def parse_when(value: str, *, end_of_day: bool, now: datetime | None = None) -> 
         parsed.astimezone(UTC)  # an instant outside years 1-9999 cannot be written to UltraCart
     except (ValueError, OverflowError):
         raise ValueError(f"use {DATE_ACCEPTS}; got {shown(text)}") from None
-    return parsed
+    return parsed.replace(microsecond=0)
 
 
 _INVISIBLE_CATEGORIES = {"Cf", "Co", "Cs"}  # format (zero-width, bidi controls), private use, surrogates

@@ -60,9 +60,9 @@ _ALWAYS_FOREIGN = ("note edited", "note(s) removed")
 def _wire_key(value: Any, key: str = "") -> Any:
     """What of a field must survive a write: for notes and attachments, the texts and names in order
     (the server adds timestamps, ids and download URLs); for date-times, the instant (the server answers
-    in its own time zone)."""
+    in its own time zone), to the whole second (what UltraCart stores)."""
     if key.endswith("_dts") and isinstance(value, str):
-        return parse_uc_datetime(value)
+        return parse_uc_datetime(value).replace(microsecond=0)
     if (
         isinstance(value, list)
         and value

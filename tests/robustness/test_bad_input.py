@@ -26,7 +26,7 @@ from shared_client.client import WorkflowClient
 from shared_client.pacing import BudgetSpec
 from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
 from shared_client.tools import ALL_TOOLS, Tool, ToolContext, ToolError, ToolInputError, get_tool
-from shared_client.tools.search import encode_cursor
+from shared_client.tools.search import SearchInput, encode_cursor, query_fingerprint
 
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 WRITES = ("insertWorkflowTask", "updateWorkflowTask", "getWorkflowTaskAttachmentUploadUrl")
@@ -63,6 +63,9 @@ JSONISH = st.recursive(
 KEYS = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=12)
 
 
+OPEN_CURSOR = encode_cursor(5, query_fingerprint(SearchInput(status="open")))  # the baseline search's
+
+
 def plausible(task_uuid: str, small_file: Path) -> dict[str, list[Any]]:
     """Values that look right for a field (some are right), so examples get past the first check."""
     dates = ["2030-01-01", "2030-02-30", "tomorrow", "yesterday", "2030-01-01T09:00:00Z", "soon", "none"]
@@ -92,7 +95,7 @@ def plausible(task_uuid: str, small_file: Path) -> dict[str, list[Any]]:
         "properties": [{"k": "v"}, {"k": 1}, [], {"": ""}],
         "sort": ["due", "-priority,due", "bogus", "-", ",,"],
         "limit": [1, 500, 501, 0, -1, "10"],
-        "cursor": [encode_cursor(5), "garbage", encode_cursor(0)[:-1], ""],
+        "cursor": [OPEN_CURSOR, encode_cursor(5, "another search"), "garbage", OPEN_CURSOR[:-1], ""],
         "overdue": [True, False, "yes"],
         "detail": [True, "no"],
         "query": ["sam", "", "x" * 201],

@@ -22,6 +22,7 @@ import random
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -243,6 +244,19 @@ async def test_a_few_hundred_operations_under_thirty_percent_faults(
     assert ledger.reads >= 40
 
 
+def over(transport: httpx.AsyncBaseTransport) -> WorkflowClient:
+    """A client of the owner's over a faulty transport, with retry sleeps recorded instead of waited."""
+    return WorkflowClient(
+        api_key="robustness-owner",
+        base_url="http://sandbox.test/rest/v2",
+        transport=transport,
+        gate_key=uuid.uuid4().hex,
+        budget=BudgetSpec.none(),
+        retry_policy=ROBUST_RETRIES,
+        sleep=SleepRecorder(),
+    )
+
+
 async def test_a_note_put_retried_after_timeout_or_reset_is_not_doubled(make_rig: MakeRig) -> None:
     """Only the PUTs fail (after taking effect), every time at first: the client retries the same whole
     task, so the note is there once."""
@@ -251,15 +265,7 @@ async def test_a_note_put_retried_after_timeout_or_reset_is_not_doubled(make_rig
     task_uuid = created["task"]["uuid"]
     for kind in ("timeout", "reset"):
         faulty = FlakyPuts(rig.app, failures=2, kind=kind)
-        client = WorkflowClient(
-            api_key="robustness-owner",
-            base_url="http://sandbox.test/rest/v2",
-            transport=faulty,
-            gate_key=uuid.uuid4().hex,
-            budget=BudgetSpec.none(),
-            retry_policy=ROBUST_RETRIES,
-            sleep=SleepRecorder(),
-        )
+        client = over(faulty)
         async with client:
             out = await call(
                 ToolContext(client), "add_task_note", {"task": task_uuid, "text": f"once {kind}"}
@@ -304,15 +310,7 @@ async def test_a_note_whose_put_landed_but_answered_500_says_it_may_have_been_ad
     created = await call(rig.ctx, "create_task", {"name": "PUT 500 target"})
     task_uuid = created["task"]["uuid"]
     transport = FlakyPuts(rig.app, failures=1 + ROBUST_RETRIES.max_retries, kind="500")
-    client = WorkflowClient(
-        api_key="robustness-owner",
-        base_url="http://sandbox.test/rest/v2",
-        transport=transport,
-        gate_key=uuid.uuid4().hex,
-        budget=BudgetSpec.none(),
-        retry_policy=ROBUST_RETRIES,
-        sleep=SleepRecorder(),
-    )
+    client = over(transport)
     async with client:
         with pytest.raises(ToolError) as info:
             await call(ToolContext(client), "add_task_note", {"task": task_uuid, "text": "landed"})
@@ -331,15 +329,7 @@ async def test_a_create_whose_answer_was_lost_and_whose_lookup_failed_says_it_ma
     again as told would make a second task). Seen in the 30% run with other seeds (e.g. 3, 7, 8)."""
     rig = await make_rig()
     transport = LostInsertThenBrokenSearch(rig.app, search_failure)
-    client = WorkflowClient(
-        api_key="robustness-owner",
-        base_url="http://sandbox.test/rest/v2",
-        transport=transport,
-        gate_key=uuid.uuid4().hex,
-        budget=BudgetSpec.none(),
-        retry_policy=ROBUST_RETRIES,
-        sleep=SleepRecorder(),
-    )
+    client = over(transport)
     name = f"lost-answer-{uuid.uuid4().hex[:6]}"
     async with client:
         with pytest.raises(ToolError) as info:
@@ -349,6 +339,43 @@ async def test_a_create_whose_answer_was_lost_and_whose_lookup_failed_says_it_ma
     message = info.value.message.lower()
     assert not any(w in message for w in NOTHING_HAPPENED), info.value.message
     assert "may" in message or "might" in message, info.value.message
+
+
+@pytest.mark.parametrize("skew", [timedelta(minutes=10), timedelta(minutes=-10)], ids=["ahead", "behind"])
+async def test_a_create_whose_answer_was_lost_is_made_once_whatever_the_local_clock(
+    make_rig: MakeRig, skew: timedelta
+) -> None:
+    """The insert takes effect and the connection resets before its answer: the lookup for the create's
+    token must find the task whether the local clock runs ahead of UltraCart's or behind it."""
+    rig = await make_rig()
+    transport = LostFirstInsert(rig.app)
+    client = over(transport)
+    name = f"skewed-{uuid.uuid4().hex[:6]}"
+    ctx = ToolContext(client, clock=lambda: datetime.now(UTC) + skew)
+    async with client:
+        out = await call(ctx, "create_task", {"name": name})
+    stored = [t async for t in rig.clean.iter_tasks(WorkflowTasksRequest()) if t.task_name == name]
+    assert len(stored) == 1 and transport.inserts == 1
+    assert out["task"]["uuid"] == stored[0].workflow_task_uuid
+
+
+class LostFirstInsert(httpx.AsyncBaseTransport):
+    """The sandbox in-process, where the first insert takes effect and then its connection resets."""
+
+    def __init__(self, app: Any) -> None:
+        from shared_client.sandbox import SandboxTransport
+
+        self._inner = SandboxTransport(app)
+        self.inserts = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method == "POST" and request.url.path.endswith("/workflow/tasks"):
+            self.inserts += 1
+            if self.inserts == 1:
+                await response.aread()
+                raise httpx.RemoteProtocolError("connection reset after commit (test)", request=request)
+        return response
 
 
 class LostInsertThenBrokenSearch(httpx.AsyncBaseTransport):

@@ -255,3 +255,21 @@ async def test_a_miss_fetches_the_lists_again_once_they_are_not_brand_new() -> N
     now[0] = 60.0
     assert (await people.resolve(lambda s: resolve_user(s, "nina"))).user_id == 2
     assert upstream.fetches == 2
+
+
+async def test_created_by_the_system_user_by_name_or_id(tools: Tools) -> None:
+    """Creators need not be assignable: the System user of rule-made tasks is found by name and by id."""
+    by_name = await tools.run("search_tasks", {"created_by": "system", "limit": 1})
+    by_id = await tools.run("search_tasks", {"created_by": "1000", "limit": 1})
+    assert by_name["total"] == by_id["total"] and by_name["total"] > 0
+
+
+async def test_an_unknown_creator_is_an_error_not_an_empty_result(tools: Tools) -> None:
+    await tools.run("list_assignable_users")  # warm the people cache
+    before = await tools.counts()
+    error = await tools.fail_input("search_tasks", {"created_by": "Nobody Like This"})
+    assert_one_line(
+        error, "created_by", "no user matches", "Nobody Like This", "list_assignable_users", "System"
+    )
+    assert error.field == "created_by"
+    assert "getWorkflowTasks" not in delta(before, await tools.counts())

@@ -4,8 +4,10 @@ count_open_tasks, list_task_tags."""
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from tool_support import Tools, assert_one_line, delta
@@ -65,6 +67,35 @@ async def test_search_cursor_paging(tools: Tools) -> None:
     assert pages == -(-total // 10)
     assert len(seen) == total == len(set(seen)), "every task exactly once"
     assert seen == sorted(seen)
+
+
+async def test_a_cursor_goes_on_with_its_own_search_whatever_the_page_size_or_spelling(tools: Tools) -> None:
+    first = await tools.run("search_tasks", {"priority": "high", "sort": "number", "limit": 2})
+    same = {"priority": "3 - high", "sort": "+number", "detail": True, "cursor": first["next_cursor"]}
+    page = await tools.run("search_tasks", {**same, "limit": 5})
+    assert page["total"] == first["total"] and page["count"] == 5
+
+
+@pytest.mark.parametrize(
+    "other",
+    [{"priority": "low"}, {"priority": "high", "sort": "-number"}, {"priority": "high", "status": "open"},
+     {"sort": "number"}],
+)  # fmt: skip
+async def test_a_cursor_of_another_search_is_refused(tools: Tools, other: dict[str, Any]) -> None:
+    first = await tools.run("search_tasks", {"priority": "high", "sort": "number", "limit": 2})
+    before = await tools.counts()
+    error = await tools.fail_input("search_tasks", {**other, "cursor": first["next_cursor"]})
+    assert error.field == "cursor"
+    assert_one_line(error, "this cursor belongs to another search; start again without cursor")
+    assert delta(before, await tools.counts()) == {}
+
+
+async def test_a_cursor_made_before_cursors_named_their_search_still_works(tools: Tools) -> None:
+    """Slack "More" buttons already posted carry the old form, {"o": offset}."""
+    legacy = base64.urlsafe_b64encode(b'{"o": 10}').decode().rstrip("=")
+    page = await tools.run("search_tasks", {"limit": 10, "sort": "number", "cursor": legacy})
+    first = await tools.run("search_tasks", {"limit": 20, "sort": "number"})
+    assert [t["number"] for t in page["tasks"]] == [t["number"] for t in first["tasks"][10:]]
 
 
 async def test_search_last_page_has_no_cursor(tools: Tools) -> None:

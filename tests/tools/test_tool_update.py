@@ -132,6 +132,29 @@ async def test_date_update_reports_the_change_with_one_write(
     assert delta(before, await tools.counts()) == {"getWorkflowTask": 1, "updateWorkflowTask": 1}
 
 
+@pytest.mark.parametrize(
+    ("args", "field", "stored"),
+    [({"due": "2027-01-05T10:00:00.500Z"}, "due_dts", datetime(2027, 1, 5, 10, tzinfo=UTC)),
+     ({"delay_until": "2027-01-02T08:30:15.999+00:00"}, "delay_until_dts",
+      datetime(2027, 1, 2, 8, 30, 15, tzinfo=UTC))],
+)  # fmt: skip
+async def test_a_date_with_milliseconds_is_written_once_at_whole_seconds(
+    tools: Tools, rich_task: str, args: dict[str, Any], field: str, stored: datetime
+) -> None:
+    """UltraCart stores whole seconds: the tool sends what it stores and the read-back matches (once)."""
+    before = await tools.counts()
+    out = await tools.run("update_task", {"task": rich_task, **args})
+    assert delta(before, await tools.counts()) == {"getWorkflowTask": 1, "updateWorkflowTask": 1}
+    assert out["changes"] == [f"{field.removesuffix('_dts').replace('_', ' ')} → {stored.isoformat()}"]
+    assert datetime.fromisoformat((await tools.raw(rich_task))[field]) == stored
+
+
+async def test_a_created_task_with_milliseconds_in_its_dates_keeps_whole_seconds(tools: Tools) -> None:
+    out = await tools.run("create_task", {"name": "ms", "due": "2027-01-05T10:00:00.500Z"})
+    raw = await tools.raw(out["task"]["uuid"])
+    assert datetime.fromisoformat(raw["due_dts"]) == datetime(2027, 1, 5, 10, tzinfo=UTC)
+
+
 async def test_update_by_number(tools: Tools, rich_task: str) -> None:
     number = (await tools.raw(rich_task))["global_task_number"]
     out = await tools.run("update_task", {"task": f"#{number}", "priority": "critical"})

@@ -5,12 +5,15 @@ written."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from tool_support import Tools, assert_nothing_written, assert_one_line, delta
 
 from shared_client.models import Priority
+from shared_client.tools import get_tool
+from shared_client.tools import values as v
 
 SEEDED_OPEN_TASK = "#3"  # any seeded task will do: updates are compared on the raw task
 
@@ -221,3 +224,68 @@ async def test_update_without_changes_is_refused(tools: Tools) -> None:
     error = await tools.fail_input("update_task", {"task": "#3"})
     assert_one_line(error, "nothing to change", "priority")
     assert delta(before, await tools.counts()) == {}
+
+
+def _other_words() -> dict[str, list[str]]:
+    """Every alias of each table, per field (a value's own spelling without spaces left out)."""
+
+    def others(aliases: dict[str, str]) -> list[str]:
+        return [w for w, value in aliases.items() if w != value.replace(" ", "") and not w.isdigit()]
+
+    priority = {w: m.value for w, m in v.PRIORITY_WORDS.items() if w not in v.PRIORITY_NAMES.values()}
+    return {
+        "priority": others(priority),
+        "status": others(v._STATUS_ALIASES),
+        "object_type": others(v._OBJECT_ALIASES),
+    }
+
+
+def _listed(word: str, text: str) -> bool:
+    return f"{word} →" in text or f"{word}/" in text or f"`{word}`" in text
+
+
+LISTED_FIELDS = [
+    ("create_task", "priority"),
+    ("create_task", "status"),
+    ("create_task", "object_type"),
+    ("update_task", "priority"),
+    ("update_task", "status"),
+    ("get_tasks_for_object", "object_type"),
+    ("search_tasks", "priority"),
+    ("search_tasks", "status"),
+]
+
+
+def test_the_other_words_are_listed_in_each_tools_schema() -> None:
+    """An assistant reads the schema: every alias a field accepts is named in its description."""
+    words = _other_words()
+    assert {"urgent", "normal"} <= set(words["priority"])
+    assert {"done", "complete", "completed", "awaiting", "waiting", "reopen"} <= set(words["status"])
+    assert {"subscription", "customer", "sku", "product", "store"} <= set(words["object_type"])
+    for name, field in LISTED_FIELDS:
+        description = get_tool(name).input_model.model_json_schema()["properties"][field]["description"]
+        missing = [w for w in words[field] if not _listed(w, description)]
+        assert not missing, (name, field, missing, description)
+    search = get_tool("search_tasks").input_model.model_json_schema()["properties"]["object_type"]
+    assert [w for w in words["object_type"] if not _listed(w, search["description"])] == ["store"]
+
+
+def test_the_other_words_are_listed_in_the_readme() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    tools = readme[readme.index("## Tools") : readme.index("<!-- tools:start -->")]
+    missing = [w for words in _other_words().values() for w in words if f"`{w}`" not in tools]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("word", [w for words in _other_words().values() for w in words])
+def test_every_listed_word_is_accepted(word: str) -> None:
+    parsers = (v.parse_priority, v.parse_status, v.parse_object_type)
+    assert any(_parses(parse, word) for parse in parsers), word
+
+
+def _parses(parse: Any, word: str) -> bool:
+    try:
+        parse(word)
+    except ValueError:
+        return False
+    return True

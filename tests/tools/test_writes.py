@@ -59,6 +59,14 @@ def test_the_same_instant_in_another_time_zone_is_no_change() -> None:
     assert changed_fields(before, _task(due_dts=elsewhere)) == set()
 
 
+def test_a_date_change_sticks_at_ultracarts_whole_seconds() -> None:
+    """UltraCart stores whole seconds: a date sent with milliseconds reads back without them."""
+    before = _task()
+    intended = _task(due_dts=datetime(2027, 1, 5, 10, 0, 0, 500_000, tzinfo=UTC))
+    assert change_stuck(before, intended, _task(due_dts=datetime(2027, 1, 5, 10, tzinfo=UTC)))
+    assert changed_fields(before, _task(due_dts=DUE.replace(microsecond=250_000))) == set()
+
+
 def test_server_bookkeeping_is_no_change() -> None:
     before = _task()
     after = _task(
