@@ -28,6 +28,7 @@ logger = logging.getLogger("server")
 PROG = "uc-workflow-mcp"
 MCP_PATH = "/mcp"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+MIN_TOKEN_LENGTH = 24  # a bearer token guessable by brute force guards nothing
 
 
 def parse_toolsets(value: str) -> list[str]:
@@ -102,10 +103,18 @@ def build_parser() -> commandline.CommandParser:
 
 
 def check_http_binding(host: str, token: str | None) -> None:
-    if not is_loopback(host) and not token:
+    """A non-loopback bind needs a bearer token, and one long enough not to be guessed."""
+    if is_loopback(host):
+        return
+    if not token:
         raise commandline.UsageError(
             f"--host {host} is not a loopback address: set UC_WORKFLOW_MCP_TOKEN to require a bearer token, "
             "or bind 127.0.0.1"
+        )
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise commandline.UsageError(
+            f"--host {host} is not a loopback address: UC_WORKFLOW_MCP_TOKEN must be at least "
+            f"{MIN_TOKEN_LENGTH} characters (python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
 
 

@@ -6,18 +6,31 @@ import logging
 import sys
 from collections.abc import Iterable
 
+REDACTED = "[redacted]"
+MIN_SECRET_LENGTH = 6  # a shorter value would redact ordinary words
+
+
+def redactable(secrets: Iterable[str]) -> tuple[str, ...]:
+    """The values worth redacting (long enough), longest first: a secret that contains another goes whole."""
+    return tuple(sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True))
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every one of ``secrets`` (from ``redactable``) replaced by ``[redacted]``."""
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
 
 class RedactSecrets(logging.Filter):
     """Replace every secret value in a log line (message, arguments and traceback) with ``[redacted]``."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if len(s) >= 6]
+        self.secrets = redactable(secrets)
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
+        return redact(text, self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:

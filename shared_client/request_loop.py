@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import random
 import ssl
@@ -28,6 +29,7 @@ from shared_client.errors import (
     UltraCartError,
     error_for_status,
 )
+from shared_client.logs import redact, redactable
 from shared_client.models import BaseResponse, Error
 from shared_client.operations import Operation
 from shared_client.pacing import BudgetSpec, CredentialGate, credential_fingerprint, gate_for
@@ -39,6 +41,7 @@ from shared_client.retry import (
     retry_delay,
     should_retry,
 )
+from shared_client.settings import configured_secrets
 
 __all__ = ["RequestLoop"]
 
@@ -53,15 +56,17 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def _redacted_message(response: httpx.Response) -> tuple[str, Error | None, Any]:
-    """UltraCart's message for an error answer: the UC-REST-ERROR header first, then the body."""
-    header = response.headers.get("UC-REST-ERROR")
+def _redacted_message(response: httpx.Response, secrets: tuple[str, ...]) -> tuple[str, Error | None, Any]:
+    """UltraCart's message for an error answer: the UC-REST-ERROR header first, then the body. A secret
+    it quotes (``Invalid simple key <key>``) is redacted here, so no error built on it can show it."""
+    header = redact(response.headers.get("UC-REST-ERROR") or "", secrets)
+    text = redact(response.text, secrets)
     body: Any = None
     error: Error | None = None
     try:
-        body = response.json()
+        body = json.loads(text)
     except ValueError:
-        body = response.text[:2000]
+        body = text[:2000]
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         try:
             error = Error.model_validate(body["error"])
@@ -108,6 +113,9 @@ class RequestLoop:
         if bool(api_key) == bool(oauth_token):
             raise ValueError("WorkflowClient needs exactly one of api_key or oauth_token")
         credential = api_key or oauth_token or ""
+        # Nothing UltraCart (or a proxy) answers leaves the client with a secret in it, quoted or not.
+        self._secrets = redactable((credential, *configured_secrets()))
+        self._secret_bytes = tuple(secret.encode() for secret in self._secrets)
         auth_headers = (
             {"x-ultracart-simple-key": api_key} if api_key else {"Authorization": f"Bearer {oauth_token}"}
         )
@@ -266,7 +274,7 @@ class RequestLoop:
             retries_done += 1
 
     def _status_error(self, operation: str, response: httpx.Response) -> APIStatusError:
-        message, error, body = _redacted_message(response)
+        message, error, body = _redacted_message(response, self._secrets)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         return error_for_status(
             response.status_code,
@@ -282,9 +290,12 @@ class RequestLoop:
         request_id = response.headers.get("X-UltraCart-Request-Id")
         if response.status_code >= 400 or response.headers.get("UC-REST-ERROR"):
             raise self._status_error(operation, response)
+        content = response.content
+        if any(secret in content for secret in self._secret_bytes):
+            content = redact(response.text, self._secrets).encode()
         try:
             # One pass from bytes to models (no intermediate dicts): the hot path of every listing.
-            result = model.model_validate_json(response.content)
+            result = model.model_validate_json(content)
         except ValidationError as exc:
             first = exc.errors()[0]
             if first["type"] in {"json_invalid", "model_type"}:
@@ -293,7 +304,7 @@ class RequestLoop:
                     status=response.status_code,
                     request_id=request_id,
                     operation=operation,
-                    body=response.text[:2000],
+                    body=content.decode(errors="replace")[:2000],
                 ) from None
             raise APIResponseError(
                 f"UltraCart's answer to {operation} did not match its schema: {first['msg']}",

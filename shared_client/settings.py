@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("ultracart_api_key", "ultracart_oauth_token")
+    @classmethod
+    def _header_safe(cls, value: SecretStr | None) -> SecretStr | None:
+        # Sent as an HTTP header, which httpx encodes as ASCII: say so here, not in a UnicodeEncodeError.
+        text = value.get_secret_value() if value is not None else ""
+        if not (text.isascii() and text.isprintable()):
+            raise ValueError("use printable ASCII only: it is sent as an HTTP header")
+        return value
+
     @field_validator("ultracart_base_url", "slack_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -121,3 +130,15 @@ def current_settings() -> Settings:
     """This process's settings, read on first use and kept: the environment does not change under a
     running process. May raise pydantic's ValidationError, which the commands report at start."""
     return Settings()
+
+
+def configured_secrets() -> tuple[str, ...]:
+    """This process's secret values, for code handed no ``Settings`` (the client's redaction, the refusal
+    to attach a file that holds one). None when the settings are invalid: the commands refuse to start
+    then, so only library use without a valid environment gets here."""
+    from pydantic import ValidationError
+
+    try:
+        return tuple(current_settings().secrets())
+    except ValidationError:
+        return ()

@@ -21,6 +21,7 @@ from shared_client.client import WorkflowClient
 from shared_client.pacing import BudgetSpec
 from shared_client.retry import RetryPolicy
 from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
+from shared_client.settings import current_settings
 from shared_client.tools import ToolContext
 
 FAST_RETRIES = RetryPolicy(
@@ -39,6 +40,18 @@ def mock_client(handler: Callable[[httpx.Request], httpx.Response]) -> WorkflowC
         gate_key=uuid.uuid4().hex,
         retry_policy=FAST_RETRIES,
     )
+
+
+@pytest.fixture
+def configured_slack_token(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """SLACK_BOT_TOKEN in this process's settings (``current_settings()``, which code handed no
+    ``Settings`` asks): the token, whose value every redaction and refusal must know."""
+    token = "xoxb-CANARY-SLACK-BOT-0123456789"  # one of test_secrets' canaries
+    monkeypatch.setenv("SLACK_BOT_TOKEN", token)
+    current_settings.cache_clear()
+    yield token
+    monkeypatch.delenv("SLACK_BOT_TOKEN")
+    current_settings.cache_clear()
 
 
 @dataclass

@@ -10,13 +10,18 @@ from __future__ import annotations
 import base64
 import binascii
 import mimetypes
+import os
 import re
+import stat
+from collections.abc import Sequence
 from pathlib import Path
 
-import anyio
+from anyio import to_thread
 from pydantic import Field, model_validator
 
+from shared_client.logs import redactable
 from shared_client.models import WorkflowAttachment
+from shared_client.settings import configured_secrets
 from shared_client.tools.base import InputModel
 from shared_client.tools.context import ToolContext
 from shared_client.tools.errors import ErrorKind, ToolError, ToolInputError
@@ -24,6 +29,9 @@ from shared_client.tools.values import shown
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 EXTENSION = re.compile(r"^[A-Za-z0-9]{1,10}$")
+SYSTEM_TREES = frozenset({"proc", "sys", "dev"})  # the process's environment, devices, kernel state
+# Opening never follows a last-moment symlink and never waits on a FIFO's writer.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 # Magic numbers beat file names when they disagree.
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -94,20 +102,8 @@ async def read_file(source: FileInput, *, allow_local_files: bool, field: str = 
                 "this server does not read local files (it is not running locally over stdio); "
                 "send the file as content_base64 with file_name",
             )
-        if any(part.startswith(".") and part not in {".", ".."} for part in Path(source.path).parts):
-            # .env, ~/.ssh, ~/.aws: never upload secrets because a note asked an assistant to.
-            raise _bad(where, "path", f"hidden files and folders are not attached: {shown(source.path, 200)}")
-        try:
-            path = await anyio.Path(source.path).expanduser()
-            if not await path.is_file():
-                raise _bad(where, "path", f"no such file: {shown(source.path, 200)}")
-            size = (await path.stat()).st_size
-            if size > MAX_ATTACHMENT_BYTES:
-                raise _bad(where, "path", f"the file is {size} bytes; the limit is {MAX_ATTACHMENT_BYTES}")
-            content, name = await path.read_bytes(), source.file_name or path.name
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise _bad(where, "path", f"cannot read {shown(source.path, 200)}: {reason}") from None
+        content, real_name = await to_thread.run_sync(_read_local_file, source.path, where)
+        name = source.file_name or real_name
     else:
         try:
             # Wrapped base64 (as `base64 FILE` prints it) is fine: white space is not data.
@@ -125,7 +121,62 @@ async def read_file(source: FileInput, *, allow_local_files: bool, field: str = 
     if not content:
         key = "path" if source.path else "content_base64"
         raise _bad(where, key, "the file is empty")
+    if _holds_a_secret(content, configured_secrets()):
+        key = "path" if source.path else "content_base64"
+        raise _bad(where, key, "the file holds a configured secret (an UltraCart, Slack or MCP key or token)")
     return content, name
+
+
+def _is_hidden(parts: Sequence[str]) -> bool:
+    return any(part.startswith(".") and part not in {".", ".."} for part in parts)
+
+
+def _holds_a_secret(content: bytes, secrets: Sequence[str]) -> bool:
+    return any(secret.encode() in content for secret in redactable(secrets))
+
+
+def _read_local_file(text: str, where: str) -> tuple[bytes, str]:
+    """A local file's bytes and name, in a worker thread. Refused unless its real path (symlinks
+    resolved) is a regular file outside /proc, /sys and /dev with no hidden part: never
+    ``/proc/self/environ`` or ``~/.ssh/id_rsa``, however a note asked an assistant to attach it."""
+    shown_path = shown(text, 200)
+
+    def unreadable(exc: OSError | RuntimeError) -> ToolInputError:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        return _bad(where, "path", f"cannot read {shown_path}: {reason}")
+
+    if _is_hidden(Path(text).parts):
+        # .env, ~/.ssh, ~/.aws: never upload secrets because a note asked an assistant to.
+        raise _bad(where, "path", f"hidden files and folders are not attached: {shown_path}")
+    given = Path(text).expanduser()
+    try:
+        real = given.resolve(strict=True)
+    except FileNotFoundError:
+        raise _bad(where, "path", f"no such file: {shown_path}") from None
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a folder we may not enter
+        raise unreadable(exc) from None
+    if real.parts[1:2] and real.parts[1] in SYSTEM_TREES:
+        raise _bad(where, "path", f"system files (/{real.parts[1]}) are not attached: {shown_path}")
+    if _is_hidden(real.parts):
+        raise _bad(where, "path", f"{shown_path} leads to a hidden file or folder: not attached")
+    try:
+        descriptor = os.open(real, _OPEN_FLAGS)
+    except OSError as exc:
+        raise unreadable(exc) from None
+    try:  # the opened file is checked, not the name again
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise _bad(where, "path", f"not a regular file: {shown_path}")
+        with open(descriptor, "rb", closefd=False) as handle:
+            content = handle.read(MAX_ATTACHMENT_BYTES + 1)  # it may have grown since fstat
+    except OSError as exc:
+        raise unreadable(exc) from None
+    finally:
+        os.close(descriptor)
+    size = max(info.st_size, len(content))
+    if size > MAX_ATTACHMENT_BYTES:
+        raise _bad(where, "path", f"the file is {size} bytes; the limit is {MAX_ATTACHMENT_BYTES}")
+    return content, given.name
 
 
 async def upload_file(

@@ -28,7 +28,7 @@ def test_is_loopback(host: str, loopback: bool) -> None:
 
 def test_non_loopback_bind_needs_a_token() -> None:
     check_http_binding("127.0.0.1", None)
-    check_http_binding("0.0.0.0", "token")
+    check_http_binding("0.0.0.0", "a-bearer-token-of-24-chr")
     with pytest.raises(UsageError, match="UC_WORKFLOW_MCP_TOKEN"):
         check_http_binding("0.0.0.0", None)
 
