@@ -178,6 +178,11 @@ def instructions_for(context: ToolContext, tools: list[Tool[Any, Any]], read_onl
         "- Priorities: low, medium, high, critical. Dates: ISO dates or date-times.",
         f"- {UNTRUSTED_GUIDANCE}",
     ]
+    if context.sandbox:
+        lines.append(
+            "- Attachment URLs here (upload and download) belong to the sandbox inside this server: nobody "
+            "else can open them. Attach files with attach_file (content_base64 and file_name)."
+        )
     if read_only:
         lines.append("- Read-only mode: tools that change tasks are not served.")
     names = ", ".join(t.name for t in tools)

@@ -25,3 +25,13 @@ async def test_embedded_sandbox_upload_url_points_to_attach_file(
     assert out["how_to_use"].startswith("Do not PUT to url")
     assert "only this server's own process can reach" in out["how_to_use"]
     assert "attach_file (content_base64 and file_name)" in out["how_to_use"]
+
+
+async def test_instructions_say_where_attachment_urls_work(tool_context: ToolContext) -> None:
+    async with Client(build_server(tool_context)) as client:
+        embedded = client.instructions or ""
+    assert "Attachment URLs here (upload and download) belong to the sandbox inside this server" in embedded
+    assert "attach_file (content_base64 and file_name)" in embedded
+    remote = ToolContext(tool_context.client, sandbox=False, description="UltraCart at https://example.test")
+    async with Client(build_server(remote)) as client:
+        assert "Attachment URLs here" not in (client.instructions or "")
