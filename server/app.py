@@ -23,6 +23,9 @@ from mcp.types import (
     Completion,
     CompletionArgument,
     CompletionContext,
+    GetPromptResult,
+    InputRequiredResult,
+    Prompt,
     PromptReference,
     ResourceTemplateReference,
     TextContent,
@@ -35,6 +38,7 @@ from shared_client.tools.base import UNTRUSTED_GUIDANCE
 from shared_client.tools.schemas import schemas_of
 from shared_client.tools.search import SearchOutput
 from shared_client.tools.task_refs import TASK_REF_DESCRIPTION, parse_task_ref
+from shared_client.tools.values import shown
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +116,47 @@ class RegistryTool(MCPTool):
         )
 
 
+def _argument_name(name: str) -> str:
+    """As a tool's error names a field: plain when it is a short identifier, else quoted short (it came
+    from the caller)."""
+    return name if name.isidentifier() and len(name) <= 40 else shown(name, 40)
+
+
+class WorkflowServer(MCPServer[Any]):
+    """mcp's server, with a bad prompt request answered as invalid params saying what is wrong. mcp itself
+    answers an unknown prompt or a missing or unknown argument as "Internal server error", and logs a
+    traceback at ERROR for each; a caller's mistake is logged at INFO, without one."""
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        try:
+            self._check_prompt_request(name, arguments or {}, await self.list_prompts())
+            return await super().get_prompt(name, arguments, context)
+        except MCPError as exc:
+            if exc.error.code == INVALID_PARAMS:  # from the checks here or in the prompt itself
+                logger.info("prompt %s refused: %s", shown(name), exc.error.message)
+            raise
+
+    @staticmethod
+    def _check_prompt_request(name: str, given: dict[str, Any], prompts: list[Prompt]) -> None:
+        prompt = next((p for p in prompts if p.name == name), None)
+        if prompt is None:
+            known = ", ".join(sorted(p.name for p in prompts))
+            raise MCPError(INVALID_PARAMS, f"Unknown prompt {shown(name)}; the prompts are {known}")
+        expected = {argument.name: argument.required for argument in prompt.arguments or []}
+        problems = [
+            f"{arg}: is required" for arg, required in expected.items() if required and arg not in given
+        ]
+        problems += [
+            f"{_argument_name(arg)}: is not an argument of this prompt"
+            for arg in given
+            if arg not in expected
+        ]
+        if problems:
+            raise MCPError(INVALID_PARAMS, "; ".join(problems))
+
+
 def instructions_for(context: ToolContext, tools: list[Tool[Any, Any]], read_only: bool) -> str:
     if context.sandbox:
         where = (
@@ -133,6 +178,11 @@ def instructions_for(context: ToolContext, tools: list[Tool[Any, Any]], read_onl
         "- Priorities: low, medium, high, critical. Dates: ISO dates or date-times.",
         f"- {UNTRUSTED_GUIDANCE}",
     ]
+    if context.sandbox:
+        lines.append(
+            "- Attachment URLs here (upload and download) belong to the sandbox inside this server: nobody "
+            "else can open them. Attach files with attach_file (content_base64 and file_name)."
+        )
     if read_only:
         lines.append("- Read-only mode: tools that change tasks are not served.")
     names = ", ".join(t.name for t in tools)
@@ -158,7 +208,7 @@ def build_server(
     context: ToolContext, *, read_only: bool = False, toolsets: Iterable[str] | None = None
 ) -> MCPServer[Any]:
     tools = select_tools(read_only=read_only, toolsets=toolsets)
-    server: MCPServer[Any] = MCPServer(
+    server = WorkflowServer(
         SERVER_NAME,
         title="UltraCart Workflow",
         instructions=instructions_for(context, tools, read_only),

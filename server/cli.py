@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ipaddress
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from shared_client.tools.base import TOOLSETS
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
     from mcp.server.transport_security import TransportSecuritySettings
-    from starlette.types import ASGIApp
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("server")
 
@@ -118,10 +119,72 @@ def check_http_binding(host: str, token: str | None) -> None:
         )
 
 
+def max_request_body_bytes() -> int:
+    """What attach_file promises, in base64 (4/3 of the bytes), with room for the rest of the request."""
+    from shared_client.tools.files import MAX_ATTACHMENT_BYTES
+
+    return MAX_ATTACHMENT_BYTES * 4 // 3 + 64 * 1024
+
+
+class BodyLimitAnswer:
+    """mcp answers a body over its limit with a bare 413, which mcp's client reports only as "Server
+    returned an error response". This gives that 413 a JSON-RPC error naming the limit instead."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        from mcp.types import INVALID_REQUEST
+
+        self.app = app
+        self.limit = limit
+        self.code = INVALID_REQUEST
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def answer(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                replaced = True
+                body = json.dumps(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": None,
+                        "error": {
+                            "code": self.code,
+                            "message": f"The request is too large: this server takes requests up to "
+                            f"{self.limit} bytes (attach_file: files up to 10 MB, base64 makes them 4/3 "
+                            "larger).",
+                        },
+                    }
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 413,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+            elif not replaced:  # mcp's own plain-text body of the 413 is dropped
+                await send(message)
+
+        await self.app(scope, receive, answer)
+
+
 def build_http_app(server: MCPServer[Any], host: str, token: str | None) -> ASGIApp:
+    limit = max_request_body_bytes()
     app: ASGIApp = server.streamable_http_app(
-        streamable_http_path=MCP_PATH, transport_security=transport_security(host), host=host
+        streamable_http_path=MCP_PATH,
+        transport_security=transport_security(host),
+        host=host,
+        max_request_body_size=limit,
     )
+    app = BodyLimitAnswer(app, limit)
     if token:
         from server.auth import BearerTokenMiddleware
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -29,6 +30,15 @@ from .routes.attachments import file_routes
 from .store.database import Database
 
 __all__ = ["OPERATIONS", "OPERATION_IDS", "create_app"]
+
+
+def _rest_route(api: RestApi) -> Route:
+    """Everything under /rest/v2, control characters included: Starlette's ``{...:path}`` is ``.*``, which
+    stops at a newline, so a task uuid or object id with ``%0A`` would get a 404 that UltraCart never
+    answers instead of the pipeline's own answer (400 "Workflow task not found" for a task)."""
+    route = Route("/rest/v2/{rest:path}", api)
+    route.path_regex = re.compile(route.path_regex.pattern, re.DOTALL)
+    return route
 
 
 def create_app(config: SandboxConfig) -> Starlette:
@@ -66,7 +76,7 @@ def create_app(config: SandboxConfig) -> Starlette:
         Route("/_sandbox/stats", stats, methods=["GET"]),
         Route("/_sandbox/stats/reset", stats_reset, methods=["POST"]),
         *file_routes(sb),
-        Route("/rest/v2/{rest:path}", RestApi(sb)),
+        _rest_route(RestApi(sb)),
     ]
     app = Starlette(
         routes=routes,

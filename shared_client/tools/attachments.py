@@ -30,13 +30,22 @@ class UploadUrlInput(InputModel):
         return self
 
 
+PUT_THEN_ATTACH = (
+    "HTTP PUT the file's bytes to url, then attach it with attach_file, or put "
+    "{'upload_key': key, 'file_name': ..., 'mime_type': ...} in the task's attachments."
+)
+# ``ctx.sandbox`` is the sandbox embedded in this process (a served one is reached as UltraCart, at its own
+# address): its URLs are under .invalid, and nobody outside this process can reach them.
+IN_PROCESS_ONLY = (
+    "Do not PUT to url: it belongs to the sandbox embedded in this server, which only this server's own "
+    "process can reach. Attach files with attach_file (content_base64 and file_name), which uploads them."
+)
+
+
 class UploadUrlOutput(OutputModel):
     key: str
     url: str
-    how_to_use: str = (
-        "HTTP PUT the file's bytes to url, then attach it with attach_file, or put "
-        "{'upload_key': key, 'file_name': ..., 'mime_type': ...} in the task's attachments."
-    )
+    how_to_use: str = PUT_THEN_ATTACH
 
 
 async def _upload_url(ctx: ToolContext, params: UploadUrlInput) -> UploadUrlOutput:
@@ -45,7 +54,7 @@ async def _upload_url(ctx: ToolContext, params: UploadUrlInput) -> UploadUrlOutp
     A presigned URL to upload one file (by extension, e.g. 'pdf') and the key to attach it with. Most
     callers want attach_file, which does the whole upload. Needs the workflow_write scope."""
     key, url = await upload_url(ctx, params.extension)
-    return UploadUrlOutput(key=key, url=url)
+    return UploadUrlOutput(key=key, url=url, how_to_use=IN_PROCESS_ONLY if ctx.sandbox else PUT_THEN_ATTACH)
 
 
 GET_ATTACHMENT_UPLOAD_URL = tool(

@@ -171,3 +171,27 @@ def test_cli_unusable_database_is_one_line(tmp_path: Path, capsys: pytest.Captur
     assert main(["--db", str(blocker / "sub" / "db.sqlite3")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("uc-workflow-sandbox:")
+
+
+async def test_served_upload_url_takes_a_put_from_anyone(servers: tuple[str, str, str]) -> None:
+    """Served over a port, the sandbox hands out its own address: get_attachment_upload_url says PUT there,
+    and a plain HTTP client (not ours) can."""
+    import uuid
+
+    from shared_client.client import WorkflowClient
+    from shared_client.pacing import BudgetSpec
+    from shared_client.tools import ToolContext, get_tool
+
+    base, _, _ = servers
+    client = WorkflowClient(
+        api_key=OWNER_KEY, base_url=f"{base}/rest/v2", gate_key=uuid.uuid4().hex, budget=BudgetSpec.none()
+    )
+    try:
+        context = ToolContext(client, description=f"UltraCart at {base}/rest/v2")
+        out = (await get_tool("get_attachment_upload_url").run(context, {"extension": "pdf"})).to_data()
+    finally:
+        await client.aclose()
+    assert out["url"].startswith(f"{base}/_sandbox/uploads/")
+    assert out["how_to_use"].startswith("HTTP PUT the file's bytes to url")
+    async with httpx.AsyncClient() as http:
+        assert (await http.put(out["url"], content=b"%PDF-1.7")).status_code == 200

@@ -181,3 +181,37 @@ async def test_two_apps_share_one_database(make_app: MakeApp, make_client: MakeC
         assert seen["task_name"] == "shared"
         other = (await b.post("/workflow/tasks", json={"task_name": "second"})).json()["task"]
         assert other["global_task_number"] == created["global_task_number"] + 1
+
+
+CONTROL_IDS = ["ab%0Acd", "ab%0Dcd", "ab%09cd", "ab%00cd", "%0A", "abc%0A", "%0Aabc"]
+
+
+@pytest.mark.parametrize("segment", CONTROL_IDS)
+async def test_control_characters_in_a_task_uuid_are_an_unknown_task(
+    client: httpx.AsyncClient, segment: str
+) -> None:
+    """UltraCart's document lists no 404 for a task: a uuid with control characters is a task that does not
+    exist (400, "Workflow task not found", the id as given), for a read and for an update alike."""
+    decoded = httpx.URL(f"http://x/{segment}").path[1:]
+    got = assert_error(await client.get(f"/workflow/tasks/{segment}"), 400, "Workflow task not found")
+    assert got["error"]["object_id"] == decoded
+    put = await client.put(f"/workflow/tasks/{segment}", json={"task_name": "x"})
+    assert assert_error(put, 400, "Workflow task not found")["error"]["object_id"] == decoded
+
+
+@pytest.mark.parametrize("segment", CONTROL_IDS)
+async def test_control_characters_in_an_object_id_are_an_object_without_tasks(
+    client: httpx.AsyncClient, segment: str
+) -> None:
+    unknown = (await client.get("/workflow/tasks/by/order/NO-SUCH-ORDER")).json()
+    response = await client.get(f"/workflow/tasks/by/order/{segment}")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["success"] is True and body["tasks"] == unknown["tasks"] == []
+
+
+@pytest.mark.parametrize("segment", ["pdf%0A", "p%0Adf", "%0A"])
+async def test_control_characters_in_an_extension_are_a_bad_extension(
+    client: httpx.AsyncClient, segment: str
+) -> None:
+    assert_error(await client.get(f"/workflow/tasks/attachments/{segment}"), 400, "extension")

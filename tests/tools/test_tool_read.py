@@ -388,3 +388,24 @@ async def test_search_by_object_needs_its_type_and_allows_storefront(tools: Tool
     out = await tools.run("search_tasks", {"object_type": "storefront", "object_id": "STORE-1"})
     assert out["count"] == len(out["tasks"]) > 0  # the demo account has storefront tasks
     assert all(t["object"].startswith("storefront ") for t in out["tasks"])
+
+
+@pytest.mark.parametrize("task_uuid", ["ab\ncd", "0f0f0f0f-0000-4000-8000-00000000\r0000", "\n"])
+async def test_get_task_of_a_uuid_with_control_characters_is_not_found(tools: Tools, task_uuid: str) -> None:
+    """The client's getWorkflowTask gets UltraCart's answer for an unknown task (400), never a 404; the
+    get_task tool refuses such a reference before asking."""
+    from shared_client.errors import NotFoundError
+
+    with pytest.raises(NotFoundError) as raised:
+        await tools.client.get_task(task_uuid)
+    assert raised.value.status == 400
+    assert raised.value.message == "Workflow task not found"
+    before = await tools.counts()
+    error = await tools.fail_input("get_task", {"task": task_uuid})
+    assert "task" in error.message
+    assert delta(before, await tools.counts()) == {}
+
+
+async def test_get_tasks_for_object_with_control_characters_is_an_object_without_tasks(tools: Tools) -> None:
+    out = await tools.run("get_tasks_for_object", {"object_type": "order", "object_id": "DEMO\n0001234"})
+    assert out["count"] == 0 and out.get("tasks", []) == []

@@ -20,7 +20,7 @@ _EXTENSION = re.compile(r"^[A-Za-z0-9]{1,10}$")
 
 async def upload_url(sb: Sandbox, call: Call) -> dict[str, Any]:
     extension = call.path["extension"]
-    if not _EXTENSION.match(extension):
+    if not _EXTENSION.fullmatch(extension):
         raise bad_request("extension must be 1 to 10 letters or digits, e.g. pdf or png")
     key = await sb.run(sb.attachments.create_upload, extension)
     return {"workflow_attachment_upload_url": {"key": key, "url": f"{call.base_url}/_sandbox/uploads/{key}"}}
