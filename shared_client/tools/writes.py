@@ -127,10 +127,13 @@ async def read_modify_write(
     The PUT's answer is checked: a change that did not stick is re-applied to the fresh task (bounded), and
     a change by a writer elsewhere that our write replaced is reported. Returns (task, changes, warnings).
     """
+    # Each wait for another writer is bounded by the lock's timeout and what is left of the call's deadline.
+    remaining = ctx.client.remaining_time()
+    max_wait = LOCK_TIMEOUT if remaining is None else min(LOCK_TIMEOUT, remaining)
     try:
         async with (
-            held_within(ctx.task_lock(task_uuid), LOCK_TIMEOUT),
-            machine_lock(ctx.client.base_url, task_uuid, max_wait=LOCK_TIMEOUT),
+            held_within(ctx.task_lock(task_uuid), max_wait),
+            machine_lock(ctx.client.base_url, task_uuid, max_wait=max_wait),
         ):
             for attempt in range(MAX_WRITE_ATTEMPTS):
                 try:
