@@ -86,10 +86,13 @@ async def _open_lock_file(name: str) -> int:
 async def held_within(lock: asyncio.Lock, max_wait: float) -> AsyncIterator[None]:
     """``async with lock``, or LockTimeout when it is not free within ``max_wait`` seconds (the process's
     own per-task lock: a write that hangs must not hang every later write to its task)."""
-    try:
-        await asyncio.wait_for(lock.acquire(), timeout=max(0.0, max_wait))
-    except TimeoutError:
-        raise LockTimeout(max_wait) from None
+    if not lock.locked():
+        await lock.acquire()  # free: taken at once, even with no time left (wait_for(0) would refuse it)
+    else:
+        try:
+            await asyncio.wait_for(lock.acquire(), timeout=max(0.0, max_wait))
+        except TimeoutError:
+            raise LockTimeout(max_wait) from None
     try:
         yield
     finally:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from shared_client import locks
-from shared_client.locks import LockTimeout, machine_lock
+from shared_client.locks import LockTimeout, held_within, machine_lock
 from shared_client.tools import ToolContext
 from shared_client.tools.errors import ErrorKind, ToolError
 from shared_client.tools.writes import read_modify_write
@@ -208,4 +208,13 @@ async def test_a_write_waiting_for_this_process_s_own_lock_gives_up_too(
             await read_modify_write(ctx, uuid, lambda task: ["changed"])
     assert info.value.kind is ErrorKind.CONFLICT
     assert f"another write to task {uuid} has held its lock" in info.value.message.lower()
+    assert _free(lock_files)
+
+
+async def test_free_locks_are_taken_even_with_no_time_left_to_wait(lock_files: Path) -> None:
+    local = asyncio.Lock()
+    async with held_within(local, 0.0), machine_lock("http://mock", "task-1", max_wait=0.0):
+        assert local.locked()
+        assert not _free(lock_files)
+    assert not local.locked()
     assert _free(lock_files)
