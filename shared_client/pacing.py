@@ -76,6 +76,15 @@ class BudgetWait(Exception):
         self.period = period
 
 
+class GateWait(Exception):
+    """The credential's earlier requests still held its one slot after ``waited`` seconds, all the
+    caller may wait."""
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(f"the credential's slot stayed taken for {waited:.0f} s")
+        self.waited = waited
+
+
 _RATE_MESSAGE = re.compile(r"per\s+(\d+)\s+second", re.IGNORECASE)
 
 
@@ -156,8 +165,18 @@ class CredentialGate:
     ) -> AsyncIterator[None]:
         """Hold the credential's one slot, once the budget has room. ``remaining`` says how long the caller
         may still wait (None: no bound): a budget wait longer than that raises BudgetWait at once, before
-        sleeping, rather than hold the slot (and the caller's locks) past the caller's deadline."""
-        async with self._lock():
+        sleeping, rather than hold the slot (and the caller's locks) past the caller's deadline; a queue
+        behind earlier requests longer than that raises GateWait."""
+        lock = self._lock()
+        left = remaining()
+        if left is None or not lock.locked():
+            await lock.acquire()
+        else:
+            try:
+                await asyncio.wait_for(lock.acquire(), timeout=max(0.0, left))
+            except TimeoutError:
+                raise GateWait(max(0.0, left)) from None
+        try:
             while (binding := self.budget.binding())[0] > 0:
                 wait, period = binding
                 left = remaining()
@@ -168,6 +187,8 @@ class CredentialGate:
                 yield
             finally:
                 self.budget.take()  # once the answer is in (see Budget.take)
+        finally:
+            lock.release()
 
 
 _gates: dict[str, CredentialGate] = {}

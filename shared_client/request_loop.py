@@ -34,7 +34,14 @@ from shared_client.errors import (
 )
 from shared_client.models import BaseResponse, Error
 from shared_client.operations import Operation
-from shared_client.pacing import BudgetSpec, BudgetWait, CredentialGate, credential_fingerprint, gate_for
+from shared_client.pacing import (
+    BudgetSpec,
+    BudgetWait,
+    CredentialGate,
+    GateWait,
+    credential_fingerprint,
+    gate_for,
+)
 from shared_client.retry import (
     Outcome,
     RetryPolicy,
@@ -57,10 +64,11 @@ _call_deadline: ContextVar[float | None] = ContextVar("uc_workflow_call_deadline
 
 
 class WaitBeyondDeadline(RateLimitError):
-    """The client refused to wait, in UltraCart's stead: the budget has no room for longer than the call
-    may still take. Its message says when to try again; nothing was sent."""
+    """The client refused to wait, in UltraCart's stead: the budget has no room (or this credential's
+    earlier requests hold its one slot) for longer than the call may still take. Its message says when to
+    try again; nothing was sent."""
 
-    def __init__(self, message: str, *, retry_after: float, operation: str) -> None:
+    def __init__(self, message: str, *, retry_after: float | None, operation: str) -> None:
         super().__init__(message, retry_after=retry_after, status=429, operation=operation)
 
 
@@ -280,6 +288,13 @@ class RequestLoop:
                     await response.aread()
             except BudgetWait as spent:
                 raise _budget_spent(operation, spent) from None
+            except GateWait:
+                raise WaitBeyondDeadline(
+                    "UltraCart is still answering this key's earlier requests (they go one at a time); "
+                    "try again in a minute",
+                    retry_after=None,
+                    operation=operation,
+                ) from None
             except httpx.TimeoutException as exc:
                 sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
                 outcome = Outcome.UNKNOWN if sent else Outcome.NOT_SENT

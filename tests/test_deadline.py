@@ -3,6 +3,7 @@ lock) that would end past it fails at once, saying when to try again, and never 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from shared_client.pacing import BudgetSpec
 from shared_client.settings import Settings
 from shared_client.tools import ToolContext
 from shared_client.tools.errors import ErrorKind, ToolError
-from shared_client.tools.tasks import COUNT_OPEN_TASKS
+from shared_client.tools.tasks import COUNT_OPEN_TASKS, LIST_TASK_TAGS
 from shared_client.tools.writes import read_modify_write
 
 OPEN_COUNT = {"success": True, "open_count": 3, "metadata": {}}
@@ -129,6 +130,31 @@ async def test_a_spent_hourly_budget_fails_at_once_saying_when() -> None:
     assert "UltraCart's hourly budget for this key is spent; try again in about 30 minutes" in error.message
     assert time.slept == []
     assert len(sent) == 2
+
+
+async def test_a_call_queued_behind_a_slow_request_gives_up_at_its_deadline() -> None:
+    time = FakeTime()
+    sent: list[str] = []
+    answering, answer = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        answering.set()
+        await answer.wait()
+        return httpx.Response(200, json=OPEN_COUNT)
+
+    slow_client = client_on(slow, time, deadline=0.0)  # no time to wait: any queue is too long
+    ctx = ToolContext(slow_client)
+    first = asyncio.create_task(COUNT_OPEN_TASKS.run(ctx, {}))  # the slot is free: it is sent
+    await answering.wait()
+    with pytest.raises(ToolError) as info:
+        await LIST_TASK_TAGS.run(ctx, {})  # one request in flight per key: this one would queue
+    assert info.value.kind is ErrorKind.RATE_LIMITED
+    assert "still answering this key's earlier requests" in info.value.message
+    answer.set()
+    assert (await first).to_data()["open_count"] == 3
+    assert sent == ["/rest/v2/workflow/tasks/open_count"]
+    assert time.slept == []
 
 
 async def test_waiting_for_another_write_s_lock_stops_at_the_call_s_deadline(
