@@ -69,6 +69,7 @@ def build_backend(settings: Settings | None = None, *, force_sandbox: bool = Fal
             # Its own gate: an id() can be reused once an app is gone, and would hand its budget on.
             gate_key=credential_fingerprint(f"{SANDBOX_BASE_URL}#{uuid.uuid4().hex}", key),
             budget=BudgetSpec(),
+            call_deadline=settings.uc_workflow_call_deadline,
         )
         reason = (
             "UC_WORKFLOW_SANDBOX is set" if settings.has_ultracart_credentials else "no UltraCart credentials"
@@ -78,7 +79,12 @@ def build_backend(settings: Settings | None = None, *, force_sandbox: bool = Fal
         return Backend(client=client, sandbox=True, description=description)
     api_key = settings.ultracart_api_key.get_secret_value() if settings.ultracart_api_key else None
     token = None if api_key else settings.ultracart_oauth_token.get_secret_value()  # type: ignore[union-attr]
-    client = WorkflowClient(api_key=api_key, oauth_token=token, base_url=settings.ultracart_base_url)
+    client = WorkflowClient(
+        api_key=api_key,
+        oauth_token=token,
+        base_url=settings.ultracart_base_url,
+        call_deadline=settings.uc_workflow_call_deadline,
+    )
     return Backend(
         client=client,
         sandbox=False,

@@ -3,7 +3,12 @@
 UltraCart's writes are whole-object PUTs with no version field: two writers that read the same task and
 write it back erase each other's change. Within a process, writes to one task are serialized with an
 asyncio lock; across processes on one machine (the MCP server and the Slack bot side by side) this file
-lock makes each read-modify-write atomic. ``fcntl.flock`` blocks, so it is taken in a worker thread.
+lock makes each read-modify-write atomic.
+
+A waiter never holds a thread: ``flock`` is tried without blocking (``LOCK_NB``) on the event loop, with
+short async waits between tries (a thread per waiter would starve the default pool, and with it every
+``asyncio.to_thread`` of the process). Taking the lock has a timeout. Releasing it is synchronous
+(``LOCK_UN`` and ``close`` never block), so no cancellation can leave it held.
 """
 
 from __future__ import annotations
@@ -12,13 +17,26 @@ import asyncio
 import contextlib
 import hashlib
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: in-process serialization only
     fcntl = None  # type: ignore[assignment]
+
+LOCK_TIMEOUT = 30.0  # seconds a write waits for another write to the same task
+_FIRST_POLL = 0.005
+_MAX_POLL = 0.25
+
+
+class LockTimeout(Exception):
+    """The lock was still held by another writer after ``waited`` seconds."""
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(f"the lock was held for {waited:.0f} s")
+        self.waited = waited
 
 
 def lock_dir() -> Path:
@@ -28,21 +46,25 @@ def lock_dir() -> Path:
     return current_settings().lock_dir
 
 
-def _acquire(name: str) -> int:
-    """Runs in a worker thread: the settings' first read (a ``.env`` file) and flock both block."""
+def _open(name: str) -> int:
+    """Runs in a worker thread, briefly: the settings' first read (a ``.env`` file) and mkdir touch disk."""
     path = lock_dir() / f"{name}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+
+def _try_lock(fd: int) -> bool:
+    if fcntl is None:
+        return True
     try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _release(fd: int) -> None:
+    """Synchronous on purpose: neither call blocks, and a release must not wait for anything."""
     try:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -50,21 +72,58 @@ def _release(fd: int) -> None:
         os.close(fd)
 
 
-@contextlib.asynccontextmanager
-async def machine_lock(*parts: str) -> AsyncIterator[None]:
-    """Exclusive across the processes of this machine for the key made of ``parts`` (hashed: the file
-    name never holds a credential or a task's text)."""
-    name = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
-    acquiring = asyncio.ensure_future(asyncio.to_thread(_acquire, name))
+async def _open_lock_file(name: str) -> int:
+    opening = asyncio.ensure_future(asyncio.to_thread(_open, name))
     try:
-        fd = await asyncio.shield(acquiring)
+        return await asyncio.shield(opening)
     except asyncio.CancelledError:
-        # The thread may still get the lock after we gave up: release it as soon as it does.
-        acquiring.add_done_callback(
-            lambda f: None if f.cancelled() or f.exception() else _release(f.result())
-        )
+        # The thread may still open the file after we gave up: close it as soon as it does.
+        opening.add_done_callback(lambda f: None if f.cancelled() or f.exception() else os.close(f.result()))
+        raise
+
+
+@contextlib.asynccontextmanager
+async def held_within(lock: asyncio.Lock, max_wait: float) -> AsyncIterator[None]:
+    """``async with lock``, or LockTimeout when it is not free within ``max_wait`` seconds (the process's
+    own per-task lock: a write that hangs must not hang every later write to its task)."""
+    if not lock.locked():
+        await lock.acquire()  # free: taken at once, even with no time left (wait_for(0) would refuse it)
+    else:
+        try:
+            await asyncio.wait_for(lock.acquire(), timeout=max(0.0, max_wait))
+        except TimeoutError:
+            raise LockTimeout(max_wait) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextlib.asynccontextmanager
+async def machine_lock(
+    *parts: str,
+    max_wait: float = LOCK_TIMEOUT,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> AsyncIterator[None]:
+    """Exclusive across the processes of this machine for the key made of ``parts`` (hashed: the file
+    name never holds a credential or a task's text). LockTimeout when another holder keeps it longer than
+    ``max_wait`` seconds (of ``clock``); between tries, ``sleep`` backs off from 5 ms to 250 ms."""
+    name = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+    started = clock()
+    fd = await _open_lock_file(name)
+    try:
+        delay = _FIRST_POLL
+        while not _try_lock(fd):
+            waited = clock() - started
+            if waited >= max_wait:
+                raise LockTimeout(waited)
+            await sleep(min(delay, max_wait - waited))
+            delay = min(delay * 2, _MAX_POLL)
+    except BaseException:
+        os.close(fd)
         raise
     try:
         yield
     finally:
-        await asyncio.to_thread(_release, fd)
+        _release(fd)

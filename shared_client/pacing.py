@@ -15,7 +15,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -66,6 +66,25 @@ class BudgetSpec:
         return cls(limits=())
 
 
+class BudgetWait(Exception):
+    """The budget has no room for ``wait`` seconds, longer than the caller may wait; ``period`` is the
+    spent bucket's (3600.0: the hourly budget)."""
+
+    def __init__(self, wait: float, period: float) -> None:
+        super().__init__(f"the budget of {period:.0f} s is spent for {wait:.0f} s")
+        self.wait = wait
+        self.period = period
+
+
+class GateWait(Exception):
+    """The credential's earlier requests still held its one slot after ``waited`` seconds, all the
+    caller may wait."""
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(f"the credential's slot stayed taken for {waited:.0f} s")
+        self.waited = waited
+
+
 _RATE_MESSAGE = re.compile(r"per\s+(\d+)\s+second", re.IGNORECASE)
 
 
@@ -82,6 +101,13 @@ class Budget:
         with self._lock:
             now = self._clock()
             return max((bucket.wait_time(now) for bucket in self._buckets), default=0.0)
+
+    def binding(self) -> tuple[float, float]:
+        """(seconds until one more request fits, the period of the bucket that sets that wait)."""
+        with self._lock:
+            now = self._clock()
+            waits = [(bucket.wait_time(now), bucket.period) for bucket in self._buckets]
+        return max(waits, default=(0.0, 0.0))
 
     def take(self) -> None:
         """Count one request. Called when its answer arrives: UltraCart counted it on arrival, which is
@@ -131,14 +157,38 @@ class CredentialGate:
             return lock
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        async with self._lock():
-            while (wait := self.budget.wait_time()) > 0:  # noqa: ASYNC110 - a timed wait, no event to await
-                await asyncio.sleep(wait)
+    async def slot(
+        self,
+        *,
+        remaining: Callable[[], float | None] = lambda: None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> AsyncIterator[None]:
+        """Hold the credential's one slot, once the budget has room. ``remaining`` says how long the caller
+        may still wait (None: no bound): a budget wait longer than that raises BudgetWait at once, before
+        sleeping, rather than hold the slot (and the caller's locks) past the caller's deadline; a queue
+        behind earlier requests longer than that raises GateWait."""
+        lock = self._lock()
+        left = remaining()
+        if left is None or not lock.locked():
+            await lock.acquire()
+        else:
+            try:
+                await asyncio.wait_for(lock.acquire(), timeout=max(0.0, left))
+            except TimeoutError:
+                raise GateWait(max(0.0, left)) from None
+        try:
+            while (binding := self.budget.binding())[0] > 0:
+                wait, period = binding
+                left = remaining()
+                if left is not None and wait > left:
+                    raise BudgetWait(wait, period)
+                await sleep(wait)
             try:
                 yield
             finally:
                 self.budget.take()  # once the answer is in (see Budget.take)
+        finally:
+            lock.release()
 
 
 _gates: dict[str, CredentialGate] = {}

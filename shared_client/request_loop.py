@@ -7,13 +7,16 @@ model; the operation methods of ``WorkflowClient`` only describe their requests 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
+import math
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any, Self, TypeVar
 from urllib.parse import quote
 
@@ -26,13 +29,21 @@ from shared_client.errors import (
     APIResponseError,
     APIStatusError,
     APITimeoutError,
+    RateLimitError,
     UltraCartError,
     error_for_status,
 )
 from shared_client.logs import redact, redactable
 from shared_client.models import BaseResponse, Error
 from shared_client.operations import Operation
-from shared_client.pacing import BudgetSpec, CredentialGate, credential_fingerprint, gate_for
+from shared_client.pacing import (
+    BudgetSpec,
+    BudgetWait,
+    CredentialGate,
+    GateWait,
+    credential_fingerprint,
+    gate_for,
+)
 from shared_client.retry import (
     Outcome,
     RetryPolicy,
@@ -43,11 +54,39 @@ from shared_client.retry import (
 )
 from shared_client.settings import configured_secrets
 
-__all__ = ["RequestLoop"]
+__all__ = ["DEFAULT_CALL_DEADLINE", "RequestLoop", "WaitBeyondDeadline"]
 
 logger = logging.getLogger("uc_workflow.client")
 
 R = TypeVar("R", bound=BaseResponse)
+
+DEFAULT_CALL_DEADLINE = 60.0  # seconds: Settings.uc_workflow_call_deadline's default
+
+# When the current tool call must be done, on the clock of the client that opened it (``call_scope``).
+_call_deadline: ContextVar[float | None] = ContextVar("uc_workflow_call_deadline", default=None)
+
+
+class WaitBeyondDeadline(RateLimitError):
+    """The client refused to wait, in UltraCart's stead: the budget has no room (or this credential's
+    earlier requests hold its one slot) for longer than the call may still take. Its message says when to
+    try again; nothing was sent."""
+
+    def __init__(self, message: str, *, retry_after: float | None, operation: str) -> None:
+        super().__init__(message, retry_after=retry_after, status=429, operation=operation)
+
+
+def _budget_spent(operation: str, spent: BudgetWait) -> WaitBeyondDeadline:
+    budget = {3600.0: "hourly", 86400.0: "daily"}.get(spent.period, f"{spent.period:g}-second")
+    when = (
+        f"about {math.ceil(spent.wait)} seconds"
+        if spent.wait < 120
+        else f"about {math.ceil(spent.wait / 60)} minutes"
+    )
+    return WaitBeyondDeadline(
+        f"UltraCart's {budget} budget for this key is spent; try again in {when}",
+        retry_after=spent.wait,
+        operation=operation,
+    )
 
 
 @functools.cache
@@ -94,6 +133,10 @@ class RequestLoop:
     plug in below the client. ``budget`` sets the client-side request budget; ``gate_key`` chooses which
     process-wide gate (one in flight at a time) this client shares: by default every client with the same
     base URL and credential shares one.
+
+    ``call_deadline`` bounds how long one call may wait for UltraCart (the budget, retries): a wait that
+    would end past it fails at once instead. Within ``call_scope()`` (one tool call) every request shares
+    one deadline; outside one, each operation has its own. ``clock`` and ``sleep`` are injectable for tests.
     """
 
     def __init__(
@@ -109,6 +152,8 @@ class RequestLoop:
         gate_key: str | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        call_deadline: float | None = DEFAULT_CALL_DEADLINE,
     ) -> None:
         if bool(api_key) == bool(oauth_token):
             raise ValueError("WorkflowClient needs exactly one of api_key or oauth_token")
@@ -148,6 +193,8 @@ class RequestLoop:
         self._policy = retry_policy or RetryPolicy()
         self._rng = rng or random.Random()
         self._sleep = sleep
+        self._clock = clock
+        self.call_deadline = call_deadline
         self._inflight_gets: dict[tuple[str, str], asyncio.Task[httpx.Response]] = {}
         self.requests_sent = 0
 
@@ -164,6 +211,24 @@ class RequestLoop:
             verify = _ssl_context() if self._http_options["transport"] is None else True
             self._http_client = httpx.AsyncClient(verify=verify, **self._http_options)
         return self._http_client
+
+    @contextlib.contextmanager
+    def call_scope(self) -> Iterator[None]:
+        """One tool call: its requests share one deadline, ``call_deadline`` seconds from now. A scope
+        inside another keeps the outer deadline (a call made by a call is not given more time)."""
+        if self.call_deadline is None or _call_deadline.get() is not None:
+            yield
+            return
+        token = _call_deadline.set(self._clock() + self.call_deadline)
+        try:
+            yield
+        finally:
+            _call_deadline.reset(token)
+
+    def remaining_time(self) -> float | None:
+        """Seconds left of the current call's deadline (None outside a call scope)."""
+        deadline = _call_deadline.get()
+        return None if deadline is None else deadline - self._clock()
 
     async def aclose(self) -> None:
         if self._http_client is not None:
@@ -198,7 +263,8 @@ class RequestLoop:
         return self._parse(name, response, model)
 
     async def _shared_get(self, operation: str, request: httpx.Request) -> httpx.Response:
-        """Identical GETs in flight at the same time are sent once and share the answer."""
+        """Identical GETs in flight at the same time are sent once and share the answer (and, through the
+        task's copy of the context, the first caller's deadline)."""
         key = (operation, str(request.url))
         task = self._inflight_gets.get(key)
         if task is None:
@@ -210,16 +276,33 @@ class RequestLoop:
     async def _send_with_retries(
         self, operation: str, request: httpx.Request, *, idempotent: bool
     ) -> httpx.Response:
+        # The tool call's deadline; outside one (a direct client call), this operation's own.
+        deadline = _call_deadline.get()
+        if deadline is None and self.call_deadline is not None:
+            deadline = self._clock() + self.call_deadline
+
+        def remaining() -> float | None:
+            return None if deadline is None else deadline - self._clock()
+
         retries_done = 0
         while True:
             retry_after: float | None = None
             error: UltraCartError
             started = time.perf_counter()
             try:
-                async with self._gate.slot():
+                async with self._gate.slot(remaining=remaining, sleep=self._sleep):
                     self.requests_sent += 1
                     response = await self._http.send(request)
                     await response.aread()
+            except BudgetWait as spent:
+                raise _budget_spent(operation, spent) from None
+            except GateWait:
+                raise WaitBeyondDeadline(
+                    "UltraCart is still answering this key's earlier requests (they go one at a time); "
+                    "try again in a minute",
+                    retry_after=None,
+                    operation=operation,
+                ) from None
             except httpx.TimeoutException as exc:
                 sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
                 outcome = Outcome.UNKNOWN if sent else Outcome.NOT_SENT
@@ -269,6 +352,15 @@ class RequestLoop:
             delay = retry_delay(
                 outcome, retries_done, policy=self._policy, retry_after=retry_after, rng=self._rng
             )
+            left = remaining()
+            if left is not None and delay > left:
+                # Checked before sleeping: a wait that ends past the deadline fails now, saying when.
+                if isinstance(error, RateLimitError) and error.retry_after is None:
+                    error.retry_after = delay
+                logger.warning(
+                    "%s failed (%s); a retry in %.2f s would pass the deadline", operation, error, delay
+                )
+                raise error
             logger.warning("%s failed (%s); retry %d in %.2f s", operation, error, retries_done + 1, delay)
             await self._sleep(delay)
             retries_done += 1

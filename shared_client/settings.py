@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     uc_workflow_sandbox_db: Path | None = None
     uc_workflow_lock_dir: Path | None = None
     uc_workflow_slack_db: Path | None = None
+    uc_workflow_call_deadline: float = 60.0
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

@@ -3,6 +3,7 @@ and handler. Front ends (MCP, Slack, the CLI) only look tools up and run them.""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import typing
@@ -13,6 +14,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared_client.errors import UltraCartError
+from shared_client.request_loop import RequestLoop
 from shared_client.tools.errors import ToolError, ToolInputError, from_api_error
 
 Toolset = Literal["tasks", "people", "attachments"]
@@ -95,9 +97,13 @@ class Tool(Generic[InT, OutT]):
         return await self.call(context, self.parse_arguments(arguments))
 
     async def call(self, context: Any, params: InT) -> OutT:
-        """Run the handler with arguments already typed (the Slack bot builds them itself)."""
+        """Run the handler with arguments already typed (the Slack bot builds them itself). The whole call
+        shares one deadline for its waits on UltraCart (``RequestLoop.call_scope``)."""
+        client = getattr(context, "client", None)
+        scope = client.call_scope() if isinstance(client, RequestLoop) else contextlib.nullcontext()
         try:
-            return await self.handler(context, params)
+            with scope:
+                return await self.handler(context, params)
         except ToolError:
             raise
         except UltraCartError as exc:

@@ -25,6 +25,7 @@ from shared_client.errors import (
     UltraCartError,
 )
 from shared_client.operations import GET_ATTACHMENT_UPLOAD_URL, UPLOAD_ATTACHMENT_BYTES
+from shared_client.request_loop import WaitBeyondDeadline
 
 
 class ErrorKind(StrEnum):
@@ -175,6 +176,8 @@ def _describe(exc: UltraCartError) -> tuple[ErrorKind, str]:
             ErrorKind.NOT_FOUND,
             f"Not found{op}: {exc.message}. Check the task uuid or number (search_tasks finds it).{ref}",
         )
+    if isinstance(exc, WaitBeyondDeadline):  # the client's own refusal: its message says when
+        return ErrorKind.RATE_LIMITED, f"{exc.message}{op}. Nothing was sent."
     if isinstance(exc, RateLimitError):
         wait = f"{max(1.0, exc.retry_after):.0f} s" if exc.retry_after else "a minute"
         return (

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shared_client.errors import UltraCartError
-from shared_client.locks import machine_lock
+from shared_client.locks import LOCK_TIMEOUT, LockTimeout, held_within, machine_lock
 from shared_client.models import Property, WorkflowTask, parse_uc_datetime
 from shared_client.tools.context import ToolContext
 from shared_client.tools.directory import Assignee, PeopleSnapshot, resolve_assignee, resolve_group
@@ -127,22 +127,37 @@ async def read_modify_write(
     The PUT's answer is checked: a change that did not stick is re-applied to the fresh task (bounded), and
     a change by a writer elsewhere that our write replaced is reported. Returns (task, changes, warnings).
     """
-    async with ctx.task_lock(task_uuid), machine_lock(ctx.client.base_url, task_uuid):
-        for attempt in range(MAX_WRITE_ATTEMPTS):
-            try:
-                current = await fetch_task(ctx, task_uuid, shared=False)
-                intended = current.model_copy(deep=True)
-                changes = mutate(intended)
-                if not changes:
-                    return current, [], []
-                saved = (await ctx.client.update_task(task_uuid, intended)).task or intended
-            except (ToolError, UltraCartError) as exc:
-                if attempt == 0:
-                    raise
-                raise _after_a_write(exc) from None
-            if change_stuck(current, intended, saved):
-                return saved, changes, overwrite_warnings(current, intended, saved)
-            logger.warning("the change to task %s did not read back as written; applying it again", task_uuid)
+    # Each wait for another writer is bounded by the lock's timeout and what is left of the call's deadline.
+    remaining = ctx.client.remaining_time()
+    max_wait = LOCK_TIMEOUT if remaining is None else min(LOCK_TIMEOUT, remaining)
+    try:
+        async with (
+            held_within(ctx.task_lock(task_uuid), max_wait),
+            machine_lock(ctx.client.base_url, task_uuid, max_wait=max_wait),
+        ):
+            for attempt in range(MAX_WRITE_ATTEMPTS):
+                try:
+                    current = await fetch_task(ctx, task_uuid, shared=False)
+                    intended = current.model_copy(deep=True)
+                    changes = mutate(intended)
+                    if not changes:
+                        return current, [], []
+                    saved = (await ctx.client.update_task(task_uuid, intended)).task or intended
+                except (ToolError, UltraCartError) as exc:
+                    if attempt == 0:
+                        raise
+                    raise _after_a_write(exc) from None
+                if change_stuck(current, intended, saved):
+                    return saved, changes, overwrite_warnings(current, intended, saved)
+                logger.warning(
+                    "the change to task %s did not read back as written; applying it again", task_uuid
+                )
+    except LockTimeout as exc:
+        raise ToolError(
+            f"Another write to task {task_uuid} has held its lock for {exc.waited:.0f} s; try again. "
+            "Nothing was changed.",
+            kind=ErrorKind.CONFLICT,
+        ) from None
     raise ToolError(
         f"The change to task {task_uuid} did not stick after {MAX_WRITE_ATTEMPTS} attempts: another writer "
         "keeps changing it. Nothing was lost; look at the task and try again.",

@@ -295,7 +295,7 @@ async def test_two_contexts_in_one_process_are_serialized_by_the_machine_lock(ma
 
 
 @contextlib.asynccontextmanager
-async def no_lock(*_parts: str) -> AsyncIterator[None]:
+async def no_lock(*_parts: str, **_options: object) -> AsyncIterator[None]:
     yield
 
 
