@@ -7,10 +7,11 @@ input schema is the tool's own input model, the arguments are validated by that 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Iterable
+from typing import Any, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, UnexpectedToolError
@@ -41,8 +42,10 @@ from shared_client.tools.task_refs import TASK_REF_DESCRIPTION, parse_task_ref
 from shared_client.tools.values import shown
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SERVER_NAME = "uc-workflow"
+PROGRESS_EVERY = 2.0  # seconds a tool call waits before each progress notification
 ERROR_META = "uc-workflow/error"  # a tool error's kind, fields and retry hint, in the result's _meta
 TASK_URI_TEMPLATE = "uctask://tasks/{task_uuid}"
 TRIAGE_PROMPT = "triage_my_open_tasks"
@@ -71,9 +74,12 @@ class RegistryTool(MCPTool):
 
     registry_tool: Any = Field(exclude=True)
     tool_context: Any = Field(exclude=True)
+    progress_every: float = Field(default=PROGRESS_EVERY, exclude=True)
 
     @classmethod
-    def adapt(cls, tool: Tool[Any, Any], context: ToolContext) -> RegistryTool:
+    def adapt(
+        cls, tool: Tool[Any, Any], context: ToolContext, *, progress_every: float = PROGRESS_EVERY
+    ) -> RegistryTool:
         schemas = schemas_of(tool)  # committed beside the tools: no pydantic schema work at start
         output_schema = schemas["output"]
         return cls(
@@ -88,6 +94,7 @@ class RegistryTool(MCPTool):
             annotations=_annotations(tool),
             registry_tool=tool,
             tool_context=context,
+            progress_every=progress_every,
         )
 
     async def run(
@@ -95,7 +102,9 @@ class RegistryTool(MCPTool):
     ) -> CallToolResult:
         tool: Tool[Any, Any] = self.registry_tool
         try:
-            output = await tool.run(self.tool_context, arguments)
+            output = await _reporting_progress(
+                tool.run(self.tool_context, arguments), context, self.progress_every
+            )
         except ToolError as exc:
             logger.info("tool %s refused: %s", tool.name, exc.message)
             # The kind and the fields are data too, so a client can act on them without reading the text.
@@ -157,6 +166,22 @@ class WorkflowServer(MCPServer[Any]):
             raise MCPError(INVALID_PARAMS, "; ".join(problems))
 
 
+async def _reporting_progress(work: Awaitable[T], context: Context[Any, Any], every: float) -> T:
+    """The tool's result; while it waits for UltraCart (its budget, a retry, a slow answer), a progress
+    notification every ``every`` seconds, which mcp sends only when the client gave a progress token."""
+    task = asyncio.ensure_future(work)
+    waited = 0.0
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=every)
+            if done:
+                return task.result()
+            waited += every
+            await context.report_progress(waited, None, f"waiting for UltraCart ({waited:.0f} s so far)")
+    finally:
+        task.cancel()  # a no-op once it is done; a cancelled call stops its tool
+
+
 def instructions_for(context: ToolContext, tools: list[Tool[Any, Any]], read_only: bool) -> str:
     if context.sandbox:
         where = (
@@ -205,14 +230,18 @@ def _matching(values: Iterable[str], prefix: str) -> list[str]:
 
 
 def build_server(
-    context: ToolContext, *, read_only: bool = False, toolsets: Iterable[str] | None = None
+    context: ToolContext,
+    *,
+    read_only: bool = False,
+    toolsets: Iterable[str] | None = None,
+    progress_every: float = PROGRESS_EVERY,
 ) -> MCPServer[Any]:
     tools = select_tools(read_only=read_only, toolsets=toolsets)
     server = WorkflowServer(
         SERVER_NAME,
         title="UltraCart Workflow",
         instructions=instructions_for(context, tools, read_only),
-        tools=[RegistryTool.adapt(tool, context) for tool in tools],
+        tools=[RegistryTool.adapt(tool, context, progress_every=progress_every) for tool in tools],
     )
 
     @server.resource(
