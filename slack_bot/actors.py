@@ -43,8 +43,9 @@ class Actor:
 
     @property
     def label(self) -> str:
-        """How notes name them in UltraCart: ``— via Alice (Slack)``."""
-        return f"{self.name} (Slack)"
+        """How notes name them in UltraCart: ``— via Slack user U123ABC``. Their id, not the display
+        name each member sets for themselves (anyone could call themselves "Alice")."""
+        return f"Slack user {self.slack_id}"
 
 
 async def slack_profile(deps: Deps, slack_id: str) -> SlackProfile:

@@ -58,7 +58,13 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
     )
     client = slack_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     identities = IdentityStore(args.identity_db or settings.slack_db_path)
-    deps = Deps(tools, client, settings.slack_signing_secret.get_secret_value(), identities)
+    deps = Deps(
+        tools,
+        client,
+        settings.slack_signing_secret.get_secret_value(),
+        identities,
+        ultracart_url=settings.ultracart_base_url,
+    )
     app = build_app(deps)
     deps.refresh_people()  # warm the people cache so the first picker answers at once
     try:

@@ -12,6 +12,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from shared_client.constants import DEFAULT_BASE_URL
 from shared_client.tools import ToolContext
 from shared_client.tools.directory import PeopleSnapshot
 from slack_bot.identity import IdentityStore
@@ -49,6 +50,9 @@ class Deps:
     # Only these response_url prefixes are posted to (they arrive in signed payloads, but a modal carries
     # one through private_metadata; being strict costs nothing).
     response_url_prefixes: tuple[str, ...] = SLACK_RESPONSE_URL_PREFIXES
+    # ``Settings.ultracart_base_url``: a linked object's URL is a link on a card only to this host (or
+    # ultracart.com); whoever made the task chose the URL.
+    ultracart_url: str = DEFAULT_BASE_URL
     options_wait: float = 2.0  # how long a picker may wait for a cold people cache (Slack allows 3 s)
     profile_ttl: float = 600.0
     # Caches (per process).

@@ -286,13 +286,16 @@ def saving_modal(title: str, message: str, metadata: str) -> View:
     return _modal(ids.SAVING_MODAL, title, blocks, metadata, None, close="Close")
 
 
-def saved_modal(title: str, headline: str, task: TaskDetail, where: str | None = None) -> View:
+def saved_modal(
+    title: str, headline: str, task: TaskDetail, ultracart_url: str, where: str | None = None
+) -> View:
     """The form's confirmation: ``headline`` ("Task #12 created") and the card's summary, without the
     card's buttons (they belong where the card is). ``headline`` and ``where`` are mrkdwn."""
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=t.truncate(headline, c.MAX_SECTION_TEXT))),
         SectionBlock(
-            text=MarkdownTextObject(text=c.task_title(task.number, task.name)), fields=card_fields(task)
+            text=MarkdownTextObject(text=c.task_title(task.number, task.name)),
+            fields=card_fields(task, ultracart_url),
         ),
     ]
     if where:

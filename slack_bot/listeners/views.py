@@ -99,7 +99,9 @@ class Submitted:
     async def saved(self, confirmation: Confirmation, task: TaskDetail) -> None:
         """The confirmation. A modal the person already closed (or that expired) is no loss: the card
         follows anyway."""
-        view = saved_modal(confirmation.title, confirmation.headline, task, confirmation.where)
+        view = saved_modal(
+            confirmation.title, confirmation.headline, task, self.deps.ultracart_url, confirmation.where
+        )
         try:
             await self.deps.client.views_update(view_id=self.origin.view_id, view=view.to_dict())
         except Exception as exc:
@@ -214,7 +216,7 @@ async def _announce_created(deps: Deps, origin: Origin, actor: Actor, change: Ch
     if origin.home:
         await publish_home(deps, origin.team, origin.user)
         dm = Origin(user=origin.user, team=origin.team)
-        await reply(deps, dm, task_card(task, activity=activity), card_text(task))
+        await reply(deps, dm, task_card(task, deps.ultracart_url, activity=activity), card_text(task))
     else:
         await show_card(deps, origin, task, activity=activity, public=True)
     if change.reassigned:

@@ -291,8 +291,8 @@ async def test_quick_changes_by_command(bot: Bot) -> None:
     task = await bot.task(uuid)
     assert task.status == "open" and task.assigned.group == "Warehouse"
     notes = [n.text for n in task.notes]
-    assert 'Called the customer, "no answer"\n— via Alice (Slack)' in notes
-    assert "resolved by phone\n— via Sam (Slack)" in notes
+    assert 'Called the customer, "no answer"\n— via Slack user UALICE' in notes
+    assert "resolved by phone\n— via Slack user USAM" in notes
 
     _, name = await bot.command(f"priority #{number} urgentish")
     usage = await bot.response(name)

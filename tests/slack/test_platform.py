@@ -208,7 +208,7 @@ async def test_a_command_arrives_escaped_and_is_saved_as_typed(bot: Bot) -> None
     _, name = await bot.command(f"note #{number} a &lt;b&gt; &amp; c <https://x.example/o/1|order 1>")
     await bot.response(name)
     texts = [n.text for n in (await bot.task(uuid)).notes]
-    assert "a <b> & c order 1 (https://x.example/o/1)\n— via Alice (Slack)" in texts
+    assert "a <b> & c order 1 (https://x.example/o/1)\n— via Slack user UALICE" in texts
     _, name = await bot.command("search created:&gt;2000-01-01 status:open")
     assert "task(s)" in (await bot.response(name)).text_of_blocks()
     _, name = await bot.command("iam <mailto:sam@demo.example|sam@demo.example>", user="USTRANGER")
