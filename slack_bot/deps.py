@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler, HttpRequest, HttpResponse, RetryState
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -20,9 +21,54 @@ from slack_bot.identity import IdentityStore
 SLACK_RESPONSE_URL_PREFIXES = ("https://hooks.slack.com/",)
 
 
+# A trigger id lives 3 seconds: a retry after a 429's Retry-After (or a dropped connection, which may
+# have opened the modal already) comes too late or twice, so these calls are never retried.
+TRIGGER_METHODS = frozenset({"views.open", "views.push"})
+
+
+def spends_a_trigger(request: HttpRequest) -> bool:
+    return urlsplit(request.url).path.rstrip("/").rsplit("/", 1)[-1] in TRIGGER_METHODS
+
+
+class NoTriggerRetries(AsyncRetryHandler):
+    """``inner``, except that a call spending a trigger id (:data:`TRIGGER_METHODS`) is not retried."""
+
+    def __init__(self, inner: AsyncRetryHandler) -> None:
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self.inner = inner
+
+    async def can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if spends_a_trigger(request):
+            return False
+        return await self.inner.can_retry_async(state=state, request=request, response=response, error=error)
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        await self.inner.prepare_for_next_attempt_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
 def slack_retry_handlers() -> list[AsyncRetryHandler]:
-    """Slack's own 429s (after its Retry-After) and dropped connections are retried."""
-    return [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)]
+    """Slack's own 429s (after its Retry-After) and dropped connections are retried, except for calls
+    that spend a trigger id."""
+    return [
+        NoTriggerRetries(AsyncConnectionErrorRetryHandler()),
+        NoTriggerRetries(AsyncRateLimitErrorRetryHandler(max_retry_count=3)),
+    ]
 
 
 def slack_web_client(token: str, base_url: str) -> AsyncWebClient:

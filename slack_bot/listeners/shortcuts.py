@@ -35,14 +35,25 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         origin = origin_of(body)
         message = body.get("message") or {}
-        permalink: str | None = None
+        text = str(message.get("text") or "")
+        # The modal first, while the trigger id lives (3 s); the link back to the message follows.
+        view = create_modal(prefill_from_message(text, None), meta_for(origin).dump())
+        opened = await deps.client.views_open(trigger_id=origin.trigger_id, view=view.to_dict())
         try:
             found = await deps.client.chat_getPermalink(
                 channel=str(origin.channel or ""), message_ts=str(message.get("ts") or "")
             )
-            permalink = str(found.get("permalink") or "") or None
         except SlackApiError as exc:  # a message the bot cannot see: the task is still made, unlinked
             log.info("chat.getPermalink failed: %s", exc.response.get("error"))
-        prefill = prefill_from_message(str(message.get("text") or ""), permalink)
-        view = create_modal(prefill, meta_for(origin, link=permalink).dump())
-        await deps.client.views_open(trigger_id=origin.trigger_id, view=view.to_dict())
+            return
+        permalink = str(found.get("permalink") or "") or None
+        if permalink is None:
+            return
+        linked = create_modal(prefill_from_message(text, permalink), meta_for(origin, link=permalink).dump())
+        opened_view = opened.get("view") or {}
+        try:
+            await deps.client.views_update(
+                view_id=str(opened_view.get("id") or ""), hash=opened_view.get("hash"), view=linked.to_dict()
+            )
+        except SlackApiError as exc:  # submitted or closed already: the task is made, unlinked
+            log.info("could not add the message's link to the form: %s", exc.response.get("error"))

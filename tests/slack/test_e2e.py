@@ -135,8 +135,12 @@ async def test_message_shortcut_prefills_the_create_modal_with_a_permalink(bot: 
         "Customer on order <https://x.example|DEMO-1> wants a refund &amp; a call"
     )
     assert reply.status == 200
-    await bot.slack.wait_for("chat.getPermalink")
-    view = (await bot.slack.wait_for("views.open")).args["view"]
+    opened = await bot.slack.wait_for("views.open")
+    assert "https://test.slack.com/archives" not in json.dumps(opened.args["view"])
+    assert (await bot.slack.wait_for("chat.getPermalink")).index > opened.index  # the trigger first
+    updated = await bot.slack.wait_for("views.update")
+    assert str(updated.args["view_id"]).startswith("V")  # the view views.open answered with
+    view = updated.args["view"]
     dumped = json.dumps(view)
     assert "https://test.slack.com/archives/C0GENERAL/p1700000123000200" in dumped
     details = next(b for b in view["blocks"] if b.get("block_id") == ids.DETAILS)["element"]["initial_value"]
@@ -145,6 +149,25 @@ async def test_message_shortcut_prefills_the_create_modal_with_a_permalink(bot: 
     await bot.view_submission(view, values(name=text_input("Refund call")))
     card = await bot.slack.wait_for("response_url", after=mark)  # message shortcuts carry a response_url
     assert card.args["response_type"] == "in_channel" and "from a message" in card.text_of_blocks()
+
+
+async def test_message_shortcut_opens_the_modal_before_a_rate_limited_permalink(bot: Bot) -> None:
+    bot.slack.rate_limit["chat.getPermalink"] = 1
+    await bot.message_shortcut("Customer wants a refund")
+    opened = await bot.slack.wait_for("views.open")
+    permalinks = [c for c in bot.slack.of("chat.getPermalink") if c.index < opened.index]
+    assert permalinks == []  # nothing stood between the trigger and views.open
+    updated = await bot.slack.wait_for("views.update")
+    assert "https://test.slack.com/archives/C0GENERAL/p1700000123000200" in json.dumps(updated.args["view"])
+
+
+async def test_views_open_is_never_retried(bot: Bot) -> None:
+    bot.slack.rate_limit["views.open"] = 1
+    await bot.message_shortcut("Customer wants a refund")
+    told = await bot.slack.wait_for("response_url")  # the error, told to the member
+    assert "ratelimited" in told.text_of_blocks() or "ratelimited" in json.dumps(told.args)
+    assert len(bot.slack.of("views.open")) == 1
+    assert bot.slack.of("chat.getPermalink") == []  # the modal never opened: nothing to link
 
 
 # ---------------------------------------------------------------------- find
@@ -460,7 +483,8 @@ async def test_a_task_number_that_is_not_there_is_answered_at_the_word(bot: Bot)
 
 
 async def test_slack_429_is_retried(bot: Bot) -> None:
-    bot.slack.rate_limit["views.open"] = 1
-    await bot.command("new Rate limited")
-    await bot.slack.wait_for("views.open", lambda c: c.index > 0 and len(bot.slack.of("views.open")) >= 2)
-    assert len(bot.slack.of("views.open")) == 2
+    # views.open is not (test_views_open_is_never_retried): its trigger id would expire.
+    bot.slack.rate_limit["views.publish"] = 1
+    await bot.event({"type": "app_home_opened", "user": "UALICE", "tab": "home"})
+    await bot.slack.wait_for("views.publish", lambda c: len(bot.slack.of("views.publish")) >= 2)
+    assert len(bot.slack.of("views.publish")) == 2

@@ -120,6 +120,7 @@ async def everything_a_user_does(bot: Bot) -> list[str]:
     await bot.message_shortcut(f"{EVIL_ESCAPED} <@USAM> said <https://evil.example|click> &amp; more")
     shortcut_view = (await bot.slack.wait_for("views.open", after=mark)).args["view"]
     assert EVIL in json.dumps(shortcut_view, ensure_ascii=False)  # prefilled as typed (plain_text)
+    await bot.slack.wait_for("views.update", after=mark)  # the link back to the message follows
 
     for query in ("", "sa", EVIL[:50]):
         reply = await bot.block_suggestion(ids.ASSIGNEE, query)

@@ -100,7 +100,7 @@ async def test_create_refused_by_ultracart_gives_the_form_back_with_everything_t
 
 async def test_an_assignee_who_is_gone_is_marked_on_the_field_from_the_message_shortcut(bot: Bot) -> None:
     await bot.message_shortcut("Customer wants a refund")
-    view = (await bot.slack.wait_for("views.open")).args["view"]
+    view = (await bot.slack.wait_for("views.update")).args["view"]  # opened, then linked to the message
     gone = {
         "type": "external_select",
         "selected_option": {"value": "user:999999", "text": {"type": "plain_text", "text": "Old Timer"}},
