@@ -482,6 +482,18 @@ async def test_a_task_number_that_is_not_there_is_answered_at_the_word(bot: Bot)
     assert "there is no task #9999999" in text and "^^^^^^^^" in text and "/task show REF" in text
 
 
+async def test_an_event_slack_sends_again_is_handled_once(bot: Bot) -> None:
+    body = bot.event_body({"type": "app_home_opened", "user": "UALICE", "tab": "home"})
+    first = await bot.event(body)
+    assert first.status == 200 and "x-slack-no-retry" not in first.headers
+    await bot.slack.wait_for("views.publish", lambda c: c.args.get("user_id") == "UALICE")
+    again = await bot.event(body, retry_num=1)
+    assert again.status == 200 and again.headers.get("x-slack-no-retry") == "1"  # no listener ran
+    await bot.event({"type": "app_home_opened", "user": "UOWNER", "tab": "home"})
+    await bot.slack.wait_for("views.publish", lambda c: c.args.get("user_id") == "UOWNER")
+    assert [c.args.get("user_id") for c in bot.slack.of("views.publish")] == ["UALICE", "UOWNER"]
+
+
 async def test_slack_429_is_retried(bot: Bot) -> None:
     # views.open is not (test_views_open_is_never_retried): its trigger id would expire.
     bot.slack.rate_limit["views.publish"] = 1
