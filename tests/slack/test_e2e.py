@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+import pytest
 from mock_slack import Call
 from slack_harness import CHANNEL, Bot, sign
 
@@ -500,3 +501,18 @@ async def test_slack_429_is_retried(bot: Bot) -> None:
     await bot.event({"type": "app_home_opened", "user": "UALICE", "tab": "home"})
     await bot.slack.wait_for("views.publish", lambda c: len(bot.slack.of("views.publish")) >= 2)
     assert len(bot.slack.of("views.publish")) == 2
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("expired_trigger_id", "too long to open a form"),
+        ("missing_scope", "lacks a Slack permission"),
+        ("some_new_code", "Slack refused a request."),
+    ],
+)
+async def test_slack_errors_are_told_in_words_with_the_code(bot: Bot, code: str, words: str) -> None:
+    bot.slack.fail["views.open"] = code
+    _, name = await bot.command("new Something")
+    told = (await bot.response(name)).text_of_blocks()
+    assert words in told and f"(`{code}`)" in told
