@@ -44,6 +44,25 @@ class CreatePrefill:
     source_link: str | None = None  # a message permalink, shown and stored on the task
 
 
+def cut_title(text: str, limit: int = MAX_NAME) -> tuple[str, str]:
+    """``text`` as a title of at most ``limit`` characters (UltraCart's is 250), and what did not fit
+    (``""`` when all did), for the details; a cut is marked ``…`` on both sides, at a space if one is near."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text, ""
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    if space > limit // 2:
+        head = head[:space]
+    return head.rstrip() + t.ELLIPSIS, t.ELLIPSIS + text[len(head) :].lstrip()
+
+
+def titled_prefill(text: str) -> CreatePrefill:
+    """``/task new TEXT``: its title, and the rest of a long one in the details."""
+    title, rest = cut_title(text)
+    return CreatePrefill(title=title, details=rest)
+
+
 def _title(text: str) -> str:
     return t.plain(text, c.MAX_VIEW_TITLE)
 

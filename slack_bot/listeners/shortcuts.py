@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from slack_bot import ids
-from slack_bot.blocks.modals import CreatePrefill, create_modal
+from slack_bot.blocks.modals import CreatePrefill, create_modal, cut_title
 from slack_bot.deps import Deps
 from slack_bot.errors import guard
 from slack_bot.origin import meta_for, origin_of
@@ -23,7 +23,7 @@ MAX_TITLE = 120
 def prefill_from_message(text: str, permalink: str | None) -> CreatePrefill:
     plain = slack_to_plain(text).strip()
     first_line = next((line.strip() for line in plain.splitlines() if line.strip()), "")
-    title = first_line if len(first_line) <= MAX_TITLE else first_line[: MAX_TITLE - 1].rstrip() + "…"
+    title, _ = cut_title(first_line, MAX_TITLE)  # the whole message is in the details
     details = plain + (f"\n\nFrom Slack: {permalink}" if permalink else "")
     return CreatePrefill(title=title, details=details, source_link=permalink)
 

@@ -516,3 +516,15 @@ async def test_slack_errors_are_told_in_words_with_the_code(bot: Bot, code: str,
     _, name = await bot.command("new Something")
     told = (await bot.response(name)).text_of_blocks()
     assert words in told and f"(`{code}`)" in told
+
+
+async def test_a_title_too_long_for_ultracart_goes_on_in_the_details(bot: Bot) -> None:
+    words = " ".join(f"word{i}" for i in range(60))  # 350 characters; UltraCart takes 250
+    await bot.command(f"new {words}")
+    view = (await bot.slack.wait_for("views.open")).args["view"]
+    initial = {
+        b["block_id"]: b["element"].get("initial_value") for b in view["blocks"] if b["type"] == "input"
+    }
+    title, details = initial[ids.NAME], initial[ids.DETAILS]
+    assert len(title) <= 250 and title.endswith("…") and details.startswith("…")
+    assert f"{title[:-1]} {details[1:]}" == words  # nothing lost, cut between words
