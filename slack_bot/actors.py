@@ -4,9 +4,12 @@ command, the Slack user of an UltraCart user, and tools run as the actor, so Ult
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta, timezone, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.errors import SlackApiError
 
@@ -40,12 +43,25 @@ class Actor:
     slack_email: str | None = None
     is_credential_user: bool = False
     groups: list[WorkflowGroup] = field(default_factory=list)
+    zone: tzinfo | None = None  # their Slack time zone
 
     @property
     def label(self) -> str:
         """How notes name them in UltraCart: ``— via Slack user U123ABC``. Their id, not the display
         name each member sets for themselves (anyone could call themselves "Alice")."""
         return f"Slack user {self.slack_id}"
+
+
+def slack_zone(user: dict[str, Any]) -> tzinfo | None:
+    """The member's time zone from users.info: ``tz`` (a zone name, right on every day of the year),
+    else ``tz_offset`` (seconds east of UTC, as of now)."""
+    with contextlib.suppress(ValueError, ZoneInfoNotFoundError):
+        if user.get("tz"):
+            return ZoneInfo(str(user["tz"]))
+    offset = user.get("tz_offset")
+    if isinstance(offset, int) and abs(offset) < 86400:
+        return timezone(timedelta(seconds=offset))
+    return None
 
 
 async def slack_profile(deps: Deps, slack_id: str) -> SlackProfile:
@@ -58,7 +74,7 @@ async def slack_profile(deps: Deps, slack_id: str) -> SlackProfile:
     name = (
         profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name")
     )
-    result = SlackProfile(str(name or slack_id), profile.get("email"), time.monotonic())
+    result = SlackProfile(str(name or slack_id), profile.get("email"), time.monotonic(), slack_zone(user))
     deps.profiles[slack_id] = result
     return result
 
@@ -77,7 +93,7 @@ def no_mapping_message(slack_id: str, email: str | None) -> str:
 
 async def identify(deps: Deps, team: str, slack_id: str, *, required: bool = True) -> Actor:
     profile = await slack_profile(deps, slack_id)
-    actor = Actor(slack_id, team, profile.name, slack_email=profile.email)
+    actor = Actor(slack_id, team, profile.name, slack_email=profile.email, zone=profile.zone)
     people = await deps.people()
     mapping = await deps.identities.get(team, slack_id)
     fresh_email_mapping = (

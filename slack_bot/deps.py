@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from urllib.parse import urlsplit
 
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler, HttpRequest, HttpResponse, RetryState
@@ -85,6 +86,7 @@ class SlackProfile:
     name: str
     email: str | None
     fetched_at: float
+    zone: tzinfo | None = None  # their Slack time zone: a date they pick means that day there
 
 
 @dataclass

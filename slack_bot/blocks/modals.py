@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -173,9 +174,10 @@ def create_modal(prefill: CreatePrefill, metadata: str) -> View:
     return _modal(ids.CREATE_MODAL, "New task", blocks, metadata, "Create")
 
 
-def due_date_of(task: TaskDetail) -> str | None:
+def due_date_of(task: TaskDetail, zone: tzinfo | None = None) -> str | None:
+    """The due date as a date picker shows it: the day in ``zone`` (the member's), else in UTC."""
     when = c.parse_iso(task.due)
-    return when.date().isoformat() if when else None
+    return when.astimezone(zone or UTC).date().isoformat() if when else None
 
 
 def tags_text(task: TaskDetail) -> str:
@@ -203,7 +205,8 @@ def _too_long(what: str) -> ContextBlock:
     )
 
 
-def edit_modal(task: TaskDetail, metadata: str) -> View:
+def edit_modal(task: TaskDetail, metadata: str, zone: tzinfo | None = None) -> View:
+    """``zone``: the member's time zone, for the due date."""
     editable = editable_texts(task)
     blocks: list[Block] = [
         _text_input(ids.NAME, "Title", initial=task.name, optional=False, max_length=MAX_NAME)
@@ -218,7 +221,7 @@ def edit_modal(task: TaskDetail, metadata: str) -> View:
     blocks += [
         _select(ids.STATUS, "Status", c.STATUS_CHOICES, status, "Status"),
         _select(ids.PRIORITY, "Priority", c.PRIORITY_CHOICES, task.priority, "Priority"),
-        _date(ids.DUE, "Due date", due_date_of(task)),
+        _date(ids.DUE, "Due date", due_date_of(task, zone)),
         _assignee(
             "Assignee",
             initial=assignee_initial_option(

@@ -33,6 +33,7 @@ from slack_bot.forms import (
     Meta,
     State,
     create_args,
+    due_in_zone,
     edit_args,
     inline_errors,
     note_args,
@@ -150,7 +151,7 @@ async def submit_write(deps: Deps, form: WriteForm, ack: AsyncAck, body: dict[st
     origin = submitted.origin
     try:
         actor = await identify(deps, origin.team, origin.user, required=False)
-        change = await form.save(deps, actor, args)
+        change = await form.save(deps, actor, due_in_zone(args, actor.zone))
     except Exception as error:
         await submitted.refused(error)
         return

@@ -59,6 +59,8 @@ class SlackUser:
     id: str
     name: str
     email: str | None
+    tz: str = "UTC"  # users.info's tz and tz_offset (seconds east of UTC)
+    tz_offset: int = 0
 
 
 @dataclass
@@ -213,7 +215,16 @@ class MockSlack:
             profile: dict[str, Any] = {"real_name": user.name, "display_name": user.name}
             if user.email and "users:read.email" in self.scopes:
                 profile["email"] = user.email
-            return {"ok": True, "user": {"id": user.id, "name": user.name.lower(), "profile": profile}}
+            return {
+                "ok": True,
+                "user": {
+                    "id": user.id,
+                    "name": user.name.lower(),
+                    "tz": user.tz,
+                    "tz_offset": user.tz_offset,
+                    "profile": profile,
+                },
+            }
         if method == "users.lookupByEmail":
             email = str(args.get("email", "")).lower()
             for user in self.users.values():
