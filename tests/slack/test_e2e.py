@@ -528,3 +528,12 @@ async def test_a_title_too_long_for_ultracart_goes_on_in_the_details(bot: Bot) -
     title, details = initial[ids.NAME], initial[ids.DETAILS]
     assert len(title) <= 250 and title.endswith("…") and details.startswith("…")
     assert f"{title[:-1]} {details[1:]}" == words  # nothing lost, cut between words
+
+
+async def test_at_none_is_a_name_and_unassigns_nothing(bot: Bot) -> None:
+    number, uuid = await open_task_number(bot, assignee="Sam Rivera")
+    _, name = await bot.command(f"assign #{number} @none")
+    told = await bot.response(name)
+    assert told.args.get("response_type") != "in_channel"  # told only to whoever asked
+    assert "no assignable user matches 'none'" in told.text_of_blocks()  # looked up as a name
+    assert (await bot.task(uuid)).assigned.user == "Sam Rivera"
