@@ -66,7 +66,7 @@ def slack_zone(user: dict[str, Any]) -> tzinfo | None:
 
 async def slack_profile(deps: Deps, slack_id: str) -> SlackProfile:
     cached = deps.profiles.get(slack_id)
-    if cached is not None and time.monotonic() - cached.fetched_at < deps.profile_ttl:
+    if cached is not None and deps.clock() - cached.fetched_at < deps.profile_ttl:
         return cached
     response = await deps.client.users_info(user=slack_id)
     user = response.get("user") or {}
@@ -74,7 +74,7 @@ async def slack_profile(deps: Deps, slack_id: str) -> SlackProfile:
     name = (
         profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name")
     )
-    result = SlackProfile(str(name or slack_id), profile.get("email"), time.monotonic(), slack_zone(user))
+    result = SlackProfile(str(name or slack_id), profile.get("email"), deps.clock(), slack_zone(user))
     deps.profiles[slack_id] = result
     return result
 
@@ -161,15 +161,24 @@ async def slack_user_for(deps: Deps, team: str, uc_user_id: int) -> str | None:
     email = (user.email or "").lower() if user else ""
     if not email:
         return None
-    if email not in deps.slack_ids_by_email:
-        try:
-            found = await deps.client.users_lookupByEmail(email=email)
-            deps.slack_ids_by_email[email] = str((found.get("user") or {}).get("id") or "") or None
-        except SlackApiError as exc:
-            if exc.response.get("error") != "users_not_found":
-                raise
-            deps.slack_ids_by_email[email] = None
-    return deps.slack_ids_by_email[email]
+    if email in deps.slack_ids_by_email:
+        return deps.slack_ids_by_email[email]
+    missed = deps.slack_email_misses.get(email)
+    if missed is not None and deps.clock() - missed < deps.email_miss_ttl:
+        return None
+    try:
+        found = await deps.client.users_lookupByEmail(email=email)
+        slack_id = str((found.get("user") or {}).get("id") or "") or None
+    except SlackApiError as exc:
+        if exc.response.get("error") != "users_not_found":
+            raise
+        slack_id = None
+    if slack_id is None:
+        deps.slack_email_misses[email] = deps.clock()
+    else:
+        deps.slack_ids_by_email[email] = slack_id
+        deps.slack_email_misses.pop(email, None)
+    return slack_id
 
 
 async def run_tool(deps: Deps, actor: Actor | None, tool: Tool[InT, OutT], args: dict[str, Any]) -> OutT:

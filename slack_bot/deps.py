@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from urllib.parse import urlsplit
@@ -103,9 +105,13 @@ class Deps:
     ultracart_url: str = DEFAULT_BASE_URL
     options_wait: float = 2.0  # how long a picker may wait for a cold people cache (Slack allows 3 s)
     profile_ttl: float = 600.0
+    # An e-mail with no Slack account may get one (a new member): asked again after this long.
+    email_miss_ttl: float = 300.0
+    clock: Callable[[], float] = time.monotonic  # for the caches' ages
     # Caches (per process).
     profiles: dict[str, SlackProfile] = field(default_factory=dict)
-    slack_ids_by_email: dict[str, str | None] = field(default_factory=dict)
+    slack_ids_by_email: dict[str, str] = field(default_factory=dict)
+    slack_email_misses: dict[str, float] = field(default_factory=dict)  # e-mail → when Slack had none
     _people_refresh: asyncio.Task[PeopleSnapshot] | None = None
 
     async def people(self) -> PeopleSnapshot:
