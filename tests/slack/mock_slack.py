@@ -29,7 +29,15 @@ METHOD_SCOPES = {
     "users.info": "users:read",
     "users.lookupByEmail": "users:read.email",
 }
-SCOPE_FREE = {"auth.test", "views.open", "views.push", "views.update", "views.publish", "chat.getPermalink"}
+SCOPE_FREE = {
+    "auth.test",
+    "apps.connections.open",
+    "views.open",
+    "views.push",
+    "views.update",
+    "views.publish",
+    "chat.getPermalink",
+}
 
 
 def manifest_scopes() -> set[str]:

@@ -100,3 +100,78 @@ async def test_the_command_serves_signed_slash_commands(tmp_path: Path) -> None:
     text = stderr.decode()
     assert "sandbox" in text  # announced once
     assert BOT_TOKEN not in text and SIGNING_SECRET not in text
+    # The token was proved before saying so (at the default level, WARNING, the line still shows).
+    assert f"listening on http://127.0.0.1:{port}/slack/events as @taskbot in Test" in text
+    assert slack.calls[0].method == "auth.test"
+    assert "will be unused" not in text  # Bolt's warning about the token it reads itself
+
+
+def slack_env(tmp_path: Path, slack: MockSlack, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ULTRACART_", "UC_WORKFLOW_", "SLACK_"))}
+    env.update(
+        SLACK_API_URL=slack.api_url,
+        UC_WORKFLOW_SANDBOX_DB=str(tmp_path / "sandbox.sqlite3"),
+        UC_WORKFLOW_LOCK_DIR=str(tmp_path / "locks"),
+        **settings,
+    )
+    return env
+
+
+async def run_to_exit(tmp_path: Path, env: dict[str, str]) -> tuple[int, str]:
+    command = [sys.executable, "-c", "import sys; from slack_bot.cli import main; sys.exit(main())"]
+    proc = await asyncio.create_subprocess_exec(
+        *command,
+        "--port",
+        str(free_port()),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, stderr.decode()
+
+
+async def test_a_wrong_bot_token_is_one_line_and_no_listening(tmp_path: Path) -> None:
+    slack = MockSlack(users=dict(SLACK_USERS))
+    await slack.start()
+    try:
+        env = slack_env(
+            tmp_path, slack, SLACK_BOT_TOKEN="xoxb-wrong-0000", SLACK_SIGNING_SECRET=SIGNING_SECRET
+        )
+        code, text = await run_to_exit(tmp_path, env)
+    finally:
+        await slack.stop()
+    lines = [line for line in text.splitlines() if "sandbox" not in line]
+    assert code == 1 and lines == [
+        "uc-workflow-slack: SLACK_BOT_TOKEN: Slack refused it (invalid_auth); "
+        "copy it again from the Slack app's settings"
+    ]
+    assert "xoxb-wrong-0000" not in text and "listening" not in text
+
+
+async def test_socket_mode_needs_no_signing_secret_and_a_wrong_app_token_is_one_line(tmp_path: Path) -> None:
+    slack = MockSlack(users=dict(SLACK_USERS))
+    await slack.start()
+    try:
+        env = slack_env(tmp_path, slack, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN="xapp-wrong-0000")
+        code, text = await run_to_exit(tmp_path, env)
+    finally:
+        await slack.stop()
+    lines = [line for line in text.splitlines() if "sandbox" not in line]
+    assert code == 1 and lines == [
+        "uc-workflow-slack: SLACK_APP_TOKEN: Slack refused it (invalid_auth); "
+        "copy it again from the Slack app's settings"
+    ]
+    assert [c.method for c in slack.calls] == [
+        "auth.test"
+    ]  # the bot token was good (the app's is not recorded)
+    assert "Retrying" not in text  # not the Socket Mode client's endless reconnecting
+    assert "xapp-wrong-0000" not in text and BOT_TOKEN not in text
+
+
+def test_the_default_log_level_is_warning_like_the_mcp_server() -> None:
+    from slack_bot.cli import build_parser
+
+    assert build_parser().parse_args([]).log_level == "warning"
