@@ -31,7 +31,7 @@ METHOD_SCOPES = {
 }
 SCOPE_FREE = {
     "auth.test",
-    "apps.connections.open",
+    "apps.connections.open",  # takes the app-level token (its connections:write), not a bot scope
     "views.open",
     "views.push",
     "views.update",
