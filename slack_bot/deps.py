@@ -7,9 +7,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
+from typing import Any
 from urllib.parse import urlsplit
 
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler, HttpRequest, HttpResponse, RetryState
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler, HttpRequest
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -40,29 +41,13 @@ class NoTriggerRetries(AsyncRetryHandler):
         super().__init__(inner.max_retry_count, inner.interval_calculator)
         self.inner = inner
 
-    async def can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
+    async def can_retry_async(self, *, request: HttpRequest, **attempt: Any) -> bool:
         if spends_a_trigger(request):
             return False
-        return await self.inner.can_retry_async(state=state, request=request, response=response, error=error)
+        return await self.inner.can_retry_async(request=request, **attempt)
 
-    async def prepare_for_next_attempt_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        await self.inner.prepare_for_next_attempt_async(
-            state=state, request=request, response=response, error=error
-        )
+    async def prepare_for_next_attempt_async(self, **attempt: Any) -> None:
+        await self.inner.prepare_for_next_attempt_async(**attempt)
 
 
 def slack_retry_handlers() -> list[AsyncRetryHandler]:
