@@ -4,9 +4,12 @@ command, the Slack user of an UltraCart user, and tools run as the actor, so Ult
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta, timezone, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.errors import SlackApiError
 
@@ -40,16 +43,30 @@ class Actor:
     slack_email: str | None = None
     is_credential_user: bool = False
     groups: list[WorkflowGroup] = field(default_factory=list)
+    zone: tzinfo | None = None  # their Slack time zone
 
     @property
     def label(self) -> str:
-        """How notes name them in UltraCart: ``— via Alice (Slack)``."""
-        return f"{self.name} (Slack)"
+        """How notes name them in UltraCart: ``— via Slack user U123ABC``. Their id, not the display
+        name each member sets for themselves (anyone could call themselves "Alice")."""
+        return f"Slack user {self.slack_id}"
+
+
+def slack_zone(user: dict[str, Any]) -> tzinfo | None:
+    """The member's time zone from users.info: ``tz`` (a zone name, right on every day of the year),
+    else ``tz_offset`` (seconds east of UTC, as of now)."""
+    with contextlib.suppress(ValueError, ZoneInfoNotFoundError):
+        if user.get("tz"):
+            return ZoneInfo(str(user["tz"]))
+    offset = user.get("tz_offset")
+    if isinstance(offset, int) and abs(offset) < 86400:
+        return timezone(timedelta(seconds=offset))
+    return None
 
 
 async def slack_profile(deps: Deps, slack_id: str) -> SlackProfile:
     cached = deps.profiles.get(slack_id)
-    if cached is not None and time.monotonic() - cached.fetched_at < deps.profile_ttl:
+    if cached is not None and deps.clock() - cached.fetched_at < deps.profile_ttl:
         return cached
     response = await deps.client.users_info(user=slack_id)
     user = response.get("user") or {}
@@ -57,7 +74,7 @@ async def slack_profile(deps: Deps, slack_id: str) -> SlackProfile:
     name = (
         profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name")
     )
-    result = SlackProfile(str(name or slack_id), profile.get("email"), time.monotonic())
+    result = SlackProfile(str(name or slack_id), profile.get("email"), deps.clock(), slack_zone(user))
     deps.profiles[slack_id] = result
     return result
 
@@ -76,7 +93,7 @@ def no_mapping_message(slack_id: str, email: str | None) -> str:
 
 async def identify(deps: Deps, team: str, slack_id: str, *, required: bool = True) -> Actor:
     profile = await slack_profile(deps, slack_id)
-    actor = Actor(slack_id, team, profile.name, slack_email=profile.email)
+    actor = Actor(slack_id, team, profile.name, slack_email=profile.email, zone=profile.zone)
     people = await deps.people()
     mapping = await deps.identities.get(team, slack_id)
     fresh_email_mapping = (
@@ -144,15 +161,24 @@ async def slack_user_for(deps: Deps, team: str, uc_user_id: int) -> str | None:
     email = (user.email or "").lower() if user else ""
     if not email:
         return None
-    if email not in deps.slack_ids_by_email:
-        try:
-            found = await deps.client.users_lookupByEmail(email=email)
-            deps.slack_ids_by_email[email] = str((found.get("user") or {}).get("id") or "") or None
-        except SlackApiError as exc:
-            if exc.response.get("error") != "users_not_found":
-                raise
-            deps.slack_ids_by_email[email] = None
-    return deps.slack_ids_by_email[email]
+    if email in deps.slack_ids_by_email:
+        return deps.slack_ids_by_email[email]
+    missed = deps.slack_email_misses.get(email)
+    if missed is not None and deps.clock() - missed < deps.email_miss_ttl:
+        return None
+    try:
+        found = await deps.client.users_lookupByEmail(email=email)
+        slack_id = str((found.get("user") or {}).get("id") or "") or None
+    except SlackApiError as exc:
+        if exc.response.get("error") != "users_not_found":
+            raise
+        slack_id = None
+    if slack_id is None:
+        deps.slack_email_misses[email] = deps.clock()
+    else:
+        deps.slack_ids_by_email[email] = slack_id
+        deps.slack_email_misses.pop(email, None)
+    return slack_id
 
 
 async def run_tool(deps: Deps, actor: Actor | None, tool: Tool[InT, OutT], args: dict[str, Any]) -> OutT:

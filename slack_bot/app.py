@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
 from slack_bot.deps import Deps
 from slack_bot.errors import error_message, report_error
@@ -15,11 +16,23 @@ from slack_bot.listeners import actions, commands, events, options, shortcuts, v
 __all__ = ["build_app", "error_message", "report_error"]
 
 
+class _NotTheTokenWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and, given our client too, warns that the token "will be
+    unused": the client holds that very token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+BOLT_LOG = logging.getLogger("slack_bolt")
+BOLT_LOG.addFilter(_NotTheTokenWarning())
+
+
 def build_app(deps: Deps) -> AsyncApp:
     app = AsyncApp(
         client=deps.client,
         signing_secret=deps.signing_secret,
-        logger=logging.getLogger("slack_bolt"),
+        logger=BOLT_LOG,
         process_before_response=False,  # ack() answers Slack at once; the listener goes on after
     )
     for surface in (commands, actions, views, shortcuts, events, options):

@@ -6,28 +6,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared_client import commandline
 
 if TYPE_CHECKING:
+    from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
     from shared_client.settings import Settings
 
 PROG = "uc-workflow-slack"
 EVENTS_PATH = "/slack/events"
-log = logging.getLogger("slack_bot")
 
 
 def build_parser() -> commandline.CommandParser:
     parser = commandline.command_parser(
         PROG,
         "The uc-workflow Slack bot (/task, modals, task cards, App Home). Socket Mode when "
-        "SLACK_APP_TOKEN is set, otherwise HTTP at /slack/events. Needs SLACK_BOT_TOKEN and "
-        "SLACK_SIGNING_SECRET; SLACK_API_URL points it at another Slack Web API.",
+        "SLACK_APP_TOKEN is set, otherwise HTTP at /slack/events. Needs SLACK_BOT_TOKEN, and "
+        "SLACK_SIGNING_SECRET in HTTP mode; SLACK_API_URL points it at another Slack Web API.",
     )
     commandline.add_listen_options(parser, port=3000, port_help="HTTP mode: port (default 3000)")
     commandline.add_sandbox_option(parser)
@@ -38,8 +38,25 @@ def build_parser() -> commandline.CommandParser:
         help="SQLite file for Slack→UltraCart identities (default: UC_WORKFLOW_SLACK_DB, else "
         "slack.sqlite3 next to the sandbox database)",
     )
-    commandline.add_log_level_option(parser, default="info")
+    commandline.add_log_level_option(parser, default="warning")
     return parser
+
+
+async def slack_check(what: str, call: Awaitable[AsyncSlackResponse], api_url: str) -> AsyncSlackResponse:
+    """One Web API call at start-up that proves a token (``what`` names its setting): refused or
+    unreachable, it is one line and the command stops, before anything says it is listening."""
+    import aiohttp
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        return await call
+    except SlackApiError as exc:
+        code = exc.response.get("error")
+        raise commandline.CommandError(
+            f"{what}: Slack refused it ({code}); copy it again from the Slack app's settings"
+        ) from None
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise commandline.CommandError(f"cannot reach Slack at {api_url} ({type(exc).__name__})") from None
 
 
 async def serve(settings: Settings, args: argparse.Namespace) -> None:
@@ -51,34 +68,46 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
     from slack_bot.deps import Deps, slack_web_client
     from slack_bot.identity import IdentityStore
 
-    assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
+    assert settings.slack_bot_token is not None
+    # Socket Mode requests are not signed (Bolt checks the signature of HTTP requests only).
+    signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     backend = build_backend(settings, force_sandbox=args.sandbox)  # announces the sandbox once
     tools = ToolContext(
         backend.client, sandbox=backend.sandbox, description=backend.description, allow_local_files=False
     )
     client = slack_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     identities = IdentityStore(args.identity_db or settings.slack_db_path)
-    deps = Deps(tools, client, settings.slack_signing_secret.get_secret_value(), identities)
+    deps = Deps(
+        tools,
+        client,
+        signing_secret,
+        identities,
+        ultracart_url=settings.ultracart_base_url,
+    )
     app = build_app(deps)
-    deps.refresh_people()  # warm the people cache so the first picker answers at once
     try:
+        me = await slack_check("SLACK_BOT_TOKEN", client.auth_test(), settings.slack_api_url)
+        who = f"as @{me.get('user')} in {me.get('team')}; UltraCart: {backend.description}"
+        deps.refresh_people()  # warm the people cache so the first picker answers at once
         if settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-            log.info("connecting to Slack in Socket Mode; UltraCart: %s", backend.description)
-            handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
-            await handler.start_async()  # type: ignore[no-untyped-call]
+            app_token = settings.slack_app_token.get_secret_value()
+            # Checked once here: the Socket Mode client itself retries a refused token for ever.
+            opened = client.apps_connections_open(app_token=app_token)
+            await slack_check("SLACK_APP_TOKEN", opened, settings.slack_api_url)
+            handler = AsyncSocketModeHandler(app, app_token)
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+            commandline.report(PROG, f"connected to Slack in Socket Mode {who}")
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await handler.close_async()  # type: ignore[no-untyped-call]
         else:
             runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=args.port))
             await runner.setup()
             await web.TCPSite(runner, args.host, args.port).start()
-            log.info(
-                "listening on http://%s:%d%s; UltraCart: %s",
-                args.host,
-                args.port,
-                EVENTS_PATH,
-                backend.description,
-            )
+            commandline.report(PROG, f"listening on http://{args.host}:{args.port}{EVENTS_PATH} {who}")
             try:
                 await asyncio.Event().wait()
             finally:
@@ -90,14 +119,10 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> None:
     settings = commandline.load_settings()
-    missing = [
-        name
-        for name, value in (
-            ("SLACK_BOT_TOKEN", settings.slack_bot_token),
-            ("SLACK_SIGNING_SECRET", settings.slack_signing_secret),
-        )
-        if value is None
-    ]
+    needed = [("SLACK_BOT_TOKEN", settings.slack_bot_token)]
+    if settings.slack_app_token is None:  # HTTP mode: requests are signed
+        needed.append(("SLACK_SIGNING_SECRET", settings.slack_signing_secret))
+    missing = [name for name, value in needed if value is None]
     if missing:
         raise commandline.UsageError(
             f"{' and '.join(missing)} not set; create the Slack app from "

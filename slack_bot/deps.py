@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import Any
+from urllib.parse import urlsplit
 
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler, HttpRequest
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from shared_client.constants import DEFAULT_BASE_URL
 from shared_client.tools import ToolContext
 from shared_client.tools.directory import PeopleSnapshot
 from slack_bot.identity import IdentityStore
@@ -19,9 +25,38 @@ from slack_bot.identity import IdentityStore
 SLACK_RESPONSE_URL_PREFIXES = ("https://hooks.slack.com/",)
 
 
+# A trigger id lives 3 seconds: a retry after a 429's Retry-After (or a dropped connection, which may
+# have opened the modal already) comes too late or twice, so these calls are never retried.
+TRIGGER_METHODS = frozenset({"views.open", "views.push"})
+
+
+def spends_a_trigger(request: HttpRequest) -> bool:
+    return urlsplit(request.url).path.rstrip("/").rsplit("/", 1)[-1] in TRIGGER_METHODS
+
+
+class NoTriggerRetries(AsyncRetryHandler):
+    """``inner``, except that a call spending a trigger id (:data:`TRIGGER_METHODS`) is not retried."""
+
+    def __init__(self, inner: AsyncRetryHandler) -> None:
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self.inner = inner
+
+    async def can_retry_async(self, *, request: HttpRequest, **attempt: Any) -> bool:
+        if spends_a_trigger(request):
+            return False
+        return await self.inner.can_retry_async(request=request, **attempt)
+
+    async def prepare_for_next_attempt_async(self, **attempt: Any) -> None:
+        await self.inner.prepare_for_next_attempt_async(**attempt)
+
+
 def slack_retry_handlers() -> list[AsyncRetryHandler]:
-    """Slack's own 429s (after its Retry-After) and dropped connections are retried."""
-    return [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)]
+    """Slack's own 429s (after its Retry-After) and dropped connections are retried, except for calls
+    that spend a trigger id."""
+    return [
+        NoTriggerRetries(AsyncConnectionErrorRetryHandler()),
+        NoTriggerRetries(AsyncRateLimitErrorRetryHandler(max_retry_count=3)),
+    ]
 
 
 def slack_web_client(token: str, base_url: str) -> AsyncWebClient:
@@ -38,6 +73,7 @@ class SlackProfile:
     name: str
     email: str | None
     fetched_at: float
+    zone: tzinfo | None = None  # their Slack time zone: a date they pick means that day there
 
 
 @dataclass
@@ -49,11 +85,18 @@ class Deps:
     # Only these response_url prefixes are posted to (they arrive in signed payloads, but a modal carries
     # one through private_metadata; being strict costs nothing).
     response_url_prefixes: tuple[str, ...] = SLACK_RESPONSE_URL_PREFIXES
+    # ``Settings.ultracart_base_url``: a linked object's URL is a link on a card only to this host (or
+    # ultracart.com); whoever made the task chose the URL.
+    ultracart_url: str = DEFAULT_BASE_URL
     options_wait: float = 2.0  # how long a picker may wait for a cold people cache (Slack allows 3 s)
     profile_ttl: float = 600.0
+    # An e-mail with no Slack account may get one (a new member): asked again after this long.
+    email_miss_ttl: float = 300.0
+    clock: Callable[[], float] = time.monotonic  # for the caches' ages
     # Caches (per process).
     profiles: dict[str, SlackProfile] = field(default_factory=dict)
-    slack_ids_by_email: dict[str, str | None] = field(default_factory=dict)
+    slack_ids_by_email: dict[str, str] = field(default_factory=dict)
+    slack_email_misses: dict[str, float] = field(default_factory=dict)  # e-mail → when Slack had none
     _people_refresh: asyncio.Task[PeopleSnapshot] | None = None
 
     async def people(self) -> PeopleSnapshot:

@@ -26,6 +26,27 @@ log = logging.getLogger("slack_bot")
 
 Listener = Callable[[AsyncAck, dict[str, Any]], Awaitable[None]]
 
+# Slack's error codes people meet, in words (docs.slack.dev/reference/methods); the code follows in
+# parentheses, for whoever fixes it.
+SLACK_ERRORS = {
+    "not_in_channel": "I'm not in this channel: invite me to it, then try again.",
+    "channel_not_found": "Slack can't find that conversation, or I'm not allowed in it.",
+    "is_archived": "That channel is archived.",
+    "user_not_found": "Slack can't find that member.",
+    "users_not_found": "Slack can't find that member.",
+    "ratelimited": "Slack is asking me to slow down; try again in a minute.",
+    "invalid_auth": "Slack did not accept my token; a workspace admin needs to reinstall the app.",
+    "not_authed": "Slack did not accept my token; a workspace admin needs to reinstall the app.",
+    "token_revoked": "My Slack token was revoked; a workspace admin needs to reinstall the app.",
+    "account_inactive": "My Slack token was revoked; a workspace admin needs to reinstall the app.",
+    "missing_scope": "The app lacks a Slack permission it needs; a workspace admin needs to reinstall it.",
+    "expired_trigger_id": "That took Slack too long to open a form; try again.",
+    "invalid_trigger_id": "That took Slack too long to open a form; try again.",
+    "cannot_dm_bot": "Slack does not let me message a bot.",
+    "msg_too_long": "That message is longer than Slack allows.",
+    "view_too_large": "That form is larger than Slack allows.",
+}
+
 
 def error_text(error: Exception) -> str:
     """What went wrong, as mrkdwn for the person who asked: UltraCart's reason or the bad input named by
@@ -35,7 +56,9 @@ def error_text(error: Exception) -> str:
     if isinstance(error, NotMapped):
         return error.message
     if isinstance(error, SlackApiError):
-        return f"Slack refused a request: `{t.escape(str(error.response.get('error')))}`."
+        code = str(error.response.get("error"))
+        words = SLACK_ERRORS.get(code, "Slack refused a request.")
+        return f"{words} (`{t.escape(code)}`)"
     return "Something went wrong on our side; it has been logged. Try again in a moment."
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from collections.abc import Container
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, tzinfo
 from typing import Any
 
 from shared_client.tools import (
@@ -27,6 +29,7 @@ from slack_bot.blocks.modals import due_date_of, editable_texts, tags_text
 from slack_bot.grammar import ArgValue, SlackUser
 
 State = dict[str, dict[str, dict[str, Any]]]
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # what a date picker sends
 
 
 @dataclass
@@ -259,6 +262,16 @@ def typed_entries(blocks: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return entries
 
 
+def due_in_zone(args: dict[str, Any], zone: tzinfo | None) -> dict[str, Any]:
+    """A due date picked in a form is the end of that day in the member's Slack time zone (``zone``),
+    sent as a date-time with its offset; without a zone it stays a date (the end of the day in UTC)."""
+    due = args.get("due")
+    if zone is None or not isinstance(due, str) or not _DATE.fullmatch(due):
+        return args
+    end = datetime.combine(date.fromisoformat(due), time(23, 59, 59), zone)
+    return {**args, "due": end.isoformat()}
+
+
 # --------------------------------------------------------------------------- create
 
 
@@ -298,12 +311,13 @@ def assignee_value(task: TaskDetail) -> str | None:
     return None
 
 
-def edit_initial(task: TaskDetail) -> dict[str, str]:
-    """What the edit form showed, hashed, so that only what the person changed is sent."""
+def edit_initial(task: TaskDetail, zone: tzinfo | None = None) -> dict[str, str]:
+    """What the edit form showed (dates in the member's ``zone``), hashed, so that only what the person
+    changed is sent."""
     shown: dict[str, str | None] = {
         "status": task.status if c.find_option(c.STATUS_CHOICES, task.status) else None,
         "priority": task.priority,
-        "due": due_date_of(task),
+        "due": due_date_of(task, zone),
         "assignee": assignee_value(task),
     }
     editable = editable_texts(task)

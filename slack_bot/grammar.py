@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared_client.tools import ADD_TASK_NOTE, GET_TASK, SEARCH_TASKS, UPDATE_TASK, Tool
+from shared_client.tools.directory import UNASSIGNED_WORDS
 from shared_client.tools.task_refs import TASK_REF_ACCEPTS, is_task_ref, task_ref_problem
 from slack_bot import ids
 from slack_bot.text import slack_to_plain
@@ -235,6 +236,21 @@ def _person(word: Word) -> ArgValue:
     return word.text.strip().lstrip("@") if word.text.startswith("@") else word.text.strip()
 
 
+def _words(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _assignee(word: Word) -> ArgValue:
+    """As :func:`_person`, but of the words the tools read as nobody only the plain word ``unassigned``
+    unassigns here: ``@none``, ``nobody`` and the like are names (a user's, looked up as one), so that a
+    typo of a name never unassigns a task in front of the channel."""
+    person = _person(word)
+    typed = word.text.strip().lower()
+    if isinstance(person, str) and typed != ids.UNASSIGNED_VALUE and _words(person) in UNASSIGNED_WORDS:
+        return f"user:{person}"
+    return person
+
+
 def _ref(words: list[Word], text: str, verb: str) -> Word | UsageError:
     if len(words) < 2:
         return _error(f"`{verb}` needs a task: {REF_HELP}.", text, None, verb)
@@ -316,7 +332,7 @@ def parse(text: str) -> Parsed:
     if verb == "assign":
         return ToolCall(
             UPDATE_TASK,
-            {"task": ref.text, "assignee": _person(value)},
+            {"task": ref.text, "assignee": _assignee(value)},
             verb,
             {**task_words, "assignee": value},
         )
@@ -389,7 +405,8 @@ def parse_search(text: str, filters: list[Word]) -> ToolCall | UsageError:
             existing = args.get("tags")
             args["tags"] = [*(existing if isinstance(existing, list) else []), *tags]
         elif key in {"assignee", "created_by"}:
-            args[key] = _person(Word(value, word.start, word.end, raw_value))
+            person = Word(value, word.start, word.end, raw_value)
+            args[key] = _assignee(person) if key == "assignee" else _person(person)
         else:
             if key in args:
                 return _error(f"{_code(key_text)} is given twice.", text, word, "search")

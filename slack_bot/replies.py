@@ -84,7 +84,12 @@ async def show_card(
         await publish_home(deps, origin.team, origin.user)
         return
     await reply(
-        deps, origin, task_card(task, activity=activity), card_text(task), public=public, replace=replace
+        deps,
+        origin,
+        task_card(task, deps.ultracart_url, activity=activity),
+        card_text(task),
+        public=public,
+        replace=replace,
     )
 
 
@@ -98,7 +103,7 @@ async def notify_assignee(deps: Deps, actor: Actor, task: TaskDetail) -> None:
     intro = f":inbox_tray: <@{actor.slack_id}> assigned you this task."
     await deps.client.chat_postMessage(
         channel=slack_id,  # their DM with the app, as in reply()
-        blocks=c.dump(task_card(task, intro=intro)),
+        blocks=c.dump(task_card(task, deps.ultracart_url, intro=intro)),
         text=t.truncate(f"<@{actor.slack_id}> assigned you {card_text(task)}", c.MAX_MESSAGE_TEXT),
     )
 

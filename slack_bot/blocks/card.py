@@ -12,7 +12,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from shared_client.tools.outputs import TaskDetail, TaskSummary
+from shared_client.tools.outputs import NoteView, TaskDetail, TaskSummary
 from slack_bot import ids
 from slack_bot import text as t
 from slack_bot.blocks import common as c
@@ -22,26 +22,30 @@ MAX_DETAILS_ON_CARD = 600
 MAX_NOTE_ON_CARD = 300
 
 
-def object_label(task: TaskDetail) -> str | None:
+def object_label(task: TaskDetail, ultracart_url: str) -> str | None:
+    """The linked object; its URL (whoever made the task chose it) is a link only when it points at
+    UltraCart (:func:`common.is_ultracart_link`), else it is shown as the text it is."""
     linked = task.object
     if linked is None or not (linked.type or linked.id):
         return None
     label = t.one_line(" ".join(p for p in (linked.type, linked.id) if p), 200)
-    if linked.url and linked.url.startswith(("https://", "http://")) and "|" not in linked.url:
-        label = f"<{t.escape(linked.url)}|{label}>"
+    if linked.url and c.is_ultracart_link(linked.url, ultracart_url):
+        label = f"<{linked.url}|{label}>"
+    elif linked.url:
+        label += f" ({t.one_line(linked.url, 300)})"
     if linked.context:
         label += f" — {t.one_line(linked.context, 200)}"
     return label
 
 
-def card_fields(task: TaskDetail) -> list[MarkdownTextObject]:
+def card_fields(task: TaskDetail, ultracart_url: str) -> list[MarkdownTextObject]:
     fields = [
         f"*Status*\n{t.escape(c.status_label(task.status))}",
         f"*Priority*\n{c.priority_label(task.priority)}",
         f"*Assignee*\n{c.assignee_label(task.assigned.user, task.assigned.group)}",
         f"*Due*\n{c.due_label(task.due, task.overdue)}",
     ]
-    linked = object_label(task)
+    linked = object_label(task, ultracart_url)
     if linked:
         fields.append(f"*Linked*\n{linked}")
     if task.tags:
@@ -75,15 +79,28 @@ def card_actions(task: TaskDetail | TaskSummary) -> list[Block]:
     return [first, second]
 
 
-def task_card(task: TaskDetail, *, activity: str | None = None, intro: str | None = None) -> list[Block]:
-    """The card. ``activity`` says who did what (already mrkdwn, built by :func:`activity_line`);
+def note_lines(note: NoteView) -> list[str]:
+    """A note as its author line and its text, every line quoted: a note's text (it keeps newlines)
+    cannot forge an author line or anything else of the card's own."""
+    who = t.one_line(note.author or "someone", 80)
+    when = (note.at or "")[:10]
+    quoted = [f">{line}" for line in t.mrkdwn(note.text, MAX_NOTE_ON_CARD).split("\n")]
+    return [f"*{who}* {when}:", *quoted]
+
+
+def task_card(
+    task: TaskDetail, ultracart_url: str, *, activity: str | None = None, intro: str | None = None
+) -> list[Block]:
+    """The card. ``ultracart_url``: UltraCart's base URL (``Deps.ultracart_url``), the one host a linked
+    object may link to; ``activity`` says who did what (already mrkdwn, built by :func:`activity_line`);
     ``intro`` heads a notification (e.g. "<@U1> assigned you")."""
     blocks: list[Block] = []
     if intro:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=t.truncate(intro, c.MAX_SECTION_TEXT))))
     blocks.append(
         SectionBlock(
-            text=MarkdownTextObject(text=c.task_title(task.number, task.name)), fields=card_fields(task)
+            text=MarkdownTextObject(text=c.task_title(task.number, task.name)),
+            fields=card_fields(task, ultracart_url),
         )
     )
     if task.details:
@@ -93,11 +110,9 @@ def task_card(task: TaskDetail, *, activity: str | None = None, intro: str | Non
         earlier = len(task.notes) - len(notes)
         lines = [f"_{earlier} earlier note(s)_"] if earlier else []
         for note in notes:
-            who = t.one_line(note.author or "someone", 80)
-            when = (note.at or "")[:10]
-            lines.append(f"*{who}* {when}: {t.mrkdwn(note.text, MAX_NOTE_ON_CARD)}")
+            lines.extend(note_lines(note))
         blocks.append(
-            ContextBlock(elements=[MarkdownTextObject(text=t.truncate("\n".join(lines), c.MAX_CONTEXT_TEXT))])
+            SectionBlock(text=MarkdownTextObject(text=t.truncate("\n".join(lines), c.MAX_SECTION_TEXT)))
         )
     blocks.extend(card_actions(task))
     if activity:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_sdk.models.blocks import Block, Option, StaticSelectElement
 
@@ -139,3 +140,19 @@ def task_ref(number: int | None, uuid: str) -> str:
 def dump(blocks: list[Block]) -> list[dict[str, Any]]:
     """Blocks as JSON; ``to_dict`` runs slack_sdk's limit checks."""
     return [b.to_dict() for b in blocks]
+
+
+def is_ultracart_link(url: str, ultracart_url: str) -> bool:
+    """Whether ``url`` may be a link with a label: https, to the host of ``ultracart_url``
+    (``ULTRACART_BASE_URL``) or to ultracart.com or a subdomain, and nothing that could end the link."""
+    if any(ch in url for ch in "<>|") or any(ch.isspace() or not ch.isprintable() for ch in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return False
+    if parts.scheme != "https" or not host or "@" in parts.netloc:
+        return False
+    own = (urlsplit(ultracart_url).hostname or "").lower()
+    return host == own or host == "ultracart.com" or host.endswith(".ultracart.com")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -42,6 +43,25 @@ class CreatePrefill:
     title: str = ""
     details: str = ""
     source_link: str | None = None  # a message permalink, shown and stored on the task
+
+
+def cut_title(text: str, limit: int = MAX_NAME) -> tuple[str, str]:
+    """``text`` as a title of at most ``limit`` characters (UltraCart's is 250), and what did not fit
+    (``""`` when all did), for the details; a cut is marked ``…`` on both sides, at a space if one is near."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text, ""
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    if space > limit // 2:
+        head = head[:space]
+    return head.rstrip() + t.ELLIPSIS, t.ELLIPSIS + text[len(head) :].lstrip()
+
+
+def titled_prefill(text: str) -> CreatePrefill:
+    """``/task new TEXT``: its title, and the rest of a long one in the details."""
+    title, rest = cut_title(text)
+    return CreatePrefill(title=title, details=rest)
 
 
 def _title(text: str) -> str:
@@ -154,9 +174,10 @@ def create_modal(prefill: CreatePrefill, metadata: str) -> View:
     return _modal(ids.CREATE_MODAL, "New task", blocks, metadata, "Create")
 
 
-def due_date_of(task: TaskDetail) -> str | None:
+def due_date_of(task: TaskDetail, zone: tzinfo | None = None) -> str | None:
+    """The due date as a date picker shows it: the day in ``zone`` (the member's), else in UTC."""
     when = c.parse_iso(task.due)
-    return when.date().isoformat() if when else None
+    return when.astimezone(zone or UTC).date().isoformat() if when else None
 
 
 def tags_text(task: TaskDetail) -> str:
@@ -184,7 +205,8 @@ def _too_long(what: str) -> ContextBlock:
     )
 
 
-def edit_modal(task: TaskDetail, metadata: str) -> View:
+def edit_modal(task: TaskDetail, metadata: str, zone: tzinfo | None = None) -> View:
+    """``zone``: the member's time zone, for the due date."""
     editable = editable_texts(task)
     blocks: list[Block] = [
         _text_input(ids.NAME, "Title", initial=task.name, optional=False, max_length=MAX_NAME)
@@ -199,7 +221,7 @@ def edit_modal(task: TaskDetail, metadata: str) -> View:
     blocks += [
         _select(ids.STATUS, "Status", c.STATUS_CHOICES, status, "Status"),
         _select(ids.PRIORITY, "Priority", c.PRIORITY_CHOICES, task.priority, "Priority"),
-        _date(ids.DUE, "Due date", due_date_of(task)),
+        _date(ids.DUE, "Due date", due_date_of(task, zone)),
         _assignee(
             "Assignee",
             initial=assignee_initial_option(
@@ -286,13 +308,16 @@ def saving_modal(title: str, message: str, metadata: str) -> View:
     return _modal(ids.SAVING_MODAL, title, blocks, metadata, None, close="Close")
 
 
-def saved_modal(title: str, headline: str, task: TaskDetail, where: str | None = None) -> View:
+def saved_modal(
+    title: str, headline: str, task: TaskDetail, ultracart_url: str, where: str | None = None
+) -> View:
     """The form's confirmation: ``headline`` ("Task #12 created") and the card's summary, without the
     card's buttons (they belong where the card is). ``headline`` and ``where`` are mrkdwn."""
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=t.truncate(headline, c.MAX_SECTION_TEXT))),
         SectionBlock(
-            text=MarkdownTextObject(text=c.task_title(task.number, task.name)), fields=card_fields(task)
+            text=MarkdownTextObject(text=c.task_title(task.number, task.name)),
+            fields=card_fields(task, ultracart_url),
         ),
     ]
     if where:

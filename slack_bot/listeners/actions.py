@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from shared_client.tools import GET_TASK, ToolError
 from slack_bot import ids
-from slack_bot.actors import identify, run_tool, user_ref
+from slack_bot.actors import identify, run_tool, slack_profile, user_ref
 from slack_bot.blocks.modals import (
     CreatePrefill,
     create_modal,
@@ -133,8 +133,9 @@ async def open_task_modal(
         return
     meta = meta_for(origin, task=task.uuid, card=card and not origin.home)
     if kind == ids.MENU_EDIT:
-        meta.initial = edit_initial(task)
-        view = edit_modal(task, meta.dump())
+        zone = (await slack_profile(deps, origin.user)).zone
+        meta.initial = edit_initial(task, zone)
+        view = edit_modal(task, meta.dump(), zone)
     elif kind == ids.MENU_NOTE:
         view = note_modal(task.number, task.name, meta.dump())
     else:

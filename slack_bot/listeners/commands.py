@@ -20,7 +20,7 @@ from slack_bot import grammar, ids
 from slack_bot import text as t
 from slack_bot.actors import identify, no_mapping_message, resolve_slack_users, run_tool
 from slack_bot.blocks.help import help_blocks, notice_blocks, usage_blocks
-from slack_bot.blocks.modals import CreatePrefill, create_modal, search_modal
+from slack_bot.blocks.modals import create_modal, search_modal, titled_prefill
 from slack_bot.changes import add_note, announce_change, change_task
 from slack_bot.deps import Deps
 from slack_bot.errors import guard
@@ -47,7 +47,7 @@ async def handle_command(deps: Deps, body: dict[str, Any]) -> None:
     elif isinstance(parsed, grammar.UsageError):
         await reply(deps, origin, usage_blocks(parsed), t.escape(parsed.message))
     elif isinstance(parsed, grammar.OpenCreate):
-        view = create_modal(CreatePrefill(title=parsed.title[:250]), meta_for(origin).dump())
+        view = create_modal(titled_prefill(parsed.title), meta_for(origin).dump())
         await deps.client.views_open(trigger_id=origin.trigger_id, view=view.to_dict())
     elif isinstance(parsed, grammar.OpenSearch):
         await deps.client.views_open(

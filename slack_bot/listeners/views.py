@@ -33,6 +33,7 @@ from slack_bot.forms import (
     Meta,
     State,
     create_args,
+    due_in_zone,
     edit_args,
     inline_errors,
     note_args,
@@ -99,7 +100,9 @@ class Submitted:
     async def saved(self, confirmation: Confirmation, task: TaskDetail) -> None:
         """The confirmation. A modal the person already closed (or that expired) is no loss: the card
         follows anyway."""
-        view = saved_modal(confirmation.title, confirmation.headline, task, confirmation.where)
+        view = saved_modal(
+            confirmation.title, confirmation.headline, task, self.deps.ultracart_url, confirmation.where
+        )
         try:
             await self.deps.client.views_update(view_id=self.origin.view_id, view=view.to_dict())
         except Exception as exc:
@@ -148,7 +151,7 @@ async def submit_write(deps: Deps, form: WriteForm, ack: AsyncAck, body: dict[st
     origin = submitted.origin
     try:
         actor = await identify(deps, origin.team, origin.user, required=False)
-        change = await form.save(deps, actor, args)
+        change = await form.save(deps, actor, due_in_zone(args, actor.zone))
     except Exception as error:
         await submitted.refused(error)
         return
@@ -214,7 +217,7 @@ async def _announce_created(deps: Deps, origin: Origin, actor: Actor, change: Ch
     if origin.home:
         await publish_home(deps, origin.team, origin.user)
         dm = Origin(user=origin.user, team=origin.team)
-        await reply(deps, dm, task_card(task, activity=activity), card_text(task))
+        await reply(deps, dm, task_card(task, deps.ultracart_url, activity=activity), card_text(task))
     else:
         await show_card(deps, origin, task, activity=activity, public=True)
     if change.reassigned:

@@ -29,7 +29,15 @@ METHOD_SCOPES = {
     "users.info": "users:read",
     "users.lookupByEmail": "users:read.email",
 }
-SCOPE_FREE = {"auth.test", "views.open", "views.push", "views.update", "views.publish", "chat.getPermalink"}
+SCOPE_FREE = {
+    "auth.test",
+    "apps.connections.open",  # takes the app-level token (its connections:write), not a bot scope
+    "views.open",
+    "views.push",
+    "views.update",
+    "views.publish",
+    "chat.getPermalink",
+}
 
 
 def manifest_scopes() -> set[str]:
@@ -59,6 +67,8 @@ class SlackUser:
     id: str
     name: str
     email: str | None
+    tz: str = "UTC"  # users.info's tz and tz_offset (seconds east of UTC)
+    tz_offset: int = 0
 
 
 @dataclass
@@ -213,7 +223,16 @@ class MockSlack:
             profile: dict[str, Any] = {"real_name": user.name, "display_name": user.name}
             if user.email and "users:read.email" in self.scopes:
                 profile["email"] = user.email
-            return {"ok": True, "user": {"id": user.id, "name": user.name.lower(), "profile": profile}}
+            return {
+                "ok": True,
+                "user": {
+                    "id": user.id,
+                    "name": user.name.lower(),
+                    "tz": user.tz,
+                    "tz_offset": user.tz_offset,
+                    "profile": profile,
+                },
+            }
         if method == "users.lookupByEmail":
             email = str(args.get("email", "")).lower()
             for user in self.users.values():

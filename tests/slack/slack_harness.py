@@ -62,6 +62,7 @@ def sign(body: bytes, timestamp: int, secret: str = SIGNING_SECRET) -> str:
 class Reply:
     status: int
     text: str
+    headers: dict[str, str] = field(default_factory=dict)  # names lowercased
 
     def json(self) -> Any:
         return json.loads(self.text) if self.text else None
@@ -89,13 +90,16 @@ class Bot:
         timestamp: int | None = None,
         signature: str | None = None,
         signed: bool = True,
+        headers: dict[str, str] | None = None,
     ) -> Reply:
         ts = int(time.time()) if timestamp is None else timestamp
-        headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(ts)}
+        headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(ts), **(headers or {})}
         if signed:
             headers["X-Slack-Signature"] = signature or sign(body, ts, self.secret)
         async with self.http.post(self.url, data=body, headers=headers) as response:
-            return Reply(response.status, await response.text())
+            return Reply(
+                response.status, await response.text(), {k.lower(): v for k, v in response.headers.items()}
+            )  # names lowercased
 
     async def form(self, fields: dict[str, str], **kw: Any) -> Reply:
         return await self.post(
@@ -233,7 +237,7 @@ class Bot:
         )
         return await self.interactive(payload)
 
-    async def event(self, event: dict[str, Any]) -> Reply:
+    def event_body(self, event: dict[str, Any]) -> bytes:
         body = {
             "token": "legacy",
             "team_id": TEAM,
@@ -243,7 +247,13 @@ class Bot:
             "event_id": f"Ev{uuid.uuid4().hex[:8]}",
             "event_time": int(time.time()),
         }
-        return await self.post(json.dumps(body).encode(), "application/json")
+        return json.dumps(body).encode()
+
+    async def event(self, event: dict[str, Any] | bytes, *, retry_num: int | None = None) -> Reply:
+        """An event (or the body of one sent before, to send it again as Slack's retry ``retry_num``)."""
+        body = event if isinstance(event, bytes) else self.event_body(event)
+        retry = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
+        return await self.post(body, "application/json", headers=retry if retry_num is not None else None)
 
     # ------------------------------------------------------------------ reading results
 

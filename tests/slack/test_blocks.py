@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from slack_sdk.models.blocks import Block
 
 from shared_client.models import WorkflowGroup, WorkflowUser
@@ -24,6 +25,7 @@ from slack_bot.text import escape, truncate
 
 EVIL = "<!channel> @here <https://evil.example|Your bank> & <@U0BOSS> "
 LONG_NAME = (EVIL + "x" * 300)[:250]
+URL = "https://secure.ultracart.com/rest/v2"  # ULTRACART_BASE_URL
 
 
 def big_task(n: int = 1) -> TaskDetail:
@@ -113,7 +115,9 @@ def test_escape_and_truncate() -> None:
 
 
 def test_card_on_the_largest_task() -> None:
-    dumped = check_message(task_card(big_task(), activity=activity_line("U1", ["x" * 5000]), intro="hello"))
+    dumped = check_message(
+        task_card(big_task(), URL, activity=activity_line("U1", ["x" * 5000]), intro="hello")
+    )
     raw = json.dumps(dumped)
     assert "#100001" in raw and "overdue" in raw and "299 earlier note" not in raw  # 3 shown, 297 earlier
     assert "297 earlier note(s)" in raw
@@ -131,7 +135,7 @@ def test_card_on_the_largest_task() -> None:
 
 def test_closed_card_offers_reopen() -> None:
     task = big_task().model_copy(update={"status": "closed - system"})
-    dumped = check_message(task_card(task))
+    dumped = check_message(task_card(task, URL))
     ids_seen = {e["action_id"] for b in dumped if b["type"] == "actions" for e in b["elements"]}
     assert ids.REOPEN in ids_seen and ids.CLOSE not in ids_seen
 
@@ -218,3 +222,60 @@ def test_a_field_too_long_for_the_edit_form_is_not_offered_nor_saved_back_cut() 
     state[ids.ASSIGNEE][ids.ASSIGNEE] = {"selected_option": {"value": "user:1003"}}
     args, errors = edit_args(state, meta)
     assert errors == {} and args == {"task": task.uuid, "priority": "low"}
+
+
+def linked_task(url: str) -> TaskDetail:
+    return TaskDetail(
+        uuid="0b7f1f6e-3333-4000-8000-000000000001",
+        number=7,
+        name="Refund",
+        assigned=Assigned(),
+        object=LinkedObject(type="order", id="DEMO-1", url=url),
+    )
+
+
+def linked_field(url: str, base: str = URL) -> str:
+    section = task_card(linked_task(url), base)[0].to_dict()
+    return next(f["text"] for f in section["fields"] if f["text"].startswith("*Linked*"))
+
+
+@pytest.mark.parametrize(
+    ("url", "base"),
+    [
+        ("https://secure.ultracart.com/merchant/order?id=DEMO-1", URL),
+        ("https://admin.ultracart.com/o/1", URL),
+        ("https://ultracart.com/o/1", URL),
+        ("https://uc.internal.example/o/1", "https://uc.internal.example/rest/v2"),
+    ],
+)
+def test_a_linked_object_on_ultracart_is_a_link(url: str, base: str) -> None:
+    assert linked_field(url, base) == f"*Linked*\n<{url}|order DEMO-1>"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example/ultracart",
+        "http://secure.ultracart.com/o/1",  # not https
+        "https://secure.ultracart.com.evil.example/o/1",
+        "https://evilultracart.com/o/1",
+        "https://secure.ultracart.com@evil.example/o/1",
+        "javascript:alert(1)",
+        "https://secure.ultracart.com/o/1|Your bank",
+    ],
+)
+def test_a_linked_object_elsewhere_is_plain_text(url: str) -> None:
+    linked = linked_field(url)
+    assert linked == f"*Linked*\norder DEMO-1 ({escape(url)})"
+
+
+def test_a_note_cannot_forge_another_authors_note() -> None:
+    forged = "fine\n*Bob Boss* 2026-01-02: approved, refund in full\n\n> quoted"
+    task = linked_task("https://secure.ultracart.com/o/1").model_copy(
+        update={"notes": [NoteView(author="Mallory", at="2026-01-01T00:00:00+00:00", text=forged)]}
+    )
+    sections = [b.to_dict() for b in task_card(task, URL) if b.to_dict()["type"] == "section"]
+    notes = next(s["text"]["text"] for s in sections if "Mallory" in s["text"]["text"])
+    lines = notes.split("\n")
+    assert [line for line in lines if not line.startswith(">")] == ["*Mallory* 2026-01-01:"]
+    assert lines[1:] == [">fine", ">*Bob Boss* 2026-01-02: approved, refund in full", ">", ">&gt; quoted"]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+from zoneinfo import ZoneInfo
+
 from shared_client.tools import CREATE_TASK, SEARCH_TASKS, ErrorKind, FieldError, ToolError, ToolInputError
 from slack_bot import ids
+from slack_bot.actors import slack_zone
 from slack_bot.blocks import common as c
 from slack_bot.blocks.modals import CreatePrefill, create_modal, form_again
-from slack_bot.forms import check, inline_errors, refilled_blocks
+from slack_bot.forms import check, due_in_zone, inline_errors, refilled_blocks
 
 
 def test_each_bad_field_gets_its_own_message_under_its_block() -> None:
@@ -58,3 +62,15 @@ def test_a_form_given_back_marks_every_field_with_a_note() -> None:
     assert "Fix the fields marked below" in again["blocks"][0]["text"]["text"]
     elsewhere = form_again(built, refilled_blocks(built, {}), notes={"not_in_this_form": "lost?"}).to_dict()
     assert "lost?" in elsewhere["blocks"][0]["text"]["text"]  # a note with no field is not dropped
+
+
+def test_a_picked_due_date_ends_where_the_member_is() -> None:
+    assert slack_zone({"tz": "Asia/Kolkata", "tz_offset": 19800}) == ZoneInfo("Asia/Kolkata")
+    assert slack_zone({"tz": "Nowhere/Atlantis", "tz_offset": 19800}) == timezone(
+        timedelta(hours=5, minutes=30)
+    )
+    assert slack_zone({}) is None
+    kolkata = due_in_zone({"name": "x", "due": "2031-02-03"}, slack_zone({"tz": "Asia/Kolkata"}))
+    assert kolkata == {"name": "x", "due": "2031-02-03T23:59:59+05:30"}
+    assert due_in_zone({"due": "none"}, ZoneInfo("Asia/Kolkata")) == {"due": "none"}  # cleared stays so
+    assert due_in_zone({"due": "2031-02-03"}, None) == {"due": "2031-02-03"}

@@ -34,6 +34,12 @@ CALLS = [
     ("assign #12 “Customer Service”", UPDATE_TASK, {"task": "#12", "assignee": "Customer Service"}),
     ("reassign #12 @sam", UPDATE_TASK, {"task": "#12", "assignee": "sam"}),
     ("assign #12 unassigned", UPDATE_TASK, {"task": "#12", "assignee": "unassigned"}),
+    # Only the plain word unassigns: the tools' other words for nobody are names here.
+    ("assign #12 @none", UPDATE_TASK, {"task": "#12", "assignee": "user:none"}),
+    ("assign #12 @nobody", UPDATE_TASK, {"task": "#12", "assignee": "user:nobody"}),
+    ("assign #12 Nobody", UPDATE_TASK, {"task": "#12", "assignee": "user:Nobody"}),
+    ("assign #12 @unassigned", UPDATE_TASK, {"task": "#12", "assignee": "user:unassigned"}),
+    ('assign #12 "no one"', UPDATE_TASK, {"task": "#12", "assignee": "user:no one"}),
     ("status #12 closed", UPDATE_TASK, {"task": "#12", "status": "closed"}),
     ("status #12 awaiting", UPDATE_TASK, {"task": "#12", "status": "awaiting"}),
     ("priority #12 high", UPDATE_TASK, {"task": "#12", "priority": "high"}),
@@ -69,6 +75,7 @@ CALLS = [
     ("list assignee:<@U1|al>", SEARCH_TASKS, {"assignee": SlackUser("U1")}),
     ("search assignee:me", SEARCH_TASKS, {"assignee": SlackUser(None)}),
     ("search assignee:unassigned", SEARCH_TASKS, {"assignee": "unassigned"}),
+    ("search assignee:@none", SEARCH_TASKS, {"assignee": "user:none"}),
     (
         'search group:"Customer Service" tag:vip tag:a,b',
         SEARCH_TASKS,

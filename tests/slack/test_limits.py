@@ -35,6 +35,7 @@ from slack_bot.text import escape
 EVIL = "<!channel> @here <!everyone> <https://evil.example|Your bank> & <@U0BOSS> <#C0EVIL|general> @channel "
 NAME = (EVIL * 10)[:250]  # UltraCart's longest task name
 UUID = "0b7f1f6e-1111-4000-8000-{:012d}"
+URL = "https://secure.ultracart.com/rest/v2"
 
 
 def big_task(
@@ -169,12 +170,14 @@ CASES: dict[str, Callable[[], list[Payload]]] = {
     "card.task_card": lambda: [
         message(
             card.task_card(
-                big_task(), activity=card.activity_line("U1", [EVIL * 500]), intro=escape(EVIL) * 200
+                big_task(), URL, activity=card.activity_line("U1", [EVIL * 500]), intro=escape(EVIL) * 200
             )
         ),
-        message(card.task_card(big_task(status="closed - system"), activity=card.created_line("U1"))),
+        message(card.task_card(big_task(status="closed - system"), URL, activity=card.created_line("U1"))),
         message(
-            card.task_card(big_task(details="", status="open").model_copy(update={"notes": [], "tags": []}))
+            card.task_card(
+                big_task(details="", status="open").model_copy(update={"notes": [], "tags": []}), URL
+            )
         ),
     ],
     "card.card_actions": lambda: [
@@ -222,8 +225,8 @@ CASES: dict[str, Callable[[], list[Payload]]] = {
     "modals.loading_modal": lambda: [view(modals.loading_modal(EVIL, escape(EVIL) * 1000))],
     "modals.saving_modal": lambda: [view(modals.saving_modal(EVIL, escape(EVIL) * 1000, LONG_META))],
     "modals.saved_modal": lambda: [
-        view(modals.saved_modal(EVIL, escape(EVIL) * 1000, big_task(), escape(EVIL) * 1000)),
-        view(modals.saved_modal("Saved", "ok", big_task(status="closed - system"))),
+        view(modals.saved_modal(EVIL, escape(EVIL) * 1000, big_task(), URL, escape(EVIL) * 1000)),
+        view(modals.saved_modal("Saved", "ok", big_task(status="closed - system"), URL)),
     ],
     "modals.form_again": forms_given_back,
     "help.unsaved_blocks": lambda: (
@@ -301,7 +304,7 @@ def test_every_builder_is_walked() -> None:
 
 
 def test_a_card_from_the_largest_task_keeps_what_matters() -> None:
-    kind, dumped = message(card.task_card(big_task()))
+    kind, dumped = message(card.task_card(big_task(), URL))
     assert kind == "message"
     fields = " ".join(mrkdwn_texts(dumped))
     for label in ("*Status*", "*Priority*", "*Assignee*", "*Due*", "*Linked*", "#9999999998"):

@@ -9,13 +9,15 @@ from typing import Any
 from unittest.mock import AsyncMock, MagicMock
 
 import pytest
+from mock_slack import SlackUser
+from slack_harness import TEAM, Bot
 
 from shared_client.logs import RedactSecrets
 from shared_client.models import WorkflowGroup, WorkflowUser
 from shared_client.tools import ToolError
 from shared_client.tools.directory import PeopleSnapshot
 from slack_bot import ids
-from slack_bot.actors import NotMapped, identify
+from slack_bot.actors import NotMapped, identify, slack_user_for
 from slack_bot.app import report_error
 from slack_bot.deps import Deps
 from slack_bot.identity import EMAIL, OVERRIDE, IdentityStore
@@ -176,3 +178,24 @@ def test_cli_refuses_to_start_without_slack_credentials(tmp_path: Path) -> None:
         [sys.executable, "-m", "slack_bot", "--help"], capture_output=True, text=True, timeout=60
     )
     assert help_run.returncode == 0 and "--port" in help_run.stdout
+
+
+async def test_an_email_with_no_slack_account_is_asked_again_after_minutes(bot: Bot) -> None:
+    now = [1000.0]
+    bot.deps.clock = lambda: now[0]
+    marcus = 1005  # the sandbox's Marcus Lee, marcus@demo.example: no Slack account yet
+
+    def lookups() -> int:
+        return len(bot.slack.of("users.lookupByEmail"))
+
+    assert await slack_user_for(bot.deps, TEAM, marcus) is None
+    assert lookups() == 1
+    bot.slack.users["UMARCUS"] = SlackUser("UMARCUS", "Marcus", "marcus@demo.example")  # he joins Slack
+    now[0] += bot.deps.email_miss_ttl - 1
+    assert await slack_user_for(bot.deps, TEAM, marcus) is None  # the miss is remembered a while
+    assert lookups() == 1
+    now[0] += 2
+    assert await slack_user_for(bot.deps, TEAM, marcus) == "UMARCUS"  # then asked again
+    now[0] += 10 * bot.deps.email_miss_ttl
+    assert await slack_user_for(bot.deps, TEAM, marcus) == "UMARCUS"  # a found one is kept
+    assert lookups() == 2

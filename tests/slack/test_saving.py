@@ -5,7 +5,9 @@ error; a person who closed the form gets the error with what they typed."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from mock_slack import Call
 from slack_harness import Bot
@@ -100,7 +102,7 @@ async def test_create_refused_by_ultracart_gives_the_form_back_with_everything_t
 
 async def test_an_assignee_who_is_gone_is_marked_on_the_field_from_the_message_shortcut(bot: Bot) -> None:
     await bot.message_shortcut("Customer wants a refund")
-    view = (await bot.slack.wait_for("views.open")).args["view"]
+    view = (await bot.slack.wait_for("views.update")).args["view"]  # opened, then linked to the message
     gone = {
         "type": "external_select",
         "selected_option": {"value": "user:999999", "text": {"type": "plain_text", "text": "Old Timer"}},
@@ -289,3 +291,23 @@ async def test_create_from_app_home_confirms_or_gives_the_form_back(bot: Bot) ->
     form = (await bot.slack.wait_for("views.update", after=mark)).args["view"]
     assert inputs(form)[ids.NAME]["initial_value"] == "From home, refused" and "kept below" in banner(form)
     assert await tasks_named(bot, "From home, refused") == []
+
+
+async def test_a_due_date_picked_is_the_end_of_that_day_where_the_member_is(bot: Bot) -> None:
+    bot.slack.users["UALICE"].tz, bot.slack.users["UALICE"].tz_offset = "America/Los_Angeles", -28800
+    _, name = await bot.command("new Call the supplier")
+    view = (await bot.slack.wait_for("views.open")).args["view"]
+    await submit_saving(bot, view, values(name=text_input("Call the supplier"), due=date("2031-02-03")))
+    await bot.response(name)
+    (found,) = await tasks_named(bot, "Call the supplier")
+    task = await bot.task(found.uuid)
+    due = datetime.fromisoformat(task.due.replace("Z", "+00:00"))
+    assert due == datetime(2031, 2, 3, 23, 59, 59, tzinfo=ZoneInfo("America/Los_Angeles"))
+
+    mark = bot.slack.mark()  # the edit form shows the day she picked, not the UTC one (the 4th)
+    block = f"{ids.CARD_MORE_ACTIONS}:{task.uuid}"
+    await bot.block_action({"action_id": ids.EDIT, "block_id": block, "value": task.uuid, "type": "button"})
+    edit = await bot.slack.wait_for(
+        "views.update", lambda c: c.args["view"]["callback_id"] == ids.EDIT_MODAL, after=mark
+    )
+    assert inputs(edit.args["view"])[ids.DUE]["initial_date"] == "2031-02-03"
