@@ -66,8 +66,7 @@ class FileInput(InputModel):
     path: str | None = Field(
         default=None,
         max_length=4096,
-        description="A local file to upload (stdio use only; hidden, system and non-regular files, and files "
-        "that hold a configured secret, are refused).",
+        description="A local file to upload (stdio only; hidden, system and secret-holding files refused).",
     )
     content_base64: str | None = Field(
         default=None, max_length=MAX_ATTACHMENT_BYTES * 4 // 3 + 1024, description="The file's bytes, base64."
