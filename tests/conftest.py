@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
-import time
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -131,24 +132,70 @@ async def ctx(make_client: MakeClient) -> ToolContext:
 
 
 def free_port() -> int:
+    """A port free a moment ago: only for servers that cannot bind port 0 and say which port they got
+    (uc-workflow-mcp refuses --port 0; uc-workflow-slack logs the port it was given), and for a port that
+    nothing should answer on."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def wait_until_ready(url: str, proc: subprocess.Popen[bytes], deadline: float = 30.0) -> None:
-    """Poll a readiness URL (not a fixed sleep): returns as soon as the server answers."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early with {proc.returncode}")
+UVICORN_LISTENING = re.compile(r"Uvicorn running on http://(?:\[[^\]]*\]|[^:/\s]+):(\d+)")
+
+
+@dataclass
+class ListeningProcess:
+    """A server process started on port 0; ``port`` is the one it bound, read from its stderr."""
+
+    process: subprocess.Popen[str]
+    port: int
+    stderr_lines: list[str]
+    reader: threading.Thread
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.stderr_lines)
+
+    def stop(self) -> str:
+        """Terminate (kill if it will not stop) and return everything it wrote to stderr."""
+        self.process.terminate()
         try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)  # poll interval while waiting for a readiness condition
-    raise RuntimeError(f"server not ready at {url}")
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.reader.join(timeout=10)
+        return self.stderr
+
+
+def start_listening(
+    command: list[str], *, ready: re.Pattern[str] = UVICORN_LISTENING, deadline: float = 30.0, **popen: Any
+) -> ListeningProcess:
+    """Start a server that binds port 0 and names its port on stderr (matched by ``ready``, group 1);
+    returns once it listens. No port is chosen here, so none can be taken in between."""
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, **popen)
+    lines: list[str] = []
+    found: list[int] = []
+    said = threading.Event()
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            match = ready.search(line)
+            if match and not found:
+                found.append(int(match.group(1)))
+                said.set()
+        said.set()  # the process ended
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    running = ListeningProcess(process, 0, lines, reader)
+    if not said.wait(deadline) or not found:
+        running.stop()
+        raise RuntimeError(f"{command[0]} did not say it listens:\n{running.stderr}")
+    running.port = found[0]
+    return running
 
 
 @dataclass
@@ -172,27 +219,20 @@ StartSandbox = Callable[..., LiveSandbox]
 
 @pytest.fixture
 def start_sandbox(tmp_path: Path) -> Iterator[StartSandbox]:
-    """Start ``uc-workflow-sandbox`` on a free loopback port with extra CLI switches."""
-    procs: list[subprocess.Popen[bytes]] = []
+    """Start ``uc-workflow-sandbox`` on a loopback port it picks (``--port 0``) with extra CLI switches."""
+    running: list[ListeningProcess] = []
 
     def start(*args: str) -> LiveSandbox:
-        port = free_port()
-        db = tmp_path / f"live-{port}.sqlite3"
+        db = tmp_path / f"live-{len(running)}.sqlite3"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ULTRACART_", "UC_WORKFLOW_"))}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "shared_client.sandbox", "--host", "127.0.0.1", "--port", str(port),
+        server = start_listening(
+            [sys.executable, "-m", "shared_client.sandbox", "--host", "127.0.0.1", "--port", "0",
              "--db", str(db), *args],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=env, stdout=subprocess.DEVNULL,
         )  # fmt: skip
-        procs.append(proc)
-        root = f"http://127.0.0.1:{port}"
-        wait_until_ready(f"{root}/_sandbox/stats", proc)
-        return LiveSandbox(root, db)
+        running.append(server)
+        return LiveSandbox(f"http://127.0.0.1:{server.port}", db)
 
     yield start
-    for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    for server in running:
+        server.stop()

@@ -141,6 +141,26 @@ async def test_http_server_calls_tools(sandbox_env: dict[str, str]) -> None:
                 assert got.structured_content["task"]["priority"] == "low"
 
 
+async def test_http_server_reads_no_local_file(sandbox_env: dict[str, str], tmp_path: Path) -> None:
+    # Over HTTP the caller may be on another machine: a path names a file of this one, never attached.
+    local = tmp_path / "invoice.pdf"
+    local.write_bytes(b"%PDF-1.7 a file of the server's machine")
+    with http_server(sandbox_env) as server:
+        async with Client(server.url) as client:
+            created = await client.call_tool("create_task", {"name": "Attach over HTTP"})
+            assert not created.is_error and created.structured_content is not None
+            uuid = created.structured_content["task"]["uuid"]
+            refused = await client.call_tool("attach_file", {"task": uuid, "path": str(local)})
+            assert refused.is_error and "does not read local files" in text_of(refused)
+            sent = await client.call_tool(
+                "attach_file", {"task": uuid, "content_base64": "JVBERi0xLjc=", "file_name": "i.pdf"}
+            )
+            assert not sent.is_error, text_of(sent)
+            got = await client.call_tool("get_task", {"task": uuid})
+            assert got.structured_content is not None
+            assert [a["file_name"] for a in got.structured_content["task"]["attachments"]] == ["i.pdf"]
+
+
 async def test_http_dns_rebinding_protection(sandbox_env: dict[str, str]) -> None:
     with http_server(sandbox_env) as server:
         async with httpx.AsyncClient() as http:

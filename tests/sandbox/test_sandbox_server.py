@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -15,56 +14,31 @@ from openapi_check import check_sync
 from sandbox_support import OWNER_KEY, VERSION
 
 from shared_client.sandbox.cli import main
+from tests.conftest import ListeningProcess, start_listening
 
 HEADERS = {**VERSION, "x-ultracart-simple-key": OWNER_KEY}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _start(db: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    command = [sys.executable, "-m", "shared_client.sandbox", "--port", str(port), "--db", str(db), *extra]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:  # poll the readiness condition, no fixed sleeps
-        if process.poll() is not None:
-            raise RuntimeError(f"sandbox exited: {process.stderr.read().decode() if process.stderr else ''}")
-        try:
-            if httpx.get(f"{base}/_sandbox/stats", timeout=0.5).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            continue
-    process.kill()
-    raise RuntimeError("sandbox did not become ready")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> str:
-    process.terminate()
-    try:
-        _, stderr = process.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, stderr = process.communicate()
-    return stderr.decode()
+def _start(db: Path, *extra: str) -> ListeningProcess:
+    command = [sys.executable, "-m", "shared_client.sandbox", "--port", "0", "--db", str(db), *extra]
+    return start_listening(command, stdout=subprocess.DEVNULL)
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
     """A plain server, one whose every answer is a reset and one that hangs, on one database file."""
     db = tmp_path_factory.mktemp("server") / "shared.sqlite3"
-    plain, plain_url = _start(db, "--rate-limit", "none")
-    resets, resets_url = _start(db, "--fault-rate", "1", "--fault-kinds", "reset", "--seed", "3")
-    hangs, hangs_url = _start(db, "--fault-rate", "1", "--fault-kinds", "timeout", "--fault-timeout", "2")
+    plain = _start(db, "--rate-limit", "none")
+    resets = _start(db, "--fault-rate", "1", "--fault-kinds", "reset", "--seed", "3")
+    hangs = _start(db, "--fault-rate", "1", "--fault-kinds", "timeout", "--fault-timeout", "2")
     try:
-        yield plain_url, resets_url, hangs_url
+        yield (
+            f"http://127.0.0.1:{plain.port}",
+            f"http://127.0.0.1:{resets.port}",
+            f"http://127.0.0.1:{hangs.port}",
+        )
     finally:
-        logs = _stop(plain) + _stop(resets) + _stop(hangs)
+        logs = plain.stop() + resets.stop() + hangs.stop()
         assert OWNER_KEY not in logs  # credentials never logged
 
 

@@ -328,12 +328,21 @@ async def start_bot(
     api_key: str = "slack-test-owner",
     gate: asyncio.Event | None = None,
 ) -> Bot:
-    async def drain() -> None:  # let work started after ack finish before the loop closes
-        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
-        if pending:
-            await asyncio.wait(pending, timeout=2)
+    already_running = asyncio.all_tasks()
 
-    cleanups.append(drain)
+    async def end_leftover_work() -> None:
+        # Runs last, once the servers and clients are closed: what the app started and is still running
+        # (work after ack that no test waited for) is cancelled, and awaited until it has stopped.
+        leftover = [
+            t
+            for t in asyncio.all_tasks() - already_running
+            if t is not asyncio.current_task() and not t.done()
+        ]
+        for task in leftover:
+            task.cancel()
+        await asyncio.gather(*leftover, return_exceptions=True)
+
+    cleanups.append(end_leftover_work)
 
     slack = MockSlack(users=dict(SLACK_USERS), token=bot_token)
     await slack.start()

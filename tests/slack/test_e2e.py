@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from mock_slack import Call
+from mock_slack import Call, MockSlack
 from slack_harness import CHANNEL, Bot, sign
 
 from shared_client.tools import get_tool
@@ -58,6 +58,26 @@ async def test_unsigned_stale_and_forged_requests_are_rejected(bot: Bot) -> None
     forged = sign(body, int(time.time()), secret="not-the-secret")
     assert (await bot.post(body, "application/x-www-form-urlencoded", signature=forged)).status == 401
     assert bot.slack.of("response_url") == []
+
+
+async def test_a_response_url_that_is_not_slacks_is_never_called(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A signed request's response_url still comes from the request: the bot posts only to Slack's own.
+    elsewhere = MockSlack()
+    await elsewhere.start()
+    try:
+        # "localhost", not the harness's "127.0.0.1": never a prefix of Slack's root, whatever the ports.
+        stolen = elsewhere.response_url("stolen").replace("127.0.0.1", "localhost")
+        monkeypatch.setattr(bot, "new_response_url", lambda: ("stolen", stolen))
+        mark = bot.slack.mark()
+        reply, _ = await bot.command("")
+        assert reply.status == 200
+        fallback = await bot.slack.wait_for("chat.postEphemeral", after=mark)
+        assert fallback.args["user"] == "UALICE" and "/task search" in fallback.text_of_blocks()
+        assert elsewhere.calls == []
+    finally:
+        await elsewhere.stop()
 
 
 async def test_help_and_a_wrong_command_point_at_the_word(bot: Bot) -> None:

@@ -3,6 +3,7 @@ write took effect: the sandbox does the work, and a proxy between it and the cli
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from shared_client.tools import (
     ToolError,
 )
 from shared_client.tools.outputs import summarize, summary_row
+from shared_client.tools.writes import MAX_WRITE_ATTEMPTS
 from tests.conftest import FAST_RETRIES
 
 HTML = httpx.Response(
@@ -47,11 +49,18 @@ class SpoilingProxy(httpx.AsyncBaseTransport):
 
 
 def _context(db_path: Path, spoil: Spoil) -> tuple[ToolContext, WorkflowClient]:
+    return _behind(db_path, lambda sandbox: SpoilingProxy(sandbox, spoil))
+
+
+def _behind(
+    db_path: Path, proxy: Callable[[SandboxTransport], httpx.AsyncBaseTransport]
+) -> tuple[ToolContext, WorkflowClient]:
+    """A ToolContext whose client reaches the sandbox through ``proxy``, and a client that does not."""
     app = create_app(SandboxConfig(db_path=db_path))
     client = WorkflowClient(
         api_key="test-owner",
         base_url="http://sandbox.test/rest/v2",
-        transport=SpoilingProxy(SandboxTransport(app), spoil),
+        transport=proxy(SandboxTransport(app)),
         gate_key=uuid.uuid4().hex,
         budget=BudgetSpec(),
         retry_policy=FAST_RETRIES,
@@ -135,6 +144,113 @@ async def test_a_broken_file_upload_changed_no_task(db_path: Path) -> None:
         await ATTACH_FILE.run(ctx, args)
     assert failed.value.kind is not ErrorKind.UNKNOWN_OUTCOME
     assert "may or may not" not in failed.value.message
+
+
+# --------------------------------------------------------------------------- a change that does not stick
+
+
+class UnstickingProxy(httpx.AsyncBaseTransport):
+    """UltraCart on which the first ``lost`` PUTs of a task do not stick: each is answered with the task as
+    it stands and never applied (as if another writer put the old values straight back)."""
+
+    def __init__(self, sandbox: SandboxTransport, lost: int) -> None:
+        self.sandbox, self.lost, self.puts = sandbox, lost, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT" and "/workflow/tasks/" in request.url.path:
+            self.puts += 1
+            if self.puts <= self.lost:
+                headers = {k: v for k, v in request.headers.items() if not k.lower().startswith("content-")}
+                read = httpx.Request("GET", request.url, headers=headers)
+                current = await self.sandbox.handle_async_request(read)
+                await current.aread()
+                assert current.status_code == 200
+                return httpx.Response(200, json=current.json())
+        return await self.sandbox.handle_async_request(request)
+
+
+async def test_a_change_that_did_not_stick_is_applied_again_once(db_path: Path) -> None:
+    proxies: list[UnstickingProxy] = []
+    ctx, truth = _behind(db_path, lambda sandbox: proxies.append(UnstickingProxy(sandbox, 1)) or proxies[-1])
+    before = (await _named(truth, "Review possible fraud on order"))[0]
+    uuid_ = before.workflow_task_uuid or ""
+    await ADD_TASK_NOTE.run(ctx, {"task": uuid_, "text": "checked the address"})
+    assert proxies[0].puts == 2
+    after = (await truth.get_task(uuid_)).task
+    assert after is not None
+    added = [n.note for n in after.notes or []][len(before.notes or []) :]
+    assert added == ["checked the address"], "applied again on the fresh task, and only once"
+
+
+async def test_a_change_that_never_sticks_gives_up_with_a_conflict(db_path: Path) -> None:
+    proxies: list[UnstickingProxy] = []
+    ctx, truth = _behind(
+        db_path, lambda sandbox: proxies.append(UnstickingProxy(sandbox, MAX_WRITE_ATTEMPTS)) or proxies[-1]
+    )
+    before = (await _named(truth, "Review possible fraud on order"))[0]
+    uuid_ = before.workflow_task_uuid or ""
+    with pytest.raises(ToolError) as failed:
+        await UPDATE_TASK.run(ctx, {"task": uuid_, "status": "closed"})
+    assert proxies[0].puts == MAX_WRITE_ATTEMPTS
+    assert failed.value.kind is ErrorKind.CONFLICT and failed.value.write is True
+    assert f"after {MAX_WRITE_ATTEMPTS} attempts" in failed.value.message
+    assert (await truth.get_task(uuid_)).task == before
+
+
+# --------------------------------------------------------------------------- the read before a write
+
+
+class HeldFirstRead(httpx.AsyncBaseTransport):
+    """The first GET of a task is answered by the sandbox at once but handed back only on ``release``: a
+    read in flight whose answer is out of date by then."""
+
+    def __init__(self, sandbox: SandboxTransport) -> None:
+        self.sandbox, self.gets = sandbox, 0
+        self.first_answered, self.release = asyncio.Event(), asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "GET" or "/workflow/tasks/" not in request.url.path:
+            return await self.sandbox.handle_async_request(request)
+        self.gets += 1
+        answer = await self.sandbox.handle_async_request(request)
+        await answer.aread()
+        if self.gets == 1:
+            self.first_answered.set()
+            await self.release.wait()
+        return answer
+
+
+async def test_the_read_of_a_write_never_joins_a_read_in_flight(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxies: list[HeldFirstRead] = []
+    ctx, truth = _behind(db_path, lambda sandbox: proxies.append(HeldFirstRead(sandbox)) or proxies[-1])
+    held = proxies[0]
+    target = (await _named(truth, "Review possible fraud on order"))[0]
+    uuid_ = target.workflow_task_uuid or ""
+    reader = asyncio.ensure_future(ctx.client.get_task(uuid_))  # e.g. a get_task for another caller
+    await held.first_answered.wait()
+    # Another writer changes the task after that read was answered, before our write reads it.
+    other = (await truth.get_task(uuid_)).task
+    assert other is not None
+    other.priority = "1 - low" if other.priority != "1 - low" else "3 - high"
+    await truth.update_task(uuid_, other)
+
+    # The stale read is handed back as soon as the write asks for the task (while the read is in flight).
+    asks = ctx.client.get_task
+
+    async def ask(task_uuid: str, *, shared: bool = True) -> Any:
+        held.release.set()
+        return await asks(task_uuid, shared=shared)
+
+    monkeypatch.setattr(ctx.client, "get_task", ask)
+    await asyncio.wait_for(ADD_TASK_NOTE.run(ctx, {"task": uuid_, "text": "after the other writer"}), 30)
+    stale = (await reader).task
+    assert stale is not None and stale.priority == target.priority, "the first read was out of date"
+    saved = (await truth.get_task(uuid_)).task
+    assert saved is not None
+    assert saved.priority == other.priority, "our write put the stale priority back"
+    assert [n.note for n in saved.notes or []][-1] == "after the other writer"
 
 
 # --------------------------------------------------------------------------- input that cannot be written

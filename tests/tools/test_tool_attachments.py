@@ -4,6 +4,7 @@ files) and get_attachment_upload_url."""
 from __future__ import annotations
 
 import base64
+import uuid as uuid_module
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,11 @@ import httpx
 import pytest
 from tool_support import Tools, assert_one_line, delta
 
+from shared_client.client import WorkflowClient
 from shared_client.sandbox import SandboxTransport
+from shared_client.tools import ToolContext, get_tool
 from shared_client.tools.files import MAX_ATTACHMENT_BYTES
+from tests.conftest import FAST_RETRIES, SANDBOX_URL
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj"
@@ -140,6 +144,66 @@ async def _refused(tools: Tools, args: dict[str, Any], *must: str) -> None:
     made = delta(before, await tools.counts())
     assert "getWorkflowTaskAttachmentUploadUrl" not in made and "updateWorkflowTask" not in made, made
     assert await tools.raw(uuid) == before_raw
+
+
+@pytest.mark.parametrize("hidden", [".env", ".ssh/id_ed25519", ".aws/credentials"])
+async def test_hidden_files_and_folders_are_not_attached(tools: Tools, tmp_path: Path, hidden: str) -> None:
+    secret = tmp_path / hidden
+    secret.parent.mkdir(parents=True, exist_ok=True)
+    secret.write_bytes(b"ULTRACART_API_KEY=not-for-a-task")  # a real, readable file
+    await _refused(tools, {"path": str(secret)}, "path", "hidden")
+
+
+async def test_a_remote_caller_cannot_attach_a_local_path(tools: Tools, tmp_path: Path) -> None:
+    # Over HTTP (MCP) or Slack the caller is on another machine: this machine's files are not theirs.
+    readable = tmp_path / "invoice.pdf"
+    readable.write_bytes(PDF)
+    remote = Tools(tools.sandbox, ToolContext(tools.client, sandbox=True, allow_local_files=False))
+    await _refused(remote, {"path": str(readable)}, "path", "does not read local files", "content_base64")
+    # ... while the same file sent as its bytes is attached.
+    uuid = await plain_task(remote)
+    out = await remote.run("attach_file", {"task": uuid, "content_base64": b64(PDF), "file_name": "i.pdf"})
+    assert await download(remote, out["attachment"]["url"]) == PDF
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """The sandbox, with every request it was sent kept (the body read)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner, self.requests = inner, list[httpx.Request]()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        self.requests.append(request)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_the_upload_carries_the_bytes_and_not_the_ultracart_credential(tools: Tools) -> None:
+    recorder = RecordingTransport(SandboxTransport(tools.sandbox.app))
+    client = WorkflowClient(
+        api_key="test-owner",
+        base_url=SANDBOX_URL,
+        transport=recorder,
+        gate_key=uuid_module.uuid4().hex,
+        retry_policy=FAST_RETRIES,
+    )
+    try:
+        ctx = ToolContext(client, sandbox=True)
+        created = (await get_tool("create_task").run(ctx, {"name": "Upload here"})).to_data()
+        uuid = str(created["task"]["uuid"])
+        await get_tool("attach_file").run(
+            ctx, {"task": uuid, "content_base64": b64(PDF), "file_name": "statement.pdf"}
+        )
+    finally:
+        await client.aclose()
+    api = [r for r in recorder.requests if "/_sandbox/" not in r.url.path]
+    assert api and all(r.headers.get("x-ultracart-simple-key") == "test-owner" for r in api)
+    [upload] = [r for r in recorder.requests if "/_sandbox/" in r.url.path]
+    assert upload.method == "PUT" and upload.content == PDF
+    assert upload.headers["content-type"] == "application/pdf"
+    # The presigned URL carries its own authorization: our credential never goes there.
+    sent = {name.lower() for name in upload.headers}
+    assert not sent & {"x-ultracart-simple-key", "authorization"}, sent
 
 
 async def test_missing_file(tools: Tools, tmp_path: Path) -> None:
