@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -123,6 +124,10 @@ def call(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "tools":
-        list_tools(args.json)
+        try:
+            list_tools(args.json)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `uc-workflow tools | head`: the reader has all it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
     return commandline.run_command(PROG, lambda: call(args))

@@ -236,3 +236,18 @@ def test_settings_read_a_dotenv_file(no_settings: Path) -> None:
 
     (no_settings / ".env").write_text(f"UC_WORKFLOW_SLACK_DB={no_settings / 'from-dotenv.sqlite3'}\n")
     assert Settings().slack_db_path == no_settings / "from-dotenv.sqlite3"
+
+
+def test_tools_into_a_closed_pipe_is_quiet(env: dict[str, str]) -> None:
+    # `uc-workflow tools | head -0`: the reader is gone before the list is written; no traceback.
+    code = "import sys; from shared_client.cli import main; sys.exit(main(['tools']))"
+    read, write = os.pipe()
+    os.close(read)  # closed before the child starts, so its write must meet a broken pipe
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, stdout=write, stderr=subprocess.PIPE, text=True, timeout=60
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
