@@ -199,8 +199,6 @@ def serve(args: argparse.Namespace) -> None:
     toolsets = parse_toolsets(args.toolsets)
     if args.transport == "http":
         check_http_binding(args.host, token)
-        if not 0 < args.port < 65536:
-            raise commandline.UsageError(f"--port {args.port}: use a port between 1 and 65535")
 
     from server.app import build_server
     from shared_client.factory import build_backend
@@ -238,9 +236,10 @@ def serve(args: argparse.Namespace) -> None:
         raise commandline.UsageError(
             f"cannot listen on {url_host}:{args.port}: {exc.strerror or exc}"
         ) from None
-    print(f"{PROG}: listening on http://{url_host}:{args.port}{MCP_PATH}", file=sys.stderr, flush=True)
+    port = listener.getsockname()[1]  # the one bound: --port 0 picks a free one
+    print(f"{PROG}: listening on http://{url_host}:{port}{MCP_PATH}", file=sys.stderr, flush=True)
     config = uvicorn.Config(
-        app, host=args.host, port=args.port, log_config=None, log_level=args.log_level, lifespan="on"
+        app, host=args.host, port=port, log_config=None, log_level=args.log_level, lifespan="on"
     )
     uvicorn.Server(config).run(sockets=[listener])
 

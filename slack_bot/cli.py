@@ -107,7 +107,8 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
             runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=args.port))
             await runner.setup()
             await web.TCPSite(runner, args.host, args.port).start()
-            commandline.report(PROG, f"listening on http://{args.host}:{args.port}{EVENTS_PATH} {who}")
+            port = runner.addresses[0][1]  # the one bound: --port 0 picks a free one
+            commandline.report(PROG, f"listening on http://{args.host}:{port}{EVENTS_PATH} {who}")
             try:
                 await asyncio.Event().wait()
             finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -37,13 +38,6 @@ INIT = {
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @dataclass
 class RunningServer:
     url: str
@@ -58,23 +52,24 @@ class RunningServer:
 @contextlib.contextmanager
 def http_server(env: dict[str, str], *extra: str) -> Iterator[RunningServer]:
     """Start the HTTP server and yield once uvicorn says it listens (read from its stderr, no sleeps)."""
-    port = free_port()
-    process = subprocess.Popen(
-        [SERVER_COMMAND, "--transport", "http", "--port", str(port), "--log-level", "INFO", *extra],
+    process = subprocess.Popen(  # port 0: the server binds a free port and says which
+        [SERVER_COMMAND, "--transport", "http", "--port", "0", "--log-level", "INFO", *extra],
         env=env,
         cwd=Path(env["UC_WORKFLOW_SANDBOX_DB"]).parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    running = RunningServer(f"http://127.0.0.1:{port}/mcp", process)
+    running = RunningServer("", process)
     ready = threading.Event()
 
     def drain() -> None:
         assert process.stderr is not None
         for line in process.stderr:
             running.stderr_lines.append(line)
-            if "uc-workflow-mcp: listening on" in line:
+            listening = re.search(r"uc-workflow-mcp: listening on (http://\S+)", line)
+            if listening:
+                running.url = listening.group(1)
                 ready.set()
         ready.set()  # the process ended
 
@@ -242,7 +237,6 @@ def test_help() -> None:
 
 
 def test_a_taken_port_or_an_unusable_database_is_one_clear_line(sandbox_env: dict[str, str]) -> None:
-    import socket
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
+import re
 import sys
 import time
 import urllib.parse
@@ -16,34 +16,20 @@ from mock_slack import BOT_TOKEN, MockSlack
 from slack_harness import SIGNING_SECRET, SLACK_USERS, sign
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def _wait_for_port(
-    host: str, port: int, proc: asyncio.subprocess.Process, deadline: float = 30.0
-) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if proc.returncode is not None:
-            raise AssertionError(f"uc-workflow-slack exited with {proc.returncode}")
-        try:
-            _, writer = await asyncio.open_connection(host, port)
-        except OSError:
-            await asyncio.sleep(0.05)  # poll interval while waiting for the port to open
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return
-    raise AssertionError("uc-workflow-slack never listened")
+async def _listening_port(proc: asyncio.subprocess.Process, seen: list[str]) -> int:
+    """The port the bot says it listens on (it binds port 0 and reports the one it got); lines kept."""
+    assert proc.stderr is not None
+    while line := (await proc.stderr.readline()).decode():
+        seen.append(line)
+        listening = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", line)
+        if listening:
+            return int(listening.group(1))
+    raise AssertionError(f"uc-workflow-slack exited with {await proc.wait()}: {''.join(seen)}")
 
 
 async def test_the_command_serves_signed_slash_commands(tmp_path: Path) -> None:
     slack = MockSlack(users=dict(SLACK_USERS))
     await slack.start()
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ULTRACART_", "UC_WORKFLOW_", "SLACK_"))}
     env.update(
         SLACK_BOT_TOKEN=BOT_TOKEN,
@@ -56,14 +42,16 @@ async def test_the_command_serves_signed_slash_commands(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
         *command,
         "--port",
-        str(port),
+        "0",
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=tmp_path,
     )
+    seen: list[str] = []
     try:
-        await _wait_for_port("127.0.0.1", port, proc)
+        # Bounded only so that a bot that never listens fails instead of hanging.
+        port = await asyncio.wait_for(_listening_port(proc, seen), 60)
         fields = {
             "team_id": "T1",
             "channel_id": "C0GENERAL",
@@ -97,7 +85,7 @@ async def test_the_command_serves_signed_slash_commands(tmp_path: Path) -> None:
         proc.terminate()
         _, stderr = await asyncio.wait_for(proc.communicate(), 15)
         await slack.stop()
-    text = stderr.decode()
+    text = "".join(seen) + stderr.decode()
     assert "sandbox" in text  # announced once
     assert BOT_TOKEN not in text and SIGNING_SECRET not in text
     # The token was proved before saying so (at the default level, WARNING, the line still shows).
@@ -127,7 +115,7 @@ async def run_to_exit(tmp_path: Path, **settings: str) -> tuple[int, list[str], 
         proc = await asyncio.create_subprocess_exec(
             *command,
             "--port",
-            str(free_port()),
+            "0",
             env=slack_env(tmp_path, slack, **settings),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
