@@ -45,27 +45,34 @@ async def measure(rounds: int) -> dict[str, list[float]]:
             u = uuids[r % len(uuids)]
             mark = bot.slack.mark()  # this round's calls only: an earlier round's chat.update is no answer
             started = loop.time()
-            replies: list[Any] = await asyncio.gather(
-                bot.command(f"show {u}", user="UOWNER"),
-                bot.command("mine", user="UOWNER"),
-                bot.command(f"priority {u} high", user="UOWNER"),
-                bot.block_action(
-                    {
-                        "action_id": ids.ASSIGN_ME,
-                        "block_id": f"{ids.CARD_ACTIONS}:{u}",
-                        "value": u,
-                        "type": "button",
-                    },
-                    user="UOWNER",
-                    message=card,
+
+            async def acked(request: Any, started: float = started) -> Any:
+                """The request's (reply, name) and when its HTTP answer (the ack) arrived."""
+                return await request, loop.time() - started
+
+            timed: list[Any] = await asyncio.gather(
+                acked(bot.command(f"show {u}", user="UOWNER")),
+                acked(bot.command("mine", user="UOWNER")),
+                acked(bot.command(f"priority {u} high", user="UOWNER")),
+                acked(
+                    bot.block_action(
+                        {
+                            "action_id": ids.ASSIGN_ME,
+                            "block_id": f"{ids.CARD_ACTIONS}:{u}",
+                            "value": u,
+                            "type": "button",
+                        },
+                        user="UOWNER",
+                        message=card,
+                    )
                 ),
             )
-            for reply, _name in replies[:3]:
+            replies = [reply for reply, _seconds in timed]
+            for (reply, _name), seconds in timed[:3]:
                 if reply.status != 200:
                     raise RuntimeError(f"HTTP {reply.status}: {reply.text[:200]}")
-                out["command_ack"].append(reply.seconds)
-            button = replies[3][0]
-            out["button_ack"].append(button.seconds)
+                out["command_ack"].append(seconds)
+            out["button_ack"].append(timed[3][1])
             for _reply, name in replies[:3]:
                 await bot.response(name, timeout=60)
                 out["command_result"].append(loop.time() - started)
