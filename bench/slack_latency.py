@@ -28,7 +28,6 @@ async def measure(rounds: int) -> dict[str, list[float]]:
     from mock_slack import Call
 
     from shared_client.tools import get_tool
-    from slack_bot import ids
 
     out: dict[str, list[float]] = {
         "command_ack": [],
@@ -54,18 +53,7 @@ async def measure(rounds: int) -> dict[str, list[float]]:
                 acked(bot.command(f"show {u}", user="UOWNER")),
                 acked(bot.command("mine", user="UOWNER")),
                 acked(bot.command(f"priority {u} high", user="UOWNER")),
-                acked(
-                    bot.block_action(
-                        {
-                            "action_id": ids.ASSIGN_ME,
-                            "block_id": f"{ids.CARD_ACTIONS}:{u}",
-                            "value": u,
-                            "type": "button",
-                        },
-                        user="UOWNER",
-                        message=card,
-                    )
-                ),
+                acked(bot.assign_me_click(u, user="UOWNER", message=card)),
             )
             replies = [reply for reply, _seconds in timed]
             for (reply, _name), seconds in timed[:3]:

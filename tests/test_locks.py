@@ -164,14 +164,22 @@ async def test_lock_waiters_do_not_hold_threads_of_the_default_pool(
     assert sorted(events[2:]) == sorted(f"writer {i}" for i in range(waiters_count))
 
 
-async def test_a_write_that_cannot_take_the_lock_is_a_conflict_that_names_the_task(
-    lock_files: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+LOCKED_TASK = "0f7c39e2-6f7e-4a10-9b8e-3f5e5c1f2a11"
+
+
+def _unreachable_context() -> ToolContext:
+    """A context whose UltraCart fails the test if asked: a write that cannot take its lock asks nothing."""
+
     def never(request: httpx.Request) -> httpx.Response:
         pytest.fail(f"UltraCart was asked {request.url} although the task's lock was never taken")
 
-    ctx = ToolContext(mock_client(never))
-    uuid = "0f7c39e2-6f7e-4a10-9b8e-3f5e5c1f2a11"
+    return ToolContext(mock_client(never))
+
+
+async def test_a_write_that_cannot_take_the_lock_is_a_conflict_that_names_the_task(
+    lock_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, uuid = _unreachable_context(), LOCKED_TASK
     entered, leave = asyncio.Event(), asyncio.Event()
     holder = asyncio.create_task(_hold(entered, leave, ctx.client.base_url, uuid))
     await entered.wait()
@@ -197,11 +205,7 @@ async def test_a_write_that_cannot_take_the_lock_is_a_conflict_that_names_the_ta
 async def test_a_write_waiting_for_this_process_s_own_lock_gives_up_too(
     lock_files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def never(request: httpx.Request) -> httpx.Response:
-        pytest.fail(f"UltraCart was asked {request.url} although the task's lock was never taken")
-
-    ctx = ToolContext(mock_client(never))
-    uuid = "0f7c39e2-6f7e-4a10-9b8e-3f5e5c1f2a11"
+    ctx, uuid = _unreachable_context(), LOCKED_TASK
     monkeypatch.setattr("shared_client.tools.writes.LOCK_TIMEOUT", 0.0)  # no timer: already due
     async with ctx.task_lock(uuid):  # a write of this process that does not finish
         with pytest.raises(ToolError) as info:

@@ -190,6 +190,18 @@ class Bot:
             payload["response_url"] = response_url
         return await self.interactive(payload), name
 
+    async def assign_me_click(self, task_uuid: str, *, user: str, message: Call) -> tuple[Reply, str]:
+        """A click on a task card's "Assign to me" button."""
+        from slack_bot import ids
+
+        action = {
+            "action_id": ids.ASSIGN_ME,
+            "block_id": f"{ids.CARD_ACTIONS}:{task_uuid}",
+            "value": task_uuid,
+            "type": "button",
+        }
+        return await self.block_action(action, user=user, message=message)
+
     async def view_submission(
         self,
         view: dict[str, Any],

@@ -33,16 +33,7 @@ async def test_every_request_is_acknowledged_before_ultracart_answers(make_bot: 
             bot.view_submission(
                 create_view, values(name=text_input("Slow day"), assignee=picked("user:1003"))
             ),
-            bot.block_action(
-                {
-                    "action_id": ids.ASSIGN_ME,
-                    "block_id": f"{ids.CARD_ACTIONS}:{first}",
-                    "value": first,
-                    "type": "button",
-                },
-                user="UOWNER",
-                message=card,
-            ),
+            bot.assign_me_click(first, user="UOWNER", message=card),
         ),
         timeout=30,
     )
