@@ -36,6 +36,7 @@ from pydantic import Field
 
 from shared_client.tools import GET_TASK, SEARCH_TASKS, ErrorKind, Tool, ToolContext, ToolError, select_tools
 from shared_client.tools.base import UNTRUSTED_GUIDANCE
+from shared_client.tools.errors import argument_name
 from shared_client.tools.schemas import schemas_of
 from shared_client.tools.search import SearchOutput
 from shared_client.tools.task_refs import TASK_REF_DESCRIPTION, parse_task_ref
@@ -125,12 +126,6 @@ class RegistryTool(MCPTool):
         )
 
 
-def _argument_name(name: str) -> str:
-    """As a tool's error names a field: plain when it is a short identifier, else quoted short (it came
-    from the caller)."""
-    return name if name.isidentifier() and len(name) <= 40 else shown(name, 40)
-
-
 class WorkflowServer(MCPServer[Any]):
     """mcp's server, with a bad prompt request answered as invalid params saying what is wrong. mcp itself
     answers an unknown prompt or a missing or unknown argument as "Internal server error", and logs a
@@ -158,9 +153,7 @@ class WorkflowServer(MCPServer[Any]):
             f"{arg}: is required" for arg, required in expected.items() if required and arg not in given
         ]
         problems += [
-            f"{_argument_name(arg)}: is not an argument of this prompt"
-            for arg in given
-            if arg not in expected
+            f"{argument_name(arg)}: is not an argument of this prompt" for arg in given if arg not in expected
         ]
         if problems:
             raise MCPError(INVALID_PARAMS, "; ".join(problems))

@@ -115,15 +115,15 @@ class ToolInputError(ToolError):
 # --------------------------------------------------------------------------- pydantic's errors
 
 
+def argument_name(name: str) -> str:
+    """An argument's name as a message shows it: plain when it is a short identifier (or an index), else
+    quoted short, since it came from the caller and must not fill the message."""
+    return name if (name.isidentifier() or name.isdigit()) and len(name) <= 40 else repr(name)[:40]
+
+
 def _field_path(loc: tuple[int | str, ...]) -> str:
-    """``notes.0.text``; a name that is not a short plain identifier (it came from the caller) is quoted
-    short, so a hostile argument name cannot fill the message."""
-    parts = []
-    for part in loc:
-        text = str(part)
-        plain = (text.isidentifier() or text.isdigit()) and len(text) <= 40
-        parts.append(text if plain else repr(text)[:40])
-    return ".".join(parts) or "arguments"
+    """``notes.0.text``, each part as :func:`argument_name` shows it."""
+    return ".".join(argument_name(str(part)) for part in loc) or "arguments"
 
 
 _NAMED = re.compile(r"^([a-z_]+): (.*)$", re.DOTALL)
