@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from shared_client.client import WorkflowClient
@@ -32,18 +32,9 @@ class ToolContext:
         self.people = PeopleDirectory(self.client)
 
     def acting_as(self, actor: str | None) -> ToolContext:
-        """The same caches and client, with another actor."""
-        clone = ToolContext(
-            self.client,
-            sandbox=self.sandbox,
-            description=self.description,
-            actor=actor,
-            allow_local_files=self.allow_local_files,
-            clock=self.clock,
-        )
-        clone.people = self.people
-        clone.task_numbers = self.task_numbers
-        clone._task_locks = self._task_locks
+        """The same caches and client, with another actor (every field carried over, so none is forgotten)."""
+        clone = replace(self, actor=actor)
+        clone.people = self.people  # the shared cache, not the fresh one __post_init__ made
         return clone
 
     def task_lock(self, task_uuid: str) -> asyncio.Lock:

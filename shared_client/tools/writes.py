@@ -173,8 +173,7 @@ def _after_a_write(exc: ToolError | UltraCartError) -> ToolError:
         return error
     return ToolError(
         f"{error.message} An earlier write of this change reached UltraCart and did not read back as "
-        "written: "
-        "look at the task before trying again.",
+        "written: look at the task before trying again.",
         kind=ErrorKind.UNKNOWN_OUTCOME,
         fields=error.fields,
         write=True,
