@@ -40,7 +40,7 @@ class LockTimeout(Exception):
 
 
 def lock_dir() -> Path:
-    """Where the lock files live: ``Settings.lock_dir`` (``UC_WORKFLOW_LOCK_DIR``)."""
+    """Where the lock files live: ``Settings.lock_dir`` (``locks`` in ``UC_WORKFLOW_STATE_DIR``)."""
     from shared_client.settings import current_settings
 
     return current_settings().lock_dir

@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     ultracart_base_url: str = constants.DEFAULT_BASE_URL
     uc_workflow_sandbox: bool = False
     uc_workflow_sandbox_db: Path | None = None
-    uc_workflow_lock_dir: Path | None = None
+    uc_workflow_state_dir: Path | None = None
+    uc_workflow_redis_url: SecretStr | None = None  # may hold a password
+    uc_workflow_database_url: SecretStr | None = None  # may hold a password
     uc_workflow_slack_db: Path | None = None
     uc_workflow_call_deadline: float = 60.0
 
@@ -54,7 +56,9 @@ class Settings(BaseSettings):
         "ultracart_api_key",
         "ultracart_oauth_token",
         "uc_workflow_sandbox_db",
-        "uc_workflow_lock_dir",
+        "uc_workflow_state_dir",
+        "uc_workflow_redis_url",
+        "uc_workflow_database_url",
         "uc_workflow_slack_db",
         "slack_bot_token",
         "slack_signing_secret",
@@ -105,13 +109,22 @@ class Settings(BaseSettings):
         return self.sandbox_db_path.parent / "slack.sqlite3"
 
     @property
-    def lock_dir(self) -> Path:
-        """``UC_WORKFLOW_LOCK_DIR``, else ``locks`` in the user's cache directory."""
-        if self.uc_workflow_lock_dir is not None:
-            return self.uc_workflow_lock_dir.expanduser()
-        from platformdirs import user_cache_dir
+    def state_dir(self) -> Path:
+        """``UC_WORKFLOW_STATE_DIR``, else ``state`` in the user's data directory: what every process of
+        this machine that uses it shares (the in-flight gate, the budget, the write locks)."""
+        if self.uc_workflow_state_dir is not None:
+            return self.uc_workflow_state_dir.expanduser()
+        return _user_data_dir() / "state"
 
-        return Path(user_cache_dir(APP_NAME)) / "locks"
+    @property
+    def lock_dir(self) -> Path:
+        """The per-task write locks of this machine: ``locks`` in the state directory."""
+        return self.state_dir / "locks"
+
+    @property
+    def redis_url(self) -> str | None:
+        """``UC_WORKFLOW_REDIS_URL``: the gate, budget, locks and shared caches live there when set."""
+        return self.uc_workflow_redis_url.get_secret_value() if self.uc_workflow_redis_url else None
 
     def secrets(self) -> list[str]:
         """Every secret value, for redaction."""
@@ -123,7 +136,12 @@ class Settings(BaseSettings):
             self.slack_app_token,
             self.uc_workflow_mcp_token,
         ]
-        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        for url in (self.uc_workflow_redis_url, self.uc_workflow_database_url):
+            password = urlsplit(url.get_secret_value()).password if url is not None else None
+            if password:
+                found.append(password)  # the URL itself is fine to show without it
+        return found
 
 
 @functools.cache

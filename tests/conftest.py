@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,6 +25,12 @@ from shared_client.retry import RetryPolicy
 from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
 from shared_client.settings import current_settings
 from shared_client.tools import ToolContext
+from tests.services import postgres_admin_url, postgres_url, redis_server, redis_url
+
+__all__ = ["postgres_admin_url", "postgres_url", "redis_server", "redis_url"]  # fixtures for every test
+
+# The machine-wide state (gate, budget, write locks) of this session's processes, not the user's own.
+os.environ.setdefault("UC_WORKFLOW_STATE_DIR", str(Path(tempfile.mkdtemp(prefix="ucw-state-"))))
 
 FAST_RETRIES = RetryPolicy(
     max_retries=6, max_rate_limit_retries=8, base_delay=0.005, max_delay=0.02,

@@ -201,14 +201,16 @@ def no_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_default_paths(no_settings: Path) -> None:
-    from platformdirs import user_cache_dir, user_data_dir
+    from platformdirs import user_data_dir
 
     from shared_client.settings import Settings
 
     settings = Settings()
     assert settings.sandbox_db_path == Path(user_data_dir("uc-workflow")) / "sandbox.sqlite3"
     assert settings.slack_db_path == Path(user_data_dir("uc-workflow")) / "slack.sqlite3"
-    assert settings.lock_dir == Path(user_cache_dir("uc-workflow")) / "locks"
+    assert settings.state_dir == Path(user_data_dir("uc-workflow")) / "state"
+    assert settings.lock_dir == settings.state_dir / "locks"
+    assert settings.redis_url is None
     assert settings.slack_api_url == "https://slack.com/api/"
 
 
@@ -217,18 +219,29 @@ def test_path_settings(no_settings: Path, monkeypatch: pytest.MonkeyPatch) -> No
     from shared_client.settings import Settings
 
     monkeypatch.setenv("UC_WORKFLOW_SANDBOX_DB", str(no_settings / "sb" / "sandbox.sqlite3"))
-    monkeypatch.setenv("UC_WORKFLOW_LOCK_DIR", str(no_settings / "locks"))
+    monkeypatch.setenv("UC_WORKFLOW_STATE_DIR", str(no_settings / "state"))
     settings = Settings()
     assert settings.sandbox_db_path == no_settings / "sb" / "sandbox.sqlite3"
     assert settings.slack_db_path == no_settings / "sb" / "slack.sqlite3"  # next to the sandbox's file
-    assert settings.lock_dir == no_settings / "locks"
+    assert settings.lock_dir == no_settings / "state" / "locks"
     assert default_db_path(settings) == settings.sandbox_db_path
 
     monkeypatch.setenv("UC_WORKFLOW_SLACK_DB", str(no_settings / "ids.sqlite3"))
     assert Settings().slack_db_path == no_settings / "ids.sqlite3"  # wins over "next to the sandbox"
 
-    monkeypatch.setenv("UC_WORKFLOW_LOCK_DIR", " ")  # blank is unset, as for every setting
-    assert Settings().uc_workflow_lock_dir is None
+    monkeypatch.setenv("UC_WORKFLOW_STATE_DIR", " ")  # blank is unset, as for every setting
+    assert Settings().uc_workflow_state_dir is None
+
+
+def test_service_url_passwords_are_secrets(no_settings: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared_client.settings import Settings
+
+    monkeypatch.setenv("UC_WORKFLOW_REDIS_URL", "redis://:hunter2-redis@127.0.0.1:6379/0")
+    monkeypatch.setenv("UC_WORKFLOW_DATABASE_URL", "postgresql+asyncpg://bot:hunter2-pg@127.0.0.1/bot")
+    settings = Settings()
+    assert settings.redis_url == "redis://:hunter2-redis@127.0.0.1:6379/0"
+    assert {"hunter2-redis", "hunter2-pg"} <= set(settings.secrets())
+    assert "hunter2" not in repr(settings)
 
 
 def test_settings_read_a_dotenv_file(no_settings: Path) -> None:

@@ -34,7 +34,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     db = tmp_path / "sandbox.sqlite3"
     monkeypatch.setenv("UC_WORKFLOW_SANDBOX", "1")
     monkeypatch.setenv("UC_WORKFLOW_SANDBOX_DB", str(db))
-    monkeypatch.setenv("UC_WORKFLOW_LOCK_DIR", str(tmp_path / "locks"))
+    monkeypatch.setenv("UC_WORKFLOW_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.chdir(tmp_path)
     return db
 

@@ -115,7 +115,7 @@ def drivers(tmp_path: Path, db: Path, **ops: list[tuple[str, Any]]) -> Iterator[
     """Start one process per entry of ``ops``, wait until each is ready, release them together, and
     yield their reports once both exited."""
     env = clean_environment(
-        UC_WORKFLOW_SANDBOX="1", UC_WORKFLOW_SANDBOX_DB=str(db), UC_WORKFLOW_LOCK_DIR=str(tmp_path / "locks")
+        UC_WORKFLOW_SANDBOX="1", UC_WORKFLOW_SANDBOX_DB=str(db), UC_WORKFLOW_STATE_DIR=str(tmp_path / "state")
     )
     started = {label: start_driver(tmp_path, env, label, steps) for label, steps in ops.items()}
     try:

@@ -36,7 +36,7 @@ async def test_the_command_serves_signed_slash_commands(tmp_path: Path) -> None:
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
         SLACK_API_URL=slack.api_url,
         UC_WORKFLOW_SANDBOX_DB=str(tmp_path / "sandbox.sqlite3"),
-        UC_WORKFLOW_LOCK_DIR=str(tmp_path / "locks"),
+        UC_WORKFLOW_STATE_DIR=str(tmp_path / "state"),
     )
     command = [sys.executable, "-c", "import sys; from slack_bot.cli import main; sys.exit(main())"]
     proc = await asyncio.create_subprocess_exec(
@@ -99,7 +99,7 @@ def slack_env(tmp_path: Path, slack: MockSlack, **settings: str) -> dict[str, st
     env.update(
         SLACK_API_URL=slack.api_url,
         UC_WORKFLOW_SANDBOX_DB=str(tmp_path / "sandbox.sqlite3"),
-        UC_WORKFLOW_LOCK_DIR=str(tmp_path / "locks"),
+        UC_WORKFLOW_STATE_DIR=str(tmp_path / "state"),
         **settings,
     )
     return env
