@@ -187,9 +187,9 @@ class RequestLoop:
             },
         }
         self._http_client: httpx.AsyncClient | None = None
-        self._gate: CredentialGate = gate_for(
-            gate_key or credential_fingerprint(self.base_url, credential), budget or BudgetSpec()
-        )
+        self.fingerprint = gate_key or credential_fingerprint(self.base_url, credential)
+        """Names this client's credential in shared state (gate, budget, caches) without holding it."""
+        self._gate: CredentialGate = gate_for(self.fingerprint, budget or BudgetSpec())
         self._policy = retry_policy or RetryPolicy()
         self._rng = rng or random.Random()
         self._sleep = sleep

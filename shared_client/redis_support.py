@@ -1,0 +1,67 @@
+"""One way to reach ``UC_WORKFLOW_REDIS_URL``: a client per event loop, and one clear error when Redis is
+not there (never a silent switch to per-machine pacing).
+
+redis-py's asyncio connections belong to the event loop that opened them; tests and CLIs may run several
+loops in one process, so each running loop gets its own client (and pool) for a URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from urllib.parse import urlsplit, urlunsplit
+
+from redis import asyncio as aioredis
+
+from shared_client.errors import APIConnectionError
+
+__all__ = ["SharedStateUnavailable", "describe_redis", "redis_client", "unavailable"]
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]] = (
+    weakref.WeakKeyDictionary()
+)
+_guard = threading.Lock()
+
+
+class SharedStateUnavailable(APIConnectionError):
+    """Redis (``UC_WORKFLOW_REDIS_URL``) could not be reached, so nothing was sent to UltraCart: sending
+    without the shared gate and budget could earn every process a 429."""
+
+    def __init__(self, message: str, *, operation: str | None = None) -> None:
+        super().__init__(message, request_sent=False, operation=operation)
+
+
+def describe_redis(url: str) -> str:
+    """The URL fit for a message: any password dropped."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def unavailable(url: str, exc: BaseException, *, operation: str | None = None) -> SharedStateUnavailable:
+    """The one message for Redis not answering (the exception's own text may quote the URL: not used)."""
+    return SharedStateUnavailable(
+        f"UC_WORKFLOW_REDIS_URL: Redis at {describe_redis(url)} is unreachable ({type(exc).__name__}); "
+        "uc-workflow shares its UltraCart gate, budget and locks there and does not fall back to "
+        "per-machine pacing, so nothing was sent",
+        operation=operation,
+    )
+
+
+def redis_client(url: str) -> aioredis.Redis:
+    """This event loop's client for ``url`` (made on first use; connections open lazily)."""
+    loop = asyncio.get_running_loop()
+    with _guard:
+        per_loop = _clients.get(loop)
+        if per_loop is None:
+            per_loop = _clients[loop] = {}
+        client = per_loop.get(url)
+        if client is None:
+            client = per_loop[url] = aioredis.Redis.from_url(
+                url, socket_connect_timeout=2.0, socket_timeout=5.0, health_check_interval=30
+            )
+        return client
