@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context, MCPServer, RequestStateSecurity
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool as MCPTool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
@@ -228,13 +228,18 @@ def build_server(
     read_only: bool = False,
     toolsets: Iterable[str] | None = None,
     progress_every: float = PROGRESS_EVERY,
+    request_state_security: RequestStateSecurity | None = None,
 ) -> MCPServer[Any]:
+    """The server. ``request_state_security`` seals multi-round calls' ``requestState``: replicas behind one
+    address pass the same one (``server.replicas.request_state_security``); None is a process-local key.
+    Replicas also share ``SERVER_NAME``, the audience sealed into that state."""
     tools = select_tools(read_only=read_only, toolsets=toolsets)
     server = WorkflowServer(
         SERVER_NAME,
         title="UltraCart Workflow",
         instructions=instructions_for(context, tools, read_only),
         tools=[RegistryTool.adapt(tool, context, progress_every=progress_every) for tool in tools],
+        request_state_security=request_state_security,
     )
 
     @server.resource(

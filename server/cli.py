@@ -2,7 +2,8 @@
 
 Stdio writes nothing but protocol to stdout; every log line goes to stderr. Over HTTP the server binds
 127.0.0.1 with DNS-rebinding protection; another address needs ``UC_WORKFLOW_MCP_TOKEN``, which is then
-required as ``Authorization: Bearer <token>`` on every request.
+required as ``Authorization: Bearer <token>`` on every request. Several HTTP replicas behind one address
+serve any request, with no stickiness (``server/replicas.py``).
 """
 
 from __future__ import annotations
@@ -184,6 +185,10 @@ def build_http_app(server: MCPServer[Any], host: str, token: str | None) -> ASGI
         host=host,
         max_request_body_size=limit,
     )
+    from server.replicas import SiblingSessions
+
+    # Behind a load balancer a session's requests land on any replica: each serves the others' sessions.
+    app = SiblingSessions(app, server.session_manager, MCP_PATH)
     app = BodyLimitAnswer(app, limit)
     if token:
         from server.auth import BearerTokenMiddleware
@@ -212,7 +217,14 @@ def serve(args: argparse.Namespace) -> None:
         # Over HTTP the caller may be on another machine: attach_file must not read this one's files.
         allow_local_files=args.transport == "stdio",
     )
-    server = build_server(context, read_only=args.read_only, toolsets=toolsets)
+    security = None
+    if args.transport == "http":  # replicas behind one address seal and open each other's request state
+        from server.replicas import request_state_security
+
+        security = request_state_security(settings)
+    server = build_server(
+        context, read_only=args.read_only, toolsets=toolsets, request_state_security=security
+    )
     logger.info("serving %s on %s", "read-only tools" if args.read_only else "tools", backend.description)
 
     if args.transport == "stdio":

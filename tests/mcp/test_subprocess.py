@@ -3,15 +3,9 @@ the sandbox. HTTP checks DNS-rebinding protection and the bearer token. Everythi
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import socket
 import subprocess
-import sys
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -22,9 +16,8 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.types import TextContent
 
 from shared_client.tools import ALL_TOOLS, select_tools
+from tests.mcp.http_support import SERVER_COMMAND, http_server
 
-SERVER_COMMAND = str(Path(sys.executable).parent / "uc-workflow-mcp")
-STARTUP_TIMEOUT = 30.0
 INIT = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -36,57 +29,6 @@ INIT = {
     },
 }
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-
-
-@dataclass
-class RunningServer:
-    url: str
-    process: subprocess.Popen[str]
-    stderr_lines: list[str] = field(default_factory=list)
-
-    @property
-    def stderr(self) -> str:
-        return "".join(self.stderr_lines)
-
-
-@contextlib.contextmanager
-def http_server(env: dict[str, str], *extra: str) -> Iterator[RunningServer]:
-    """Start the HTTP server and yield once uvicorn says it listens (read from its stderr, no sleeps)."""
-    process = subprocess.Popen(  # port 0: the server binds a free port and says which
-        [SERVER_COMMAND, "--transport", "http", "--port", "0", "--log-level", "INFO", *extra],
-        env=env,
-        cwd=Path(env["UC_WORKFLOW_SANDBOX_DB"]).parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    running = RunningServer("", process)
-    ready = threading.Event()
-
-    def drain() -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            running.stderr_lines.append(line)
-            listening = re.search(r"uc-workflow-mcp: listening on (http://\S+)", line)
-            if listening:
-                running.url = listening.group(1)
-                ready.set()
-        ready.set()  # the process ended
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        if not ready.wait(STARTUP_TIMEOUT) or process.poll() is not None:
-            raise AssertionError(f"server did not start:\n{running.stderr}")
-        yield running
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert process.stdout is not None
-    assert process.stdout.read() == "", "the HTTP server must not write to stdout"
 
 
 def text_of(result: object) -> str:
