@@ -59,7 +59,7 @@ class EventLog:
             .where(e.event_id == event_id, e.handled.is_(False), e.claimed_at < now - self.stale_after)
             .values(claimed_at=now)
         )
-        async with self.db.engine.begin() as connection:
+        async with self.db.begin() as connection:
             inserted = await connection.execute(insert.on_conflict_do_nothing().returning(e.event_id))
             won = inserted.first() is not None
             if not won:
@@ -73,7 +73,7 @@ class EventLog:
 
     async def handled(self, event_id: str) -> None:
         """The listener of the claimed ``event_id`` has finished (done, or failed and reported)."""
-        async with self.db.engine.begin() as connection:
+        async with self.db.begin() as connection:
             await connection.execute(
                 update(slack_events).where(slack_events.c.event_id == event_id).values(handled=True)
             )
@@ -82,7 +82,7 @@ class EventLog:
         """Forget claims older than ``keep_for``; how many."""
         now = self.clock() if now is None else now
         self._pruned_at = now
-        async with self.db.engine.begin() as connection:
+        async with self.db.begin() as connection:
             done = await connection.execute(
                 delete(slack_events).where(slack_events.c.claimed_at < now - self.keep_for)
             )

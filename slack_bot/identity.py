@@ -44,7 +44,7 @@ class IdentityStore:
         query = select(t.slack_user_id, t.uc_user_id, t.source, t.updated_at).where(
             t.team_id == team_id, t.slack_user_id == slack_user_id
         )
-        async with self.db.engine.connect() as connection:
+        async with self.db.connect() as connection:
             row = (await connection.execute(query)).first()
         if row is None:
             return None
@@ -60,12 +60,12 @@ class IdentityStore:
             set_={name: insert.excluded[name] for name in values},
             where=None if source == OVERRIDE else identities.c.source != OVERRIDE,
         )
-        async with self.db.engine.begin() as connection:
+        async with self.db.begin() as connection:
             await connection.execute(upsert)
 
     async def forget(self, team_id: str, slack_user_id: str) -> None:
         t = identities.c
-        async with self.db.engine.begin() as connection:
+        async with self.db.begin() as connection:
             await connection.execute(
                 delete(identities).where(t.team_id == team_id, t.slack_user_id == slack_user_id)
             )
@@ -78,7 +78,7 @@ class IdentityStore:
             .where(t.team_id == team_id, t.uc_user_id == uc_user_id)
             .order_by(case((t.source == OVERRIDE, 0), else_=1), t.updated_at.desc(), t.slack_user_id)
         )
-        async with self.db.engine.connect() as connection:
+        async with self.db.connect() as connection:
             return [str(sid) for sid in (await connection.scalars(query))]
 
     # ----------------------------------------------------------------- groups
@@ -90,18 +90,18 @@ class IdentityStore:
             .where(g.team_id == team_id, g.slack_user_id == slack_user_id)
             .order_by(g.group_id)
         )
-        async with self.db.engine.connect() as connection:
+        async with self.db.connect() as connection:
             return [int(gid) for gid in (await connection.scalars(query))]
 
     async def join(self, team_id: str, slack_user_id: str, group_id: int) -> None:
         insert = self.db.insert(group_memberships).values(
             team_id=team_id, slack_user_id=slack_user_id, group_id=group_id
         )
-        async with self.db.engine.begin() as connection:
+        async with self.db.begin() as connection:
             await connection.execute(insert.on_conflict_do_nothing())
 
     async def leave(self, team_id: str, slack_user_id: str, group_id: int) -> None:
         g = group_memberships.c
         where = and_(g.team_id == team_id, g.slack_user_id == slack_user_id, g.group_id == group_id)
-        async with self.db.engine.begin() as connection:
+        async with self.db.begin() as connection:
             await connection.execute(delete(group_memberships).where(where))

@@ -18,7 +18,9 @@ Upserts go through :meth:`Database.insert`, the dialect's own ``INSERT … ON CO
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +39,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from shared_client.settings import ConfigurationError
 
 __all__ = [
     "SETTING",
     "Database",
+    "DatabaseUnavailable",
     "group_memberships",
     "identities",
     "metadata",
@@ -100,6 +110,18 @@ SCHEMA_LOCK = 0x7563_7766_736C_616B
 SUPPORTED = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 EXAMPLES = "sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE"
 CONNECT_TIMEOUT = 10.0  # seconds: a database that does not answer is an error at start, not a hang
+
+
+class DatabaseUnavailable(Exception):
+    """The bot's database stopped answering while the bot runs (a restart, the network): the person who
+    asked is told in one sentence (:mod:`slack_bot.errors`), the cause is logged without the URL."""
+
+    def __init__(self, setting: str, cause: BaseException) -> None:
+        super().__init__(
+            f"My database ({setting}) is not answering right now; "
+            "try again in a moment."
+        )
+        self.cause = type(cause).__name__
 
 
 def sqlite_url(path: Path | str) -> str:
@@ -174,6 +196,24 @@ class Database:
         """The dialect's ``INSERT`` on ``table``, with ``on_conflict_do_update`` / ``on_conflict_do_nothing``
         (both dialects spell them alike)."""
         return postgresql.insert(table) if self.dialect == "postgresql" else sqlite.insert(table)
+
+    @contextlib.asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads (each statement commits on its own)."""
+        try:
+            async with self.engine.connect() as connection:
+                yield connection
+        except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
+            raise DatabaseUnavailable(self.setting, exc) from None
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction, committed at the end of the block (rolled back if it raises)."""
+        try:
+            async with self.engine.begin() as connection:
+                yield connection
+        except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
+            raise DatabaseUnavailable(self.setting, exc) from None
 
     async def start(self) -> None:
         """Connect and create the missing tables. A database that cannot be opened or reached is a

@@ -14,7 +14,7 @@ import pytest
 from shared_client.settings import ConfigurationError
 from slack_bot.event_log import EventLog
 from slack_bot.identity import EMAIL, OVERRIDE, IdentityStore
-from slack_bot.store import Database, open_database, shown_url, sqlite_url
+from slack_bot.store import Database, DatabaseUnavailable, open_database, shown_url, sqlite_url
 from tests.services import free_port
 
 
@@ -284,3 +284,19 @@ def test_plain_scheme_names_mean_the_async_drivers(tmp_path: Path) -> None:
     assert Database("postgres://bot@127.0.0.1/bot").url.drivername == "postgresql+asyncpg"
     assert Database(f"sqlite:///{tmp_path}/x.sqlite3").url.drivername == "sqlite+aiosqlite"
     assert shown_url("postgresql+asyncpg://bot:hunter2@h/db") == "postgresql+asyncpg://bot:***@h/db"
+
+
+async def test_a_database_gone_while_running_is_one_sentence_for_the_member() -> None:
+    from slack_bot.errors import error_message
+
+    db = Database(f"postgresql+asyncpg://bot:hunter2-pg@127.0.0.1:{free_port()}/bot")  # opened, then gone
+    try:
+        with pytest.raises(DatabaseUnavailable) as caught:
+            await IdentityStore(db).get("T1", "UALICE")
+        with pytest.raises(DatabaseUnavailable):
+            await EventLog(db).claim("Ev1", "T1")
+    finally:
+        await db.aclose()
+    told = error_message(caught.value)
+    assert told.startswith(":warning: My database (UC_WORKFLOW_DATABASE_URL) is not answering right now")
+    assert "hunter2" not in told and "127.0.0.1" not in told
