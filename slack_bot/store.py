@@ -4,8 +4,8 @@ An SQLite file by default (``sqlite+aiosqlite:///…``), PostgreSQL for several 
 (``postgresql+asyncpg://…``). The tables are SQLAlchemy Core tables on :data:`metadata`: a feature that keeps
 state adds its ``Table`` here and its queries in a module of its own (:mod:`slack_bot.identity`,
 :mod:`slack_bot.event_log`) that is handed the process's :class:`Database`. The tables are created at start
-(``create_all``, which leaves existing ones alone); on PostgreSQL under a transaction-level advisory lock,
-so replicas starting at once do not race to create the same table.
+(leaving existing ones alone): on PostgreSQL ``create_all`` under a transaction-level advisory lock, so
+replicas starting at once do not race to create the same table; on SQLite ``CREATE … IF NOT EXISTS``.
 
     database = await open_database(settings.database_url)   # ConfigurationError: one line
     identities = IdentityStore(database)
@@ -38,7 +38,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import (
     ArgumentError,
     DBAPIError,
@@ -48,6 +48,7 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from shared_client.settings import ConfigurationError
 
@@ -117,10 +118,7 @@ class DatabaseUnavailable(Exception):
     asked is told in one sentence (:mod:`slack_bot.errors`), the cause is logged without the URL."""
 
     def __init__(self, setting: str, cause: BaseException) -> None:
-        super().__init__(
-            f"My database ({setting}) is not answering right now; "
-            "try again in a moment."
-        )
+        super().__init__(f"My database ({setting}) is not answering right now; try again in a moment.")
         self.cause = type(cause).__name__
 
 
@@ -229,19 +227,13 @@ class Database:
         LOG.info("the Slack bot's database: %s", self.shown)
 
     async def _create_tables(self) -> None:
-        for attempt in range(3):
-            try:
-                async with self.engine.begin() as connection:
-                    if self.dialect == "postgresql":
-                        # Held to the end of this transaction: one replica creates, the others then see.
-                        await connection.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
-                    await connection.run_sync(metadata.create_all)
-                return
-            except DBAPIError as exc:
-                # SQLite has no such lock: two processes creating one table at once, the second is told
-                # it exists. Looking again finds it.
-                if self.dialect != "sqlite" or "already exists" not in str(exc.orig) or attempt == 2:
-                    raise
+        async with self.engine.begin() as connection:
+            if self.dialect == "postgresql":
+                # Held to the end of this transaction: one replica creates, the others then see.
+                await connection.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+                await connection.run_sync(metadata.create_all)
+            else:
+                await connection.run_sync(_create_if_not_exists)
 
     def _cannot_open(self, exc: BaseException) -> str:
         cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
@@ -259,6 +251,15 @@ class Database:
 
     async def aclose(self) -> None:
         await self.engine.dispose()
+
+
+def _create_if_not_exists(connection: Connection) -> None:
+    """SQLite has no advisory lock, but each ``CREATE … IF NOT EXISTS`` is decided under its write lock:
+    processes creating the tables at once cannot collide (``create_all`` looks first, then creates)."""
+    for table in metadata.sorted_tables:
+        connection.execute(CreateTable(table, if_not_exists=True))
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            connection.execute(CreateIndex(index, if_not_exists=True))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -378,7 +378,7 @@ async def start_bot(
     web_client = slack_web_client(bot_token, slack.api_url)  # the app's own client, retry handlers included
     own_file = sqlite_url(tmp_path / f"slack-{uuid.uuid4().hex[:6]}.sqlite3")
     database = await open_database(database_url or own_file)
-    cleanups.append(database.aclose)
+    cleanups.insert(0, database.aclose)  # last: after the app's leftover work is cancelled and done
     identities = IdentityStore(database)
     deps = Deps(ctx, web_client, signing_secret, identities, response_url_prefixes=(slack.root,))
     app = build_app(deps)
