@@ -42,7 +42,6 @@ class Settings(BaseSettings):
     uc_workflow_state_dir: Path | None = None
     uc_workflow_redis_url: SecretStr | None = None  # may hold a password
     uc_workflow_database_url: SecretStr | None = None  # may hold a password
-    uc_workflow_slack_db: Path | None = None
     uc_workflow_call_deadline: float = 60.0
 
     slack_bot_token: SecretStr | None = None
@@ -59,7 +58,6 @@ class Settings(BaseSettings):
         "uc_workflow_state_dir",
         "uc_workflow_redis_url",
         "uc_workflow_database_url",
-        "uc_workflow_slack_db",
         "slack_bot_token",
         "slack_signing_secret",
         "slack_app_token",
@@ -102,11 +100,12 @@ class Settings(BaseSettings):
         return _user_data_dir() / "sandbox.sqlite3"
 
     @property
-    def slack_db_path(self) -> Path:
-        """``UC_WORKFLOW_SLACK_DB``, else ``slack.sqlite3`` next to the sandbox's database."""
-        if self.uc_workflow_slack_db is not None:
-            return self.uc_workflow_slack_db.expanduser()
-        return self.sandbox_db_path.parent / "slack.sqlite3"
+    def database_url(self) -> str:
+        """``UC_WORKFLOW_DATABASE_URL`` (the Slack bot's state; an SQLAlchemy URL, may hold a password),
+        else the SQLite file ``slack.sqlite3`` next to the sandbox's database (the user's data directory)."""
+        if self.uc_workflow_database_url is not None:
+            return self.uc_workflow_database_url.get_secret_value()
+        return f"sqlite+aiosqlite:///{(self.sandbox_db_path.parent / 'slack.sqlite3').absolute()}"
 
     @property
     def state_dir(self) -> Path:

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Awaitable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared_client import commandline
@@ -17,6 +16,7 @@ if TYPE_CHECKING:
     from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
     from shared_client.settings import Settings
+    from slack_bot.store import Database
 
 PROG = "uc-workflow-slack"
 EVENTS_PATH = "/slack/events"
@@ -32,11 +32,12 @@ def build_parser() -> commandline.CommandParser:
     commandline.add_listen_options(parser, port=3000, port_help="HTTP mode: port (default 3000)")
     commandline.add_sandbox_option(parser)
     parser.add_argument(
-        "--identity-db",
-        type=Path,
+        "--database-url",
+        metavar="URL",
         default=None,
-        help="SQLite file for Slack→UltraCart identities (default: UC_WORKFLOW_SLACK_DB, else "
-        "slack.sqlite3 next to the sandbox database)",
+        help="the bot's state (identity links, events handled): an SQLAlchemy URL, sqlite+aiosqlite:///PATH "
+        "or postgresql+asyncpg://USER@HOST/DB for several replicas (default: UC_WORKFLOW_DATABASE_URL, "
+        "else slack.sqlite3 next to the sandbox database; a password is better kept in the setting)",
     )
     commandline.add_log_level_option(parser, default="warning")
     return parser
@@ -60,6 +61,20 @@ async def slack_check(what: str, call: Awaitable[AsyncSlackResponse], api_url: s
 
 
 async def serve(settings: Settings, args: argparse.Namespace) -> None:
+    from slack_bot.store import SETTING, open_database
+
+    # Before the backend: a database that cannot be opened is one line, and nothing else has started.
+    if args.database_url is not None:
+        database = await open_database(args.database_url, setting="--database-url")
+    else:
+        database = await open_database(settings.database_url, setting=SETTING)
+    try:
+        await _serve_with(settings, args, database)
+    finally:
+        await database.aclose()
+
+
+async def _serve_with(settings: Settings, args: argparse.Namespace, database: Database) -> None:
     from aiohttp import web
 
     from shared_client.factory import build_backend
@@ -76,7 +91,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
         backend.client, sandbox=backend.sandbox, description=backend.description, allow_local_files=False
     )
     client = slack_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    identities = IdentityStore(args.identity_db or settings.slack_db_path)
+    identities = IdentityStore(database)
     deps = Deps(
         tools,
         client,
@@ -114,7 +129,6 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
             finally:
                 await runner.cleanup()
     finally:
-        identities.close()
         await backend.client.aclose()
 
 

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from shared_client.constants import DEFAULT_BASE_URL
 from shared_client.tools import ToolContext
 from shared_client.tools.directory import PeopleSnapshot
+from slack_bot.event_log import EventLog
 from slack_bot.identity import IdentityStore
 
 SLACK_RESPONSE_URL_PREFIXES = ("https://hooks.slack.com/",)
@@ -98,6 +99,11 @@ class Deps:
     slack_ids_by_email: dict[str, str] = field(default_factory=dict)
     slack_email_misses: dict[str, float] = field(default_factory=dict)  # e-mail → when Slack had none
     _people_refresh: asyncio.Task[PeopleSnapshot] | None = None
+    # Which replica handles each Events API delivery: on the identities' database (a test may replace it).
+    events: EventLog = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.events = EventLog(self.identities.db)
 
     async def people(self) -> PeopleSnapshot:
         return await self.tools.people.get()

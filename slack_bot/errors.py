@@ -21,6 +21,7 @@ from slack_bot.blocks.help import notice_blocks
 from slack_bot.deps import Deps
 from slack_bot.origin import origin_of
 from slack_bot.replies import reply
+from slack_bot.store import DatabaseUnavailable
 
 log = logging.getLogger("slack_bot")
 
@@ -55,6 +56,8 @@ def error_text(error: Exception) -> str:
         return t.escape(error.message)
     if isinstance(error, NotMapped):
         return error.message
+    if isinstance(error, DatabaseUnavailable):
+        return t.escape(str(error))
     if isinstance(error, SlackApiError):
         code = str(error.response.get("error"))
         words = SLACK_ERRORS.get(code, "Slack refused a request.")
@@ -64,7 +67,7 @@ def error_text(error: Exception) -> str:
 
 def error_message(error: Exception) -> str:
     emoji = ":boom:"
-    if isinstance(error, ToolError | SlackApiError):
+    if isinstance(error, ToolError | SlackApiError | DatabaseUnavailable):
         emoji = ":warning:"
     elif isinstance(error, NotMapped):
         emoji = ":bust_in_silhouette:"
@@ -76,6 +79,8 @@ def log_error(error: Exception) -> None:
         log.info("request failed: %s", getattr(error, "message", error))
     elif isinstance(error, SlackApiError):
         log.warning("Slack API error: %s", error.response.get("error"))
+    elif isinstance(error, DatabaseUnavailable):
+        log.warning("the bot's database is not answering (%s)", error.cause)
     else:
         log.error("unexpected error in a listener: %s", type(error).__name__, exc_info=error)
 

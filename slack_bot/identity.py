@@ -2,31 +2,20 @@
 e-mail is the Slack profile's e-mail. Also the groups a Slack user says they belong to (UltraCart tells
 the API group membership only for the credential's own user).
 
-SQLite runs in a worker thread (``asyncio.to_thread``), never on the event loop.
+Kept in the bot's database (:mod:`slack_bot.store`), so every replica sees the same links. Each write is
+one atomic statement (``INSERT … ON CONFLICT``): replicas writing the same row at once leave one row, never
+an error.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS identities (
-    team_id TEXT NOT NULL, slack_user_id TEXT NOT NULL,
-    uc_user_id INTEGER NOT NULL, source TEXT NOT NULL, updated_at REAL NOT NULL,
-    PRIMARY KEY (team_id, slack_user_id)
-);
-CREATE INDEX IF NOT EXISTS identities_uc ON identities (uc_user_id);
-CREATE TABLE IF NOT EXISTS group_memberships (
-    team_id TEXT NOT NULL, slack_user_id TEXT NOT NULL, group_id INTEGER NOT NULL,
-    PRIMARY KEY (team_id, slack_user_id, group_id)
-);
-"""
+from sqlalchemy import and_, case, delete, select
+
+from slack_bot.store import Database, group_memberships, identities
 
 OVERRIDE = "override"
 EMAIL = "email"
@@ -41,92 +30,78 @@ class Mapping:
 
 
 class IdentityStore:
-    """A small SQLite file (``Settings.slack_db_path`` in production); one connection used from worker
-    threads under a lock."""
+    """The identity links and group memberships, on the process's :class:`~slack_bot.store.Database`
+    (whoever opened it closes it)."""
 
-    def __init__(self, path: Path | str, clock: Callable[[], float] | None = None) -> None:
-        self.path = Path(path) if str(path) != ":memory:" else Path(":memory:")
-        self._clock = clock or time.time
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._conn is None:
-            if str(self.path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-            if str(self.path) != ":memory:":
-                conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SCHEMA)
-            self._conn = conn
-        return self._conn
-
-    def _run(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-        with self._lock:
-            return list(self._connect().execute(sql, params).fetchall())
-
-    async def _call(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-        return await asyncio.to_thread(self._run, sql, params)
+    def __init__(self, database: Database, clock: Callable[[], float] | None = None) -> None:
+        self.db = database
+        self._clock = clock or time.time  # Unix time: replicas compare each other's stamps
 
     # ----------------------------------------------------------------- identities
 
     async def get(self, team_id: str, slack_user_id: str) -> Mapping | None:
-        rows = await self._call(
-            "SELECT slack_user_id, uc_user_id, source, updated_at FROM identities "
-            "WHERE team_id = ? AND slack_user_id = ?",
-            (team_id, slack_user_id),
+        t = identities.c
+        query = select(t.slack_user_id, t.uc_user_id, t.source, t.updated_at).where(
+            t.team_id == team_id, t.slack_user_id == slack_user_id
         )
-        if not rows:
+        async with self.db.connect() as connection:
+            row = (await connection.execute(query)).first()
+        if row is None:
             return None
-        sid, uid, source, at = rows[0]
-        return Mapping(str(sid), int(str(uid)), str(source), float(str(at)))
+        return Mapping(str(row.slack_user_id), int(row.uc_user_id), str(row.source), float(row.updated_at))
 
     async def set(self, team_id: str, slack_user_id: str, uc_user_id: int, source: str) -> None:
-        await self._call(
-            "INSERT INTO identities (team_id, slack_user_id, uc_user_id, source, updated_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (team_id, slack_user_id) DO UPDATE SET "
-            "uc_user_id = excluded.uc_user_id, source = excluded.source, updated_at = excluded.updated_at",
-            (team_id, slack_user_id, uc_user_id, source, self._clock()),
+        """Link (or re-link) a Slack user. An e-mail match never replaces a ``/task iam`` choice: a
+        replica that looked before the choice was made cannot undo it (``forget`` does)."""
+        values = {"uc_user_id": uc_user_id, "source": source, "updated_at": self._clock()}
+        insert = self.db.insert(identities).values(team_id=team_id, slack_user_id=slack_user_id, **values)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[identities.c.team_id, identities.c.slack_user_id],
+            set_={name: insert.excluded[name] for name in values},
+            where=None if source == OVERRIDE else identities.c.source != OVERRIDE,
         )
+        async with self.db.begin() as connection:
+            await connection.execute(upsert)
 
     async def forget(self, team_id: str, slack_user_id: str) -> None:
-        await self._call(
-            "DELETE FROM identities WHERE team_id = ? AND slack_user_id = ?", (team_id, slack_user_id)
-        )
+        t = identities.c
+        async with self.db.begin() as connection:
+            await connection.execute(
+                delete(identities).where(t.team_id == team_id, t.slack_user_id == slack_user_id)
+            )
 
     async def slack_users_for(self, team_id: str, uc_user_id: int) -> list[str]:
-        """Slack users mapped to this UltraCart user, overrides first."""
-        rows = await self._call(
-            "SELECT slack_user_id FROM identities WHERE team_id = ? AND uc_user_id = ? "
-            "ORDER BY source = 'override' DESC, updated_at DESC",
-            (team_id, uc_user_id),
+        """Slack users mapped to this UltraCart user, overrides first, then the most recent."""
+        t = identities.c
+        query = (
+            select(t.slack_user_id)
+            .where(t.team_id == team_id, t.uc_user_id == uc_user_id)
+            .order_by(case((t.source == OVERRIDE, 0), else_=1), t.updated_at.desc(), t.slack_user_id)
         )
-        return [str(r[0]) for r in rows]
+        async with self.db.connect() as connection:
+            return [str(sid) for sid in (await connection.scalars(query))]
 
     # ----------------------------------------------------------------- groups
 
     async def groups(self, team_id: str, slack_user_id: str) -> list[int]:
-        rows = await self._call(
-            "SELECT group_id FROM group_memberships WHERE team_id = ? AND slack_user_id = ? "
-            "ORDER BY group_id",
-            (team_id, slack_user_id),
+        g = group_memberships.c
+        query = (
+            select(g.group_id)
+            .where(g.team_id == team_id, g.slack_user_id == slack_user_id)
+            .order_by(g.group_id)
         )
-        return [int(str(r[0])) for r in rows]
+        async with self.db.connect() as connection:
+            return [int(gid) for gid in (await connection.scalars(query))]
 
     async def join(self, team_id: str, slack_user_id: str, group_id: int) -> None:
-        await self._call(
-            "INSERT OR IGNORE INTO group_memberships (team_id, slack_user_id, group_id) VALUES (?, ?, ?)",
-            (team_id, slack_user_id, group_id),
+        insert = self.db.insert(group_memberships).values(
+            team_id=team_id, slack_user_id=slack_user_id, group_id=group_id
         )
+        async with self.db.begin() as connection:
+            await connection.execute(insert.on_conflict_do_nothing())
 
     async def leave(self, team_id: str, slack_user_id: str, group_id: int) -> None:
-        await self._call(
-            "DELETE FROM group_memberships WHERE team_id = ? AND slack_user_id = ? AND group_id = ?",
-            (team_id, slack_user_id, group_id),
-        )
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        g = group_memberships.c
+        where = and_(g.team_id == team_id, g.slack_user_id == slack_user_id, g.group_id == group_id)
+        async with self.db.begin() as connection:
+            await connection.execute(delete(group_memberships).where(where))

@@ -207,7 +207,8 @@ def test_default_paths(no_settings: Path) -> None:
 
     settings = Settings()
     assert settings.sandbox_db_path == Path(user_data_dir("uc-workflow")) / "sandbox.sqlite3"
-    assert settings.slack_db_path == Path(user_data_dir("uc-workflow")) / "slack.sqlite3"
+    slack_file = Path(user_data_dir("uc-workflow")).absolute() / "slack.sqlite3"
+    assert settings.database_url == f"sqlite+aiosqlite:///{slack_file}"
     assert settings.state_dir == Path(user_data_dir("uc-workflow")) / "state"
     assert settings.lock_dir == settings.state_dir / "locks"
     assert settings.redis_url is None
@@ -222,12 +223,13 @@ def test_path_settings(no_settings: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("UC_WORKFLOW_STATE_DIR", str(no_settings / "state"))
     settings = Settings()
     assert settings.sandbox_db_path == no_settings / "sb" / "sandbox.sqlite3"
-    assert settings.slack_db_path == no_settings / "sb" / "slack.sqlite3"  # next to the sandbox's file
+    # The Slack bot's SQLite file is next to the sandbox's.
+    assert settings.database_url == f"sqlite+aiosqlite:///{no_settings / 'sb' / 'slack.sqlite3'}"
     assert settings.lock_dir == no_settings / "state" / "locks"
     assert default_db_path(settings) == settings.sandbox_db_path
 
-    monkeypatch.setenv("UC_WORKFLOW_SLACK_DB", str(no_settings / "ids.sqlite3"))
-    assert Settings().slack_db_path == no_settings / "ids.sqlite3"  # wins over "next to the sandbox"
+    monkeypatch.setenv("UC_WORKFLOW_DATABASE_URL", "postgresql+asyncpg://bot@127.0.0.1/bot")
+    assert Settings().database_url == "postgresql+asyncpg://bot@127.0.0.1/bot"  # wins over the file
 
     monkeypatch.setenv("UC_WORKFLOW_STATE_DIR", " ")  # blank is unset, as for every setting
     assert Settings().uc_workflow_state_dir is None
@@ -240,6 +242,7 @@ def test_service_url_passwords_are_secrets(no_settings: Path, monkeypatch: pytes
     monkeypatch.setenv("UC_WORKFLOW_DATABASE_URL", "postgresql+asyncpg://bot:hunter2-pg@127.0.0.1/bot")
     settings = Settings()
     assert settings.redis_url == "redis://:hunter2-redis@127.0.0.1:6379/0"
+    assert settings.database_url == "postgresql+asyncpg://bot:hunter2-pg@127.0.0.1/bot"
     assert {"hunter2-redis", "hunter2-pg"} <= set(settings.secrets())
     assert "hunter2" not in repr(settings)
 
@@ -247,8 +250,9 @@ def test_service_url_passwords_are_secrets(no_settings: Path, monkeypatch: pytes
 def test_settings_read_a_dotenv_file(no_settings: Path) -> None:
     from shared_client.settings import Settings
 
-    (no_settings / ".env").write_text(f"UC_WORKFLOW_SLACK_DB={no_settings / 'from-dotenv.sqlite3'}\n")
-    assert Settings().slack_db_path == no_settings / "from-dotenv.sqlite3"
+    url = f"sqlite+aiosqlite:///{no_settings / 'from-dotenv.sqlite3'}"
+    (no_settings / ".env").write_text(f"UC_WORKFLOW_DATABASE_URL={url}\n")
+    assert Settings().database_url == url
 
 
 def test_tools_into_a_closed_pipe_is_quiet(env: dict[str, str]) -> None:

@@ -166,4 +166,4 @@ def test_slack_help(capsys: pytest.CaptureFixture[str]) -> None:
 
     with pytest.raises(SystemExit) as done:
         main(["--help"])
-    assert done.value.code == 0 and "--identity-db" in capsys.readouterr().out
+    assert done.value.code == 0 and "--database-url" in capsys.readouterr().out

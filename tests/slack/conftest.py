@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from slack_harness import Bot, MakeBot, start_bot
 
+from slack_bot.store import Database, open_database, sqlite_url
+
 
 @pytest.fixture
 async def make_bot(tmp_path: Path) -> AsyncIterator[MakeBot]:
@@ -25,3 +27,11 @@ async def make_bot(tmp_path: Path) -> AsyncIterator[MakeBot]:
 @pytest.fixture
 async def bot(make_bot: MakeBot) -> Bot:
     return await make_bot()
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    """The bot's database in an SQLite file of this test's own."""
+    db = await open_database(sqlite_url(tmp_path / "slack.sqlite3"))
+    yield db
+    await db.aclose()

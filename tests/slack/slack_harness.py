@@ -29,6 +29,7 @@ from shared_client.tools import ToolContext, get_tool
 from slack_bot.app import build_app
 from slack_bot.deps import Deps, slack_web_client
 from slack_bot.identity import IdentityStore
+from slack_bot.store import open_database, sqlite_url
 
 SANDBOX_URL = "http://sandbox.test/rest/v2"
 FAST_RETRIES = RetryPolicy(
@@ -339,6 +340,7 @@ async def start_bot(
     signing_secret: str = SIGNING_SECRET,
     api_key: str = "slack-test-owner",
     gate: asyncio.Event | None = None,
+    database_url: str | None = None,
 ) -> Bot:
     already_running = asyncio.all_tasks()
 
@@ -374,7 +376,10 @@ async def start_bot(
         cleanups.append(fast.client.aclose)
     cleanups.append(client.aclose)
     web_client = slack_web_client(bot_token, slack.api_url)  # the app's own client, retry handlers included
-    identities = IdentityStore(tmp_path / f"slack-{uuid.uuid4().hex[:6]}.sqlite3")
+    own_file = sqlite_url(tmp_path / f"slack-{uuid.uuid4().hex[:6]}.sqlite3")
+    database = await open_database(database_url or own_file)
+    cleanups.insert(0, database.aclose)  # last: after the app's leftover work is cancelled and done
+    identities = IdentityStore(database)
     deps = Deps(ctx, web_client, signing_secret, identities, response_url_prefixes=(slack.root,))
     app = build_app(deps)
     runner = web.AppRunner(app.web_app(path="/slack/events"))
@@ -384,10 +389,5 @@ async def start_bot(
     port = runner.addresses[0][1]
     http = aiohttp.ClientSession()
     cleanups.append(http.close)
-
-    async def close_identities() -> None:
-        identities.close()
-
-    cleanups.append(close_identities)
 
     return Bot(f"http://127.0.0.1:{port}/slack/events", slack, ctx, deps, http, signing_secret, db, cleanups)

@@ -12,6 +12,7 @@ from slack_harness import CHANNEL, Bot, sign
 
 from shared_client.tools import get_tool
 from slack_bot import ids
+from slack_bot.event_log import EventLog
 
 
 def values(**fields: dict[str, Any]) -> dict[str, Any]:
@@ -513,6 +514,24 @@ async def test_an_event_slack_sends_again_is_handled_once(bot: Bot) -> None:
     await bot.event({"type": "app_home_opened", "user": "UOWNER", "tab": "home"})
     await bot.slack.wait_for("views.publish", lambda c: c.args.get("user_id") == "UOWNER")
     assert [c.args.get("user_id") for c in bot.slack.of("views.publish")] == ["UALICE", "UOWNER"]
+
+
+async def test_an_event_claimed_by_a_replica_that_died_is_handled_by_a_later_retry(bot: Bot) -> None:
+    now = [1_700_000_000.0]
+    bot.deps.events = EventLog(bot.deps.identities.db, clock=lambda: now[0], stale_after=30)
+    body = bot.event_body({"type": "app_home_opened", "user": "UALICE", "tab": "home"})
+    event_id = json.loads(body)["event_id"]
+    assert await bot.deps.events.claim(event_id, "T1")  # another replica claimed it, then died
+    soon = await bot.event(body, retry_num=1)  # Slack's first retry: that replica may still be at it
+    assert soon.headers.get("x-slack-no-retry") == "1"
+    now[0] += 60
+    later = await bot.event(body, retry_num=2)  # a minute later: the claim is stale, taken over
+    assert later.status == 200 and "x-slack-no-retry" not in later.headers
+    await bot.slack.wait_for("views.publish", lambda c: c.args.get("user_id") == "UALICE")
+    now[0] += 10
+    last = await bot.event(body, retry_num=3)  # handled by this replica now (or still being handled)
+    assert last.headers.get("x-slack-no-retry") == "1"
+    assert len(bot.slack.of("views.publish")) == 1
 
 
 async def test_slack_429_is_retried(bot: Bot) -> None:

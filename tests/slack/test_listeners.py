@@ -23,6 +23,7 @@ from slack_bot.deps import Deps
 from slack_bot.identity import EMAIL, OVERRIDE, IdentityStore
 from slack_bot.listeners.commands import handle_command
 from slack_bot.origin import origin_of
+from slack_bot.store import Database
 
 PEOPLE = PeopleSnapshot(
     users=[
@@ -35,7 +36,7 @@ PEOPLE = PeopleSnapshot(
 )
 
 
-def fake_deps(tmp_path: Path, email: str | None = "sam@x.example") -> Deps:
+def fake_deps(database: Database, email: str | None = "sam@x.example") -> Deps:
     client = MagicMock()
     for method in (
         "views_open",
@@ -54,7 +55,7 @@ def fake_deps(tmp_path: Path, email: str | None = "sam@x.example") -> Deps:
     tools = MagicMock()
     tools.people.get = AsyncMock(return_value=PEOPLE)
     tools.people.is_fresh = MagicMock(return_value=True)
-    return Deps(tools, client, "secret", IdentityStore(tmp_path / "ids.sqlite3"))
+    return Deps(tools, client, "secret", IdentityStore(database))
 
 
 def command_body(text: str) -> dict[str, Any]:
@@ -69,8 +70,8 @@ def command_body(text: str) -> dict[str, Any]:
     }
 
 
-async def test_new_opens_the_create_modal_with_the_title(tmp_path: Path) -> None:
-    deps = fake_deps(tmp_path)
+async def test_new_opens_the_create_modal_with_the_title(database: Database) -> None:
+    deps = fake_deps(database)
     await handle_command(deps, command_body("new Ship the mugs"))
     view = deps.client.views_open.await_args.kwargs["view"]
     assert view["callback_id"] == ids.CREATE_MODAL
@@ -78,16 +79,16 @@ async def test_new_opens_the_create_modal_with_the_title(tmp_path: Path) -> None
     assert "Ship the mugs" in str(view)
 
 
-async def test_usage_goes_only_to_the_person_who_typed_it(tmp_path: Path) -> None:
-    deps = fake_deps(tmp_path)
+async def test_usage_goes_only_to_the_person_who_typed_it(database: Database) -> None:
+    deps = fake_deps(database)
     await handle_command(deps, command_body("frobnicate #1"))
     kwargs = deps.client.chat_postEphemeral.await_args.kwargs
     assert kwargs["user"] == "USAM" and kwargs["channel"] == "C1" and "frobnicate" in str(kwargs["blocks"])
     deps.client.chat_postMessage.assert_not_awaited()
 
 
-async def test_error_handler_tells_ultracarts_reason_ephemerally(tmp_path: Path) -> None:
-    deps = fake_deps(tmp_path)
+async def test_error_handler_tells_ultracarts_reason_ephemerally(database: Database) -> None:
+    deps = fake_deps(database)
     await report_error(
         deps, ToolError("UltraCart rejected the request: <bad> & worse"), command_body("show #1")
     )
@@ -95,15 +96,15 @@ async def test_error_handler_tells_ultracarts_reason_ephemerally(tmp_path: Path)
     assert "UltraCart rejected the request: &lt;bad&gt; &amp; worse" in text
 
 
-async def test_error_handler_hides_unexpected_errors(tmp_path: Path) -> None:
-    deps = fake_deps(tmp_path)
+async def test_error_handler_hides_unexpected_errors(database: Database) -> None:
+    deps = fake_deps(database)
     await report_error(deps, RuntimeError("token=xoxb-secret"), command_body("show #1"))
     text = str(deps.client.chat_postEphemeral.await_args.kwargs["blocks"])
     assert "xoxb-secret" not in text and "Something went wrong" in text
 
 
-async def test_identity_by_email_then_override(tmp_path: Path) -> None:
-    deps = fake_deps(tmp_path)
+async def test_identity_by_email_then_override(database: Database) -> None:
+    deps = fake_deps(database)
     actor = await identify(deps, "T1", "USAM")
     assert actor.user is not None and actor.user.user_id == 2 and actor.source == EMAIL
     assert not actor.is_credential_user
@@ -113,21 +114,20 @@ async def test_identity_by_email_then_override(tmp_path: Path) -> None:
     assert await deps.identities.slack_users_for("T1", 1) == ["USAM"]
 
 
-async def test_no_email_no_mapping(tmp_path: Path) -> None:
-    deps = fake_deps(tmp_path, email=None)
+async def test_no_email_no_mapping(database: Database) -> None:
+    deps = fake_deps(database, email=None)
     with pytest.raises(NotMapped, match="/task iam"):
         await identify(deps, "T1", "USAM")
 
 
-async def test_identity_store_groups(tmp_path: Path) -> None:
-    store = IdentityStore(tmp_path / "g.sqlite3")
+async def test_identity_store_groups(database: Database) -> None:
+    store = IdentityStore(database)
     await store.join("T1", "U1", 9)
     await store.join("T1", "U1", 9)
     await store.join("T1", "U1", 3)
     assert await store.groups("T1", "U1") == [3, 9]
     await store.leave("T1", "U1", 3)
     assert await store.groups("T1", "U1") == [9]
-    store.close()
 
 
 def test_origin_of_each_payload_shape() -> None:

@@ -15,6 +15,8 @@ import aiohttp
 from mock_slack import BOT_TOKEN, MockSlack
 from slack_harness import SIGNING_SECRET, SLACK_USERS, sign
 
+from tests.services import free_port
+
 
 async def _listening_port(proc: asyncio.subprocess.Process, seen: list[str]) -> int:
     """The port the bot says it listens on (it binds port 0 and reports the one it got); lines kept."""
@@ -154,3 +156,131 @@ def test_the_default_log_level_is_warning_like_the_mcp_server() -> None:
     from slack_bot.cli import build_parser
 
     assert build_parser().parse_args([]).log_level == "warning"
+
+
+async def test_an_unreachable_database_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+    url = f"postgresql+asyncpg://bot:hunter2-pg@127.0.0.1:{free_port()}/bot"
+    code, lines, called = await run_to_exit(
+        tmp_path, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, UC_WORKFLOW_DATABASE_URL=url
+    )
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(
+        "uc-workflow-slack: UC_WORKFLOW_DATABASE_URL: cannot open the Slack bot's database "
+        "postgresql+asyncpg://bot:***@127.0.0.1:"
+    )
+    assert "hunter2" not in lines[0] and "Traceback" not in lines[0]
+    assert called == []  # stopped before anything else started
+
+
+class BotProcess:
+    """One ``uc-workflow-slack`` process in HTTP mode (a replica), and signed requests to it."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, port: int, seen: list[str]) -> None:
+        self.proc, self.seen = proc, seen
+        self.url = f"http://127.0.0.1:{port}/slack/events"
+
+    @classmethod
+    async def start(cls, env: dict[str, str], cwd: Path) -> BotProcess:
+        command = [sys.executable, "-c", "import sys; from slack_bot.cli import main; sys.exit(main())"]
+        proc = await asyncio.create_subprocess_exec(
+            *command, "--port", "0", env=env, stderr=asyncio.subprocess.PIPE, cwd=cwd
+        )
+        seen: list[str] = []
+        try:
+            port = await asyncio.wait_for(_listening_port(proc, seen), 60)  # bounded: fail, not hang
+        except BaseException:
+            proc.kill()
+            await proc.wait()
+            raise
+        return cls(proc, port, seen)
+
+    async def post(self, http: aiohttp.ClientSession, body: bytes, content_type: str, **headers: str) -> str:
+        """Signed as Slack signs; the answer's X-Slack-No-Retry header ("" when absent)."""
+        ts = int(time.time())
+        headers.update({"Content-Type": content_type, "X-Slack-Request-Timestamp": str(ts)})
+        headers["X-Slack-Signature"] = sign(body, ts)
+        async with http.post(self.url, data=body, headers=headers) as response:
+            assert response.status == 200
+            return response.headers.get("X-Slack-No-Retry", "")
+
+    async def command(self, http: aiohttp.ClientSession, slack: MockSlack, user: str, text: str) -> None:
+        fields = {
+            "team_id": "T1",
+            "channel_id": "C0GENERAL",
+            "user_id": user,
+            "command": "/task",
+            "text": text,
+            "response_url": slack.response_url(f"r-{user}-{text}"),
+            "trigger_id": "trig.process",
+        }
+        await self.post(http, urllib.parse.urlencode(fields).encode(), "application/x-www-form-urlencoded")
+
+    async def stop(self) -> str:
+        if self.proc.returncode is None:
+            self.proc.terminate()
+        assert self.proc.stderr is not None
+        rest = await asyncio.wait_for(self.proc.stderr.read(), 15)
+        await asyncio.wait_for(self.proc.wait(), 15)
+        return "".join(self.seen) + rest.decode()
+
+
+def event_body(user: str, event_id: str) -> bytes:
+    return json.dumps(
+        {
+            "token": "legacy",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "event": {"type": "app_home_opened", "user": user, "tab": "home"},
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+        }
+    ).encode()
+
+
+async def test_two_replicas_on_one_postgresql_share_links_and_handle_each_event_once(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    slack = MockSlack(users=dict(SLACK_USERS))
+    await slack.start()
+    env = slack_env(
+        tmp_path,
+        slack,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        UC_WORKFLOW_DATABASE_URL=postgres_url,
+    )
+    replicas: list[BotProcess] = []
+    try:
+        # One after the other: the first seeds the sandbox file both use.
+        for _ in range(2):
+            replicas.append(await BotProcess.start(env, tmp_path))
+        a, b = replicas
+        async with aiohttp.ClientSession() as http:
+            # A link made through replica A ...
+            await a.command(http, slack, "USTRANGER", "iam sam@demo.example")
+            told = await slack.wait_for("chat.postEphemeral", lambda c: c.args.get("user") == "USTRANGER")
+            assert "You are *Sam" in told.text_of_blocks()
+            # ... is who they are through replica B (without it B could not tell: no e-mail match).
+            await b.command(http, slack, "USTRANGER", "iam")
+            again = await slack.wait_for(
+                "chat.postEphemeral", lambda c: c.args.get("user") == "USTRANGER", after=told.index + 1
+            )
+            text = again.text_of_blocks()
+            assert "You are *Sam" in text and "set with `/task iam`" in text
+
+            # One event, delivered to A, then again to B as Slack's retry: one App Home published.
+            body = event_body("UALICE", "EvTwoReplicas1")
+            assert await a.post(http, body, "application/json") == ""
+            await slack.wait_for("views.publish", lambda c: c.args.get("user_id") == "UALICE", timeout=30)
+            retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+            assert await b.post(http, body, "application/json", **retry) == "1"
+            # B does handle events of its own: once its publish is seen, B's dropped retry had its chance.
+            assert await b.post(http, event_body("UOWNER", "EvTwoReplicas2"), "application/json") == ""
+            await slack.wait_for("views.publish", lambda c: c.args.get("user_id") == "UOWNER", timeout=30)
+            assert [c.args.get("user_id") for c in slack.of("views.publish")] == ["UALICE", "UOWNER"]
+    finally:
+        texts = [await replica.stop() for replica in replicas]
+        await slack.stop()
+    for text in texts:
+        assert BOT_TOKEN not in text and SIGNING_SECRET not in text and "Traceback" not in text
