@@ -25,6 +25,7 @@ from shared_client.errors import (
     UltraCartError,
 )
 from shared_client.operations import GET_ATTACHMENT_UPLOAD_URL, UPLOAD_ATTACHMENT_BYTES
+from shared_client.redis_support import SharedStateUnavailable
 from shared_client.request_loop import WaitBeyondDeadline
 
 
@@ -203,6 +204,11 @@ def _describe(exc: UltraCartError) -> tuple[ErrorKind, str]:
         return (
             ErrorKind.UPSTREAM,
             f"UltraCart rejected the request{op}: {exc.message}. Nothing was changed.{ref}",
+        )
+    if isinstance(exc, SharedStateUnavailable):  # its message names the setting and says nothing was sent
+        return (
+            ErrorKind.UPSTREAM,
+            f"{exc.message}{op}. Start Redis or correct UC_WORKFLOW_REDIS_URL, then try again.",
         )
     if isinstance(exc, APIConnectionError):
         if not exc.request_sent:
