@@ -50,7 +50,8 @@ class RedisHeldLock(HeldLock):
         self._confirmed = self._loop.time()
         self.lost = False
         self.renewals = 0
-        """Renewals that succeeded (for tests: a lock kept past its TTL)."""
+        self.renewed = asyncio.Event()
+        """Set at each renewal that succeeded (tests clear it and wait: a lock kept past its TTL)."""
         self._renewing = asyncio.ensure_future(self._renew())
 
     def _expired(self) -> bool:
@@ -71,6 +72,7 @@ class RedisHeldLock(HeldLock):
                 continue  # Redis may be back at the next try, before the TTL runs out
             self._confirmed = self._loop.time()
             self.renewals += 1
+            self.renewed.set()
 
     async def ensure_held(self) -> None:
         """Renew the lock now (a full TTL for the write that follows), or LockLost when it is no longer
