@@ -177,6 +177,7 @@ async def test_redis_stopped_is_one_clear_error_from_a_write_tool(
         )
     assert client.requests_sent == sent  # nothing reached UltraCart
     assert info.value.kind is ErrorKind.UPSTREAM
+    assert info.value.write is None  # no request was made, write or not
     assert info.value.message == (
         f"UC_WORKFLOW_REDIS_URL: Redis at {redis_server.url} is unreachable (ConnectionError); uc-workflow "
         "shares its UltraCart gate, budget and locks there and does not fall back to per-machine pacing, so "

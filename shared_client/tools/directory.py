@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 REFRESH_ON_MISS_AFTER = 30.0  # seconds: lists younger than this are not fetched again on a miss
+SHARED_NEWER_BY = 1.0  # seconds: a shared copy this much newer than ours is another fetch, not ours read back
 
 
 @dataclass
@@ -98,7 +99,7 @@ class PeopleDirectory:
                 not refresh
                 or (
                     self._clock() - shared.fetched_at < REFRESH_ON_MISS_AFTER
-                    and (stale is None or shared.fetched_at > stale.fetched_at)
+                    and (stale is None or shared.fetched_at > stale.fetched_at + SHARED_NEWER_BY)
                 )
             ):
                 self._snapshot = shared

@@ -160,7 +160,9 @@ def _field_errors(exc: ValidationError) -> list[FieldError]:
 def from_api_error(exc: UltraCartError) -> ToolError:
     """What failed, UltraCart's own message, and what to do next. Never a stack trace or a secret."""
     kind, message = _describe(exc)
-    return ToolError(message, kind=kind, retry_after=getattr(exc, "retry_after", None), write=exc.is_write)
+    # Redis not answering stopped the call before any request: which request it would have been is moot.
+    write = None if isinstance(exc, SharedStateUnavailable) else exc.is_write
+    return ToolError(message, kind=kind, retry_after=getattr(exc, "retry_after", None), write=write)
 
 
 _CHANGE_NO_TASK = frozenset({GET_ATTACHMENT_UPLOAD_URL.operation_id, UPLOAD_ATTACHMENT_BYTES.operation_id})
