@@ -50,6 +50,11 @@ class HeldLock:
     """What holding a task's lock gives: :meth:`ensure_held`, to call right before writing. A file lock
     cannot be lost while its process lives, so this one always holds."""
 
+    @property
+    def lost(self) -> bool:
+        """Whether the lock was found to be no longer ours (so far: no round trip)."""
+        return False
+
     async def ensure_held(self) -> None:
         """Return if the lock is still ours; LockLost if it is not."""
 

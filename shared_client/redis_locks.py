@@ -22,7 +22,8 @@ from redis.exceptions import LockError, LockNotOwnedError, RedisError
 from shared_client.locks import FIRST_POLL, LOCK_TIMEOUT, MAX_POLL, HeldLock, LockLost, LockTimeout, lock_name
 from shared_client.redis_support import redis_client, unavailable
 
-REDIS_LOCK_TTL = 15.0  # seconds a lock outlives a holder that stopped renewing it (crashed)
+REDIS_LOCK_TTL = 15.0
+"""Seconds a lock outlives a holder that stopped renewing it (crashed); read when a lock is taken."""
 REDIS_LOCK_PREFIX = "uc-workflow:lock:"
 
 logger = logging.getLogger("uc_workflow.locks")
@@ -48,11 +49,19 @@ class RedisHeldLock(HeldLock):
         self._ttl = ttl
         self._loop = asyncio.get_running_loop()
         self._confirmed = self._loop.time()
-        self.lost = False
+        self._lost = asyncio.Event()
         self.renewals = 0
         self.renewed = asyncio.Event()
         """Set at each renewal that succeeded (tests clear it and wait: a lock kept past its TTL)."""
         self._renewing = asyncio.ensure_future(self._renew())
+
+    @property
+    def lost(self) -> bool:
+        return self._lost.is_set()
+
+    async def wait_lost(self) -> None:
+        """Until the lock is found lost (for tests)."""
+        await self._lost.wait()
 
     def _expired(self) -> bool:
         return self._loop.time() - self._confirmed >= self._ttl
@@ -63,11 +72,11 @@ class RedisHeldLock(HeldLock):
             try:
                 await self._lock.reacquire()  # token-checked: resets the TTL only if the key is still ours
             except LockNotOwnedError:
-                self.lost = True
+                self._lost.set()
                 return
             except (RedisError, OSError):
                 if self._expired():
-                    self.lost = True
+                    self._lost.set()
                     return
                 continue  # Redis may be back at the next try, before the TTL runs out
             self._confirmed = self._loop.time()
@@ -78,12 +87,12 @@ class RedisHeldLock(HeldLock):
         """Renew the lock now (a full TTL for the write that follows), or LockLost when it is no longer
         ours; Redis unreachable is SharedStateUnavailable (nothing may be written without the lock)."""
         if self.lost or self._expired():
-            self.lost = True
+            self._lost.set()
             raise LockLost(self._lock.name)
         try:
             await self._lock.reacquire()
         except LockNotOwnedError:
-            self.lost = True
+            self._lost.set()
             raise LockLost(self._lock.name) from None
         except (RedisError, OSError) as exc:
             raise unavailable(self._url, exc) from None
@@ -96,7 +105,7 @@ class RedisHeldLock(HeldLock):
         try:
             await self._lock.release()
         except LockNotOwnedError:
-            self.lost = True
+            self._lost.set()
         except LockError:
             pass  # not acquired: nothing to release
         except (RedisError, OSError) as exc:
@@ -125,17 +134,18 @@ async def redis_lock(
     url: str,
     *parts: str,
     max_wait: float = LOCK_TIMEOUT,
-    ttl: float = REDIS_LOCK_TTL,
+    ttl: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> AsyncIterator[RedisHeldLock]:
     """Exclusive across every machine using the Redis at ``url`` for the key made of ``parts`` (hashed).
 
     Tried without blocking (``SET NX PX``) with async waits between tries (5 ms backing off to 250 ms);
-    LockTimeout after ``max_wait`` seconds of ``clock``. Held, it is renewed every ``ttl / 3`` seconds; a
-    holder that dies lets it go within ``ttl``. Redis unreachable: SharedStateUnavailable. The release
-    runs to its end even when the holder is cancelled.
+    LockTimeout after ``max_wait`` seconds of ``clock``. Held, it is renewed every ``ttl / 3`` seconds
+    (default :data:`REDIS_LOCK_TTL`); a holder that dies lets it go within ``ttl``. Redis unreachable:
+    SharedStateUnavailable. The release runs to its end even when the holder is cancelled.
     """
+    ttl = REDIS_LOCK_TTL if ttl is None else ttl
     key = REDIS_LOCK_PREFIX + lock_name(*parts)
     lock = redis_client(url).lock(key, timeout=ttl, thread_local=False)
     token = uuid.uuid4().hex

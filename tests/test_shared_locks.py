@@ -10,6 +10,7 @@ within the lock's TTL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,14 +29,16 @@ from typing import Any
 import httpx
 import pytest
 
+from shared_client import redis_locks
 from shared_client.client import WorkflowClient
 from shared_client.locks import LockTimeout, lock_name
 from shared_client.pacing import BudgetSpec
-from shared_client.redis_locks import REDIS_LOCK_PREFIX, redis_lock
+from shared_client.redis_locks import REDIS_LOCK_PREFIX, RedisHeldLock, redis_lock
 from shared_client.redis_support import redis_client
 from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
 from shared_client.tools import ToolContext, get_tool
 from shared_client.tools.errors import ErrorKind, ToolError
+from shared_client.tools.writes import LOCK_LOST_DURING_WRITE
 from tests.conftest import FAST_RETRIES, SANDBOX_URL, StartSandbox
 from tests.services import RedisServer
 
@@ -162,6 +165,55 @@ async def test_a_lock_lost_while_held_writes_nothing_and_says_so(
     await setup.client.aclose()
 
 
+class StealDuringPut(httpx.AsyncBaseTransport):
+    """The sandbox in-process; while the PUT is on its way, the lock's key is taken over in Redis and the
+    PUT waits until the holder's renewal has found that out."""
+
+    def __init__(self, app: Any, redis_url: str, key: str, holds: list[RedisHeldLock]) -> None:
+        self._inner = SandboxTransport(app)
+        self._redis_url = redis_url
+        self._key = key
+        self._holds = holds
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            await redis_client(self._redis_url).set(self._key, b"another-writer", px=60_000)
+            await asyncio.wait_for(self._holds[0].wait_lost(), timeout=10)
+        return await self._inner.handle_async_request(request)
+
+
+async def test_a_lock_lost_during_the_put_is_reported_with_the_result(
+    db_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(SandboxConfig(db_path=db_path, rate_limit=None))
+    setup = ToolContext(
+        WorkflowClient(api_key="owner", base_url=SANDBOX_URL, transport=SandboxTransport(app)), redis_url=None
+    )
+    task_uuid = (await get_tool("create_task").run(setup, {"name": "Lost mid-PUT"})).to_data()["task"]["uuid"]
+    holds: list[RedisHeldLock] = []
+    original = redis_locks.redis_lock
+
+    @contextlib.asynccontextmanager
+    async def recorded(*args: Any, **options: Any) -> AsyncIterator[RedisHeldLock]:
+        async with original(*args, **options) as held:
+            holds.append(held)
+            yield held
+
+    monkeypatch.setattr(redis_locks, "redis_lock", recorded)
+    monkeypatch.setattr(redis_locks, "REDIS_LOCK_TTL", 0.6)  # renewed every 0.2 s
+    key = REDIS_LOCK_PREFIX + lock_name(SANDBOX_URL, task_uuid)
+    client = WorkflowClient(
+        api_key="owner", base_url=SANDBOX_URL, transport=StealDuringPut(app, redis_url, key, holds),
+        gate_key=uuid.uuid4().hex, budget=BudgetSpec.none(), retry_policy=FAST_RETRIES,
+    )  # fmt: skip
+    out = await get_tool("add_task_note").run(
+        ToolContext(client, redis_url=redis_url), {"task": task_uuid, "text": "sent before the loss was seen"}
+    )
+    assert LOCK_LOST_DURING_WRITE in (out.to_data().get("warnings") or [])
+    await client.aclose()
+    await setup.client.aclose()
+
+
 async def test_redis_stopped_is_one_clear_error_from_a_write_tool(
     redis_server: RedisServer, db_path: Path
 ) -> None:
@@ -191,6 +243,7 @@ async def test_redis_stopped_is_one_clear_error_from_a_write_tool(
 MACHINE = '''
 """One "machine": add notes to one task with the real tools, after a go signal."""
 import asyncio
+import contextlib
 import json
 import sys
 import time

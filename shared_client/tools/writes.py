@@ -32,6 +32,10 @@ RESERVED_PROPERTIES = frozenset({CREATE_TOKEN_PROPERTY, CHANGED_BY_PROPERTY})
 
 
 MAX_WRITE_ATTEMPTS = 3
+LOCK_LOST_DURING_WRITE = (
+    "This task's write lock expired while the change was being written (Redis did not renew it in time), "
+    "so another writer may have written at the same time. Check the task with get_task."
+)
 _SERVER_DERIVED = {"assigned_to_user", "assigned_to_group", "assigned_to_user_or_group", "task_context"}
 # What each of UltraCart's history entries is about (the sandbox's wording; UltraCart documents none).
 # An entry written during our write about a field we did not change means our whole-object PUT put back
@@ -164,7 +168,10 @@ async def read_modify_write(
                         raise
                     raise _after_a_write(exc) from None
                 if change_stuck(current, intended, saved):
-                    return saved, changes, overwrite_warnings(current, intended, saved)
+                    warnings = overwrite_warnings(current, intended, saved)
+                    if held.lost:  # found by the lock's renewal while the PUT was on its way
+                        warnings.append(LOCK_LOST_DURING_WRITE)
+                    return saved, changes, warnings
                 logger.warning(
                     "the change to task %s did not read back as written; applying it again", task_uuid
                 )
