@@ -43,12 +43,12 @@ class RedisHeldLock(HeldLock):
     """A Redis lock held: renewed every third of its TTL in the background; lost when a renewal finds
     another token (or none) under its key, or when no renewal succeeded for a whole TTL."""
 
-    def __init__(self, lock: RedisLock, url: str, ttl: float) -> None:
+    def __init__(self, lock: RedisLock, url: str, ttl: float, taken_at: float) -> None:
         self._lock = lock
         self._url = url
         self._ttl = ttl
         self._loop = asyncio.get_running_loop()
-        self._confirmed = self._loop.time()
+        self._confirmed = taken_at  # (loop time) when the last SET or renewal that succeeded was sent
         self._lost = asyncio.Event()
         self.renewals = 0
         self.renewed = asyncio.Event()
@@ -69,6 +69,7 @@ class RedisHeldLock(HeldLock):
     async def _renew(self) -> None:
         while True:
             await asyncio.sleep(self._ttl / 3)
+            sent = self._loop.time()
             try:
                 await self._lock.reacquire()  # token-checked: resets the TTL only if the key is still ours
             except LockNotOwnedError:
@@ -79,7 +80,7 @@ class RedisHeldLock(HeldLock):
                     self._lost.set()
                     return
                 continue  # Redis may be back at the next try, before the TTL runs out
-            self._confirmed = self._loop.time()
+            self._confirmed = max(self._confirmed, sent)
             self.renewals += 1
             self.renewed.set()
 
@@ -89,6 +90,7 @@ class RedisHeldLock(HeldLock):
         if self.lost or self._expired():
             self._lost.set()
             raise LockLost(self._lock.name)
+        sent = self._loop.time()
         try:
             await self._lock.reacquire()
         except LockNotOwnedError:
@@ -96,7 +98,7 @@ class RedisHeldLock(HeldLock):
             raise LockLost(self._lock.name) from None
         except (RedisError, OSError) as exc:
             raise unavailable(self._url, exc) from None
-        self._confirmed = self._loop.time()
+        self._confirmed = max(self._confirmed, sent)
 
     async def release(self) -> None:
         """Stop renewing and delete the key if it is still ours. Never raises: the work under the lock is
@@ -149,10 +151,14 @@ async def redis_lock(
     key = REDIS_LOCK_PREFIX + lock_name(*parts)
     lock = redis_client(url).lock(key, timeout=ttl, thread_local=False)
     token = uuid.uuid4().hex
+    loop = asyncio.get_running_loop()
     started = clock()
     try:
         delay = FIRST_POLL
-        while not await lock.acquire(blocking=False, token=token):
+        while True:
+            sent = loop.time()
+            if await lock.acquire(blocking=False, token=token):
+                break
             waited = clock() - started
             if waited >= max_wait:
                 raise LockTimeout(waited)
@@ -163,7 +169,7 @@ async def redis_lock(
         raise
     except (RedisError, OSError) as exc:
         raise unavailable(url, exc) from None
-    held = RedisHeldLock(lock, url, ttl)
+    held = RedisHeldLock(lock, url, ttl, taken_at=sent)
     try:
         yield held
     finally:
