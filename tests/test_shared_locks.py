@@ -28,14 +28,17 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from shared_client import redis_locks
 from shared_client.client import WorkflowClient
+from shared_client.commandline import bad_setting_message
 from shared_client.locks import LockTimeout, lock_name
 from shared_client.pacing import BudgetSpec
 from shared_client.redis_locks import REDIS_LOCK_PREFIX, RedisHeldLock, redis_lock
 from shared_client.redis_support import redis_client
 from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
+from shared_client.settings import Settings
 from shared_client.tools import ToolContext, get_tool
 from shared_client.tools.errors import ErrorKind, ToolError
 from shared_client.tools.writes import LOCK_LOST_DURING_WRITE
@@ -433,3 +436,13 @@ async def test_a_holder_killed_with_sigkill_lets_the_next_writer_go_on_within_th
     assert await note_texts(live.api, key, task_uuid) == ["after the crash"]
     # Within the lock's TTL (plus the command's own start-up): not the 30 s a lock that never expires costs.
     assert elapsed < HOLDER_TTL + 10.0, elapsed
+
+
+def test_a_redis_url_that_is_not_redis_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UC_WORKFLOW_REDIS_URL", "http://user:s3cret-pw@example.invalid/0")
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    message = bad_setting_message(info.value)
+    assert message == (
+        "setting UC_WORKFLOW_REDIS_URL: use a redis://, rediss:// or unix:// URL such as redis://127.0.0.1:6379/0"
+    )
