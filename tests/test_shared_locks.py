@@ -59,7 +59,7 @@ def fresh_parts() -> tuple[str, str]:
 
 async def test_a_redis_lock_is_exclusive_and_renewed_past_its_ttl(redis_url: str) -> None:
     parts = fresh_parts()
-    async with redis_lock(redis_url, *parts, ttl=1.0) as held:
+    async with redis_lock(redis_url, *parts, ttl=1.5) as held:
         for _ in range(4):  # four renewals, a third of the TTL apart: longer than the TTL itself
             held.renewed.clear()
             await asyncio.wait_for(held.renewed.wait(), timeout=10)
@@ -203,7 +203,7 @@ async def test_a_lock_lost_during_the_put_is_reported_with_the_result(
             yield held
 
     monkeypatch.setattr(redis_locks, "redis_lock", recorded)
-    monkeypatch.setattr(redis_locks, "REDIS_LOCK_TTL", 0.6)  # renewed every 0.2 s
+    monkeypatch.setattr(redis_locks, "REDIS_LOCK_TTL", 1.5)  # renewed every 0.5 s
     key = REDIS_LOCK_PREFIX + lock_name(SANDBOX_URL, task_uuid)
     client = WorkflowClient(
         api_key="owner", base_url=SANDBOX_URL, transport=StealDuringPut(app, redis_url, key, holds),
