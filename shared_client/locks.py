@@ -1,9 +1,12 @@
-"""A lock shared by every process of this machine, per task.
+"""A lock per task shared by every process of this machine (a file lock), or of every machine (Redis).
 
 UltraCart's writes are whole-object PUTs with no version field: two writers that read the same task and
 write it back erase each other's change. Within a process, writes to one task are serialized with an
-asyncio lock; across processes on one machine (the MCP server and the Slack bot side by side) this file
-lock makes each read-modify-write atomic.
+asyncio lock; across processes on one machine (the MCP server and the Slack bot side by side) the file
+lock of :func:`machine_lock` makes each read-modify-write atomic; across machines
+(``UC_WORKFLOW_REDIS_URL``) ``shared_client.redis_locks.redis_lock`` does. Holding either gives a
+:class:`HeldLock` whose ``ensure_held()`` the writer calls right before its PUT: a Redis lock can expire
+under a holder that is still working, and that is detected (:class:`LockLost`), never silently shared.
 
 A waiter never holds a thread: ``flock`` is tried without blocking (``LOCK_NB``) on the event loop, with
 short async waits between tries (a thread per waiter would starve the default pool, and with it every
@@ -27,8 +30,8 @@ except ImportError:  # pragma: no cover - Windows: in-process serialization only
     fcntl = None  # type: ignore[assignment]
 
 LOCK_TIMEOUT = 30.0  # seconds a write waits for another write to the same task
-_FIRST_POLL = 0.005
-_MAX_POLL = 0.25
+FIRST_POLL = 0.005
+MAX_POLL = 0.25
 
 
 class LockTimeout(Exception):
@@ -37,6 +40,28 @@ class LockTimeout(Exception):
     def __init__(self, waited: float) -> None:
         super().__init__(f"the lock was held for {waited:.0f} s")
         self.waited = waited
+
+
+class LockLost(Exception):
+    """A shared lock's TTL ran out while its holder was still working: another writer may hold it now."""
+
+
+class HeldLock:
+    """What holding a task's lock gives: :meth:`ensure_held`, to call right before writing. A file lock
+    cannot be lost while its process lives, so this one always holds."""
+
+    @property
+    def lost(self) -> bool:
+        """Whether the lock was found to be no longer ours (so far: no round trip)."""
+        return False
+
+    async def ensure_held(self) -> None:
+        """Return if the lock is still ours; LockLost if it is not."""
+
+
+def lock_name(*parts: str) -> str:
+    """The lock's name for ``parts``, hashed: it never holds a credential or a task's text."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
 
 def lock_dir() -> Path:
@@ -105,25 +130,25 @@ async def machine_lock(
     max_wait: float = LOCK_TIMEOUT,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> AsyncIterator[None]:
+) -> AsyncIterator[HeldLock]:
     """Exclusive across the processes of this machine for the key made of ``parts`` (hashed: the file
     name never holds a credential or a task's text). LockTimeout when another holder keeps it longer than
     ``max_wait`` seconds (of ``clock``); between tries, ``sleep`` backs off from 5 ms to 250 ms."""
-    name = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+    name = lock_name(*parts)
     started = clock()
     fd = await _open_lock_file(name)
     try:
-        delay = _FIRST_POLL
+        delay = FIRST_POLL
         while not _try_lock(fd):
             waited = clock() - started
             if waited >= max_wait:
                 raise LockTimeout(waited)
             await sleep(min(delay, max_wait - waited))
-            delay = min(delay * 2, _MAX_POLL)
+            delay = min(delay * 2, MAX_POLL)
     except BaseException:
         os.close(fd)
         raise
     try:
-        yield
+        yield HeldLock()
     finally:
         _release(fd)

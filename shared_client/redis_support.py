@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from redis import asyncio as aioredis
-
 from shared_client.errors import APIConnectionError
+
+if TYPE_CHECKING:
+    from redis import asyncio as aioredis
 
 __all__ = ["SharedStateUnavailable", "describe_redis", "redis_client", "unavailable"]
 
@@ -54,6 +56,8 @@ def unavailable(url: str, exc: BaseException, *, operation: str | None = None) -
 
 def redis_client(url: str) -> aioredis.Redis:
     """This event loop's client for ``url`` (made on first use; connections open lazily)."""
+    from redis import asyncio as aioredis  # here: a process that never uses Redis never imports it
+
     loop = asyncio.get_running_loop()
     with _guard:
         per_loop = _clients.get(loop)

@@ -85,6 +85,14 @@ class Settings(BaseSettings):
             raise ValueError(f"use an http(s) URL such as {constants.DEFAULT_BASE_URL}")
         return value
 
+    @field_validator("uc_workflow_redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked here, at start, not at the first write (redis-py's own error quotes the URL).
+        if value is not None and urlsplit(value.get_secret_value()).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("use a redis://, rediss:// or unix:// URL such as redis://127.0.0.1:6379/0")
+        return value
+
     @property
     def has_ultracart_credentials(self) -> bool:
         return self.ultracart_api_key is not None or self.ultracart_oauth_token is not None

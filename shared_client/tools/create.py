@@ -178,7 +178,7 @@ async def _create(ctx: ToolContext, params: CreateInput) -> CreateOutput:
             kind=ErrorKind.UNKNOWN_OUTCOME,
             write=True,
         )
-    remember_numbers(ctx, [created])
+    await remember_numbers(ctx, [created])
     return CreateOutput(task=detail(created))
 
 

@@ -1,5 +1,6 @@
-"""The people directory: UltraCart's assignable users and groups, cached, and turning the way people name
-each other (a name, an e-mail, an id, ``me``, ``unassigned``) into them."""
+"""The people directory: UltraCart's assignable users and groups, cached (in the process, and across
+replicas in Redis when ``UC_WORKFLOW_REDIS_URL`` is set), and turning the way people name each other (a
+name, an e-mail, an id, ``me``, ``unassigned``) into them."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from shared_client import constants
 from shared_client.client import WorkflowClient
 from shared_client.models import WorkflowGroup, WorkflowUser
 from shared_client.tools.errors import ToolInputError
 
+if TYPE_CHECKING:
+    from shared_client.shared_cache import SharedCache
+
 T = TypeVar("T")
 REFRESH_ON_MISS_AFTER = 30.0  # seconds: lists younger than this are not fetched again on a miss
+SHARED_NEWER_BY = 1.0  # seconds: a shared copy this much newer than ours is another fetch, not ours read back
 
 
 @dataclass
@@ -36,6 +41,8 @@ class PeopleDirectory:
     """Assignable users and groups, cached for a few minutes: a warm lookup costs no UltraCart call.
 
     Both lists are fetched together on a miss (all pages, 200 a page); concurrent misses share one fetch.
+    With a ``shared`` cache (Redis), a miss here reads the lists another replica stored before asking
+    UltraCart, and lists fetched here are stored there; they expire there when they expire here.
     """
 
     def __init__(
@@ -43,16 +50,39 @@ class PeopleDirectory:
         client: WorkflowClient,
         ttl: float = constants.PEOPLE_CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedCache | None = None,
     ) -> None:
         self._client = client
         self._ttl = ttl
         self._clock = clock
+        self._shared = shared
         self._snapshot: PeopleSnapshot | None = None
         self._lock = asyncio.Lock()
 
     def is_fresh(self, snapshot: PeopleSnapshot | None = None) -> bool:
+        """Whether ``snapshot`` (default: this process's) is young enough to use: no Redis asked."""
         snap = snapshot or self._snapshot
         return snap is not None and self._clock() - snap.fetched_at < self._ttl
+
+    async def _load_shared(self) -> PeopleSnapshot | None:
+        """The lists another replica stored, if fresh (their age carried over to this process's clock)."""
+        if self._shared is None:
+            return None
+        found = await self._shared.load_people(self._ttl)
+        if found is None:
+            return None
+        people, age = found
+        snapshot = PeopleSnapshot(people.users, people.groups, people.my_user_id, self._clock() - age)
+        return snapshot if self.is_fresh(snapshot) else None
+
+    async def cached(self) -> PeopleSnapshot | None:
+        """A fresh snapshot without asking UltraCart: this process's, else the shared cache's; else None."""
+        if self._snapshot is not None and self.is_fresh():
+            return self._snapshot
+        shared = await self._load_shared()
+        if shared is not None:
+            self._snapshot = shared
+        return shared
 
     async def get(self, *, refresh: bool = False) -> PeopleSnapshot:
         if not refresh and self._snapshot is not None and self.is_fresh():
@@ -62,9 +92,27 @@ class PeopleDirectory:
             # Someone else may have refreshed while we waited.
             if self._snapshot is not None and self._snapshot is not stale and self.is_fresh():
                 return self._snapshot
+            shared = await self._load_shared()
+            # A refresh (someone was not found) takes another replica's lists only when they are newer
+            # than ours and too young to be worth fetching again.
+            if shared is not None and (
+                not refresh
+                or (
+                    self._clock() - shared.fetched_at < REFRESH_ON_MISS_AFTER
+                    and (stale is None or shared.fetched_at > stale.fetched_at + SHARED_NEWER_BY)
+                )
+            ):
+                self._snapshot = shared
+                return shared
             users, my_user_id = await self._client.list_all_users()
             groups = await self._client.list_all_groups()
             self._snapshot = PeopleSnapshot(users, groups, my_user_id, self._clock())
+            if self._shared is not None:
+                from shared_client.shared_cache import SharedPeople
+
+                await self._shared.store_people(
+                    SharedPeople(users=users, groups=groups, my_user_id=my_user_id), self._ttl
+                )
             return self._snapshot
 
     async def resolve(self, pick: Callable[[PeopleSnapshot], T]) -> T:

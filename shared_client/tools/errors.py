@@ -25,6 +25,7 @@ from shared_client.errors import (
     UltraCartError,
 )
 from shared_client.operations import GET_ATTACHMENT_UPLOAD_URL, UPLOAD_ATTACHMENT_BYTES
+from shared_client.redis_support import SharedStateUnavailable
 from shared_client.request_loop import WaitBeyondDeadline
 
 
@@ -159,7 +160,9 @@ def _field_errors(exc: ValidationError) -> list[FieldError]:
 def from_api_error(exc: UltraCartError) -> ToolError:
     """What failed, UltraCart's own message, and what to do next. Never a stack trace or a secret."""
     kind, message = _describe(exc)
-    return ToolError(message, kind=kind, retry_after=getattr(exc, "retry_after", None), write=exc.is_write)
+    # Redis not answering stopped the call before any request: which request it would have been is moot.
+    write = None if isinstance(exc, SharedStateUnavailable) else exc.is_write
+    return ToolError(message, kind=kind, retry_after=getattr(exc, "retry_after", None), write=write)
 
 
 _CHANGE_NO_TASK = frozenset({GET_ATTACHMENT_UPLOAD_URL.operation_id, UPLOAD_ATTACHMENT_BYTES.operation_id})
@@ -203,6 +206,11 @@ def _describe(exc: UltraCartError) -> tuple[ErrorKind, str]:
         return (
             ErrorKind.UPSTREAM,
             f"UltraCart rejected the request{op}: {exc.message}. Nothing was changed.{ref}",
+        )
+    if isinstance(exc, SharedStateUnavailable):  # its message names the setting and says nothing was sent
+        return (
+            ErrorKind.UPSTREAM,
+            f"{exc.message}{op}. Start Redis or correct UC_WORKFLOW_REDIS_URL, then try again.",
         )
     if isinstance(exc, APIConnectionError):
         if not exc.request_sent:

@@ -64,9 +64,10 @@ async def _get_me(ctx: ToolContext, _params: NoInput) -> MeOutput:
 
     Return the UltraCart user behind the current credential (user_id, name, e-mail when known). Use it
     to learn who 'me' is before assigning or searching 'my' tasks."""
-    # A warm people cache already knows who "me" is (assignment_users carries my_user_id): no call.
-    if ctx.people.is_fresh():
-        snapshot = await ctx.people.get()
+    # A warm people cache (this process's or, with Redis, another replica's) already knows who "me" is
+    # (assignment_users carries my_user_id): no call.
+    snapshot = await ctx.people.cached()
+    if snapshot is not None:
         cached = snapshot.user_by_id(snapshot.my_user_id)
         if cached is not None:
             return MeOutput(me=person(cached))

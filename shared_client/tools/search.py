@@ -341,7 +341,7 @@ async def _search(ctx: ToolContext, params: SearchInput) -> SearchOutput:
             else offset + len(tasks)
         )
         total = result_set.total_records if result_set else None
-    remember_numbers(ctx, tasks)
+    await remember_numbers(ctx, tasks)
     return SearchOutput(
         **task_list(tasks, params.detail),
         total=total,

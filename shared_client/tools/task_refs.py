@@ -81,10 +81,16 @@ TaskRef = Annotated[
 # --------------------------------------------------------------------------- reference → uuid
 
 
-def remember_numbers(ctx: ToolContext, tasks: list[WorkflowTask]) -> None:
+async def remember_numbers(ctx: ToolContext, tasks: list[WorkflowTask]) -> None:
+    """Keep the number → uuid of ``tasks`` in hand; the ones new to this process go to the shared cache
+    too (with Redis), so no replica spends a call on them again. A warm map asks Redis nothing."""
+    new: dict[int, str] = {}
     for task in tasks:
-        if task.global_task_number is not None and task.workflow_task_uuid:
-            ctx.task_numbers[task.global_task_number] = task.workflow_task_uuid
+        number, task_uuid = task.global_task_number, task.workflow_task_uuid
+        if number is not None and task_uuid and ctx.task_numbers.get(number) != task_uuid:
+            ctx.task_numbers[number] = new[number] = task_uuid
+    if new and ctx.shared_cache is not None:
+        await ctx.shared_cache.remember_tasks(new)
 
 
 async def fetch_task(ctx: ToolContext, task_uuid: str, *, shared: bool = True) -> WorkflowTask:
@@ -114,9 +120,14 @@ async def resolve_task_uuid(ctx: ToolContext, ref: str) -> str:
     number = reference.number
     if number in ctx.task_numbers:
         return ctx.task_numbers[number]
+    if ctx.shared_cache is not None:
+        known = await ctx.shared_cache.task_uuid(number)
+        if known:
+            ctx.task_numbers[number] = known
+            return known
     everything = WorkflowTasksRequest()
     first = await ctx.client.search_tasks(everything, limit=100, offset=0, sort="-global_task_number")
-    remember_numbers(ctx, first.tasks or [])
+    await remember_numbers(ctx, first.tasks or [])
     if number in ctx.task_numbers:
         return ctx.task_numbers[number]
     newest = max((t.global_task_number or 0 for t in first.tasks or []), default=0)
@@ -124,12 +135,12 @@ async def resolve_task_uuid(ctx: ToolContext, ref: str) -> str:
         guess = await ctx.client.search_tasks(
             everything, limit=5, offset=max(0, newest - number - 2), sort="-global_task_number"
         )
-        remember_numbers(ctx, guess.tasks or [])
+        await remember_numbers(ctx, guess.tasks or [])
         if number in ctx.task_numbers:
             return ctx.task_numbers[number]
         # Numbering has gaps: walk the pages (bounded by the account's size).
         async for task in ctx.client.iter_tasks(everything, sort="-global_task_number"):
-            remember_numbers(ctx, [task])
+            await remember_numbers(ctx, [task])
             if task.global_task_number == number:
                 return task.workflow_task_uuid or ""
             if (task.global_task_number or 0) < number:

@@ -38,7 +38,7 @@ async def _get_task(ctx: ToolContext, params: TaskRefInput) -> TaskOutput:
     attachments), attachments and history. `task` is its uuid or its number ('#1042')."""
     task_uuid = await resolve_task_uuid(ctx, params.task)
     task = await fetch_task(ctx, task_uuid)
-    remember_numbers(ctx, [task])
+    await remember_numbers(ctx, [task])
     return TaskOutput(task=detail(task))
 
 
@@ -69,7 +69,7 @@ async def _tasks_for_object(ctx: ToolContext, params: ObjectInput) -> ObjectTask
     or storefront; object_id: its id. Example: {'object_type': 'order', 'object_id': 'DEMO-0001234'}."""
     page = await ctx.client.get_tasks_by_object(params.object_type, params.object_id)
     tasks = page.tasks or []
-    remember_numbers(ctx, tasks)
+    await remember_numbers(ctx, tasks)
     return ObjectTasksOutput(
         object_type=params.object_type,
         object_id=params.object_id,

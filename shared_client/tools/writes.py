@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from shared_client.errors import UltraCartError
-from shared_client.locks import LOCK_TIMEOUT, LockTimeout, held_within, machine_lock
+from shared_client.locks import LOCK_TIMEOUT, HeldLock, LockLost, LockTimeout, held_within, machine_lock
 from shared_client.models import Property, WorkflowTask, parse_uc_datetime
 from shared_client.tools.context import ToolContext
 from shared_client.tools.directory import Assignee, PeopleSnapshot, resolve_assignee, resolve_group
@@ -31,6 +32,10 @@ RESERVED_PROPERTIES = frozenset({CREATE_TOKEN_PROPERTY, CHANGED_BY_PROPERTY})
 
 
 MAX_WRITE_ATTEMPTS = 3
+LOCK_LOST_DURING_WRITE = (
+    "This task's write lock expired while the change was being written (Redis did not renew it in time), "
+    "so another writer may have written at the same time. Check the task with get_task."
+)
 _SERVER_DERIVED = {"assigned_to_user", "assigned_to_group", "assigned_to_user_or_group", "task_context"}
 # What each of UltraCart's history entries is about (the sandbox's wording; UltraCart documents none).
 # An entry written during our write about a field we did not change means our whole-object PUT put back
@@ -116,16 +121,30 @@ def overwrite_warnings(before: WorkflowTask, intended: WorkflowTask, saved: Work
     return warnings
 
 
+def task_write_lock(
+    ctx: ToolContext, task_uuid: str, max_wait: float
+) -> AbstractAsyncContextManager[HeldLock]:
+    """The lock every writer of this task shares: in Redis when ``ctx.redis_url`` is set (every machine),
+    else this machine's file lock (every process using the same ``UC_WORKFLOW_STATE_DIR``)."""
+    if ctx.redis_url:
+        from shared_client.redis_locks import redis_lock
+
+        return redis_lock(ctx.redis_url, ctx.client.base_url, task_uuid, max_wait=max_wait)
+    return machine_lock(ctx.client.base_url, task_uuid, max_wait=max_wait)
+
+
 async def read_modify_write(
     ctx: ToolContext, task_uuid: str, mutate: Callable[[WorkflowTask], list[str]]
 ) -> tuple[WorkflowTask, list[str], list[str]]:
     """GET the whole task, apply ``mutate`` to a copy, PUT it back: every field, note, attachment,
     property and tag that ``mutate`` did not touch is sent back unchanged.
 
-    Writes to one task are serialized in the process (asyncio lock) and on the machine (file lock), so the
-    MCP server and the Slack bot never erase each other's change; the read happens right before the write.
-    The PUT's answer is checked: a change that did not stick is re-applied to the fresh task (bounded), and
-    a change by a writer elsewhere that our write replaced is reported. Returns (task, changes, warnings).
+    Writes to one task are serialized in the process (asyncio lock) and across processes (the machine's
+    file lock, or Redis's across machines), so the MCP server and the Slack bot never erase each other's
+    change; the read happens right before the write, and the lock is checked to be still ours right before
+    the PUT (a Redis lock that expired under us writes nothing). The PUT's answer is checked: a change that
+    did not stick is re-applied to the fresh task (bounded), and a change by a writer elsewhere that our
+    write replaced is reported. Returns (task, changes, warnings).
     """
     # Each wait for another writer is bounded by the lock's timeout and what is left of the call's deadline.
     remaining = ctx.client.remaining_time()
@@ -133,7 +152,7 @@ async def read_modify_write(
     try:
         async with (
             held_within(ctx.task_lock(task_uuid), max_wait),
-            machine_lock(ctx.client.base_url, task_uuid, max_wait=max_wait),
+            task_write_lock(ctx, task_uuid, max_wait) as held,
         ):
             for attempt in range(MAX_WRITE_ATTEMPTS):
                 try:
@@ -142,13 +161,17 @@ async def read_modify_write(
                     changes = mutate(intended)
                     if not changes:
                         return current, [], []
+                    await _still_held(held, task_uuid, attempt)
                     saved = (await ctx.client.update_task(task_uuid, intended)).task or intended
                 except (ToolError, UltraCartError) as exc:
                     if attempt == 0:
                         raise
                     raise _after_a_write(exc) from None
                 if change_stuck(current, intended, saved):
-                    return saved, changes, overwrite_warnings(current, intended, saved)
+                    warnings = overwrite_warnings(current, intended, saved)
+                    if held.lost:  # found by the lock's renewal while the PUT was on its way
+                        warnings.append(LOCK_LOST_DURING_WRITE)
+                    return saved, changes, warnings
                 logger.warning(
                     "the change to task %s did not read back as written; applying it again", task_uuid
                 )
@@ -164,6 +187,19 @@ async def read_modify_write(
         kind=ErrorKind.CONFLICT,
         write=True,
     )
+
+
+async def _still_held(held: HeldLock, task_uuid: str, attempt: int) -> None:
+    """The lock must still be ours to PUT: another writer may hold an expired one's key by now."""
+    try:
+        await held.ensure_held()
+    except LockLost:
+        written = "nothing was written" if attempt == 0 else "this attempt was not sent"
+        raise ToolError(
+            f"The write lock on task {task_uuid} expired before the change was sent (another writer may "
+            f"hold it now), so {written}; try again.",
+            kind=ErrorKind.CONFLICT,
+        ) from None
 
 
 def _after_a_write(exc: ToolError | UltraCartError) -> ToolError:

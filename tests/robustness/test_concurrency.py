@@ -27,6 +27,7 @@ import pytest
 from robust_support import OWNER_KEY, ROBUST_RETRIES, SANDBOX_URL, MakeRig, clean_environment, new_client
 
 from shared_client.client import WorkflowClient
+from shared_client.locks import HeldLock
 from shared_client.pacing import BudgetSpec
 from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
 from shared_client.tools import ToolContext, get_tool
@@ -295,8 +296,8 @@ async def test_two_contexts_in_one_process_are_serialized_by_the_machine_lock(ma
 
 
 @contextlib.asynccontextmanager
-async def no_lock(*_parts: str, **_options: object) -> AsyncIterator[None]:
-    yield
+async def no_lock(*_parts: str, **_options: object) -> AsyncIterator[HeldLock]:
+    yield HeldLock()
 
 
 async def lockless_run(make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
