@@ -42,7 +42,7 @@ logger = logging.getLogger("uc_workflow.client")
 DEFAULT_HOLDER_TTL = 10.0  # seconds a crashed holder keeps the gate
 DEFAULT_WAITER_TTL = 3.0  # seconds a crashed waiter keeps its place
 _HEAD_POLL = 0.0005
-_HEAD_MAX_POLL = 0.002
+_HEAD_MAX_POLL = 0.001
 _QUEUED_POLL = 0.005
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
@@ -328,9 +328,10 @@ class RedisGateBackend:
                     raise GateWait(max(0.0, allowed or 0.0))
                 if outranked():
                     raise Outranked
-                pause = delay if place == 1 else _QUEUED_POLL
+                near = place <= 2  # first, or next: it polls often, so the gate is never left idle
+                pause = delay if near else _QUEUED_POLL
                 await asyncio.sleep(pause if left is None else min(pause, left))
-                delay = min(delay * 2, _HEAD_MAX_POLL) if place == 1 else _HEAD_POLL
+                delay = min(delay * 2, _HEAD_MAX_POLL) if near else _HEAD_POLL
         finally:
             if not done:
                 await self._abandon(scripts, token)

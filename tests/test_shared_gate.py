@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,8 +28,10 @@ from shared_client.factory import build_backend
 from shared_client.gate_files import FileGateBackend
 from shared_client.gate_redis import RedisGateBackend
 from shared_client.pacing import (
+    Budget,
     BudgetSpec,
     BudgetWait,
+    CredentialGate,
     Gate,
     GateBackend,
     GateWait,
@@ -513,3 +516,59 @@ def test_the_settings_choose_where_the_gate_lives(tmp_path: Path, redis_url: str
     from shared_client.pacing import LocalBackend
 
     assert isinstance(backend(Settings(uc_workflow_redis_url=redis_url), gate_key="mine"), LocalBackend)
+
+
+# --------------------------------------------------------------------------- this process only
+
+
+async def test_in_one_process_interactive_calls_go_before_background_ones() -> None:
+    gate = CredentialGate(Budget(BudgetSpec.none()))
+    order: list[str] = []
+    async with Holder(gate) as holder:
+        tasks = [
+            await enter(gate, "background 1", order, Priority.BACKGROUND),
+            await enter(gate, "interactive 1", order),
+            await enter(gate, "background 2", order, Priority.BACKGROUND),
+            await enter(gate, "interactive 2", order),
+        ]
+        await holder.release()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    assert order == ["interactive 1", "interactive 2", "background 1", "background 2"]
+
+
+async def test_in_one_process_background_spends_at_most_its_share() -> None:
+    now = [0.0]
+    gate = CredentialGate(Budget(BudgetSpec(limits=((10, 3600.0),)), clock=lambda: now[0]))
+    for _ in range(2):  # 20% of 10
+        async with gate.slot(priority=Priority.BACKGROUND):
+            pass
+    with background(), pytest.raises(BudgetWait) as info:
+        async with gate.slot(remaining=lambda: 60.0):
+            pytest.fail("a third background request in a share of two")
+    assert info.value.wait == pytest.approx(1800.0)
+    async with gate.slot(remaining=lambda: 0.0):
+        pass
+
+
+async def test_two_event_loops_of_one_process_exclude_each_other(tmp_path: Path) -> None:
+    # flock belongs to an open file: each loop opens its own, or two loops would both "hold" it.
+    backend = FileGateBackend(tmp_path, uuid.uuid4().hex, BudgetSpec.none())
+    held, done = threading.Event(), threading.Event()
+
+    async def hold_in_other_loop() -> None:
+        async with Gate(backend).slot():
+            held.set()
+            await asyncio.to_thread(done.wait, 10)
+
+    thread = threading.Thread(target=asyncio.run, args=(hold_in_other_loop(),))
+    thread.start()
+    try:
+        assert await asyncio.to_thread(held.wait, 10)
+        with pytest.raises(GateWait):
+            async with Gate(backend).slot(remaining=lambda: 0.0):
+                pytest.fail("two loops held the gate at once")
+    finally:
+        done.set()
+        await asyncio.to_thread(thread.join, 10)
+    async with Gate(backend).slot(remaining=lambda: 1.0):
+        pass
