@@ -45,6 +45,7 @@ from shared_client.pacing import (
     Priority,
     rate_limited_period,
 )
+from shared_client.redis_support import SharedStateUnavailable
 
 try:
     import fcntl
@@ -195,7 +196,14 @@ class FileGateBackend:
             fd = self._fds.get(loop)
         if fd is not None:
             return fd
-        fd = await asyncio.to_thread(self._open)  # settings' first read and mkdir touch the disk
+        try:
+            fd = await asyncio.to_thread(self._open)  # mkdir and open touch the disk
+        except OSError as exc:
+            raise SharedStateUnavailable(
+                f"UC_WORKFLOW_STATE_DIR: the shared gate cannot be kept in {self.gate_path.parent.parent} "
+                f"({type(exc).__name__}); make it writable or point UC_WORKFLOW_STATE_DIR elsewhere, so "
+                "nothing was sent"
+            ) from None
         with self._guard:
             if loop in self._fds:  # unreachable: the loop's queue lets one waiter here at a time
                 os.close(fd)

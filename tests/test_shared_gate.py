@@ -572,3 +572,21 @@ async def test_two_event_loops_of_one_process_exclude_each_other(tmp_path: Path)
         await asyncio.to_thread(thread.join, 10)
     async with Gate(backend).slot(remaining=lambda: 1.0):
         pass
+
+
+async def test_a_state_directory_that_cannot_be_used_is_a_clear_error(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return httpx.Response(200, json=OPEN_COUNT)
+
+    client = _client(Shared("dir", str(blocked)), handler)
+    with pytest.raises(SharedStateUnavailable) as info:
+        await client.get_open_count()
+    assert info.value.message.startswith(
+        f"UC_WORKFLOW_STATE_DIR: the shared gate cannot be kept in {blocked}"
+    )
+    assert info.value.request_sent is False and sent == []
