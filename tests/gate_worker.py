@@ -3,9 +3,9 @@
 - ``hold KIND WHERE FP TTL``: take the gate (KIND ``dir``: WHERE is a state directory; ``redis``: a URL;
   TTL the Redis holder's / waiter's TTL), say ``held`` on stdout and keep it until killed.
 - ``wait KIND WHERE FP TTL``: queue for the gate (someone else holds it), say ``held`` if it ever gets it.
-- ``calls BASE_URL COUNT LIMIT KEY``: COUNT distinct ``get_assignment_users`` calls, four at a time, through a client on the
-  gate the environment's settings choose (``UC_WORKFLOW_STATE_DIR`` / ``UC_WORKFLOW_REDIS_URL``) with a
-  budget of LIMIT an hour; prints ``{"ok": N, "refused": M}``.
+- ``calls BASE_URL COUNT LIMIT KEY``: COUNT distinct ``get_assignment_users`` calls, four at a time,
+  through a client for KEY on the gate the environment's settings choose (``UC_WORKFLOW_STATE_DIR`` /
+  ``UC_WORKFLOW_REDIS_URL``) with a budget of LIMIT an hour; prints ``{"ok": N, "refused": M}``.
 """
 
 from __future__ import annotations
