@@ -10,7 +10,11 @@ Where the gate lives is a backend (``GateBackend``), chosen by ``shared_gate_for
 ``shared_client.gate_files`` (every process using one ``UC_WORKFLOW_STATE_DIR``, the default),
 ``shared_client.gate_redis`` (every machine using one ``UC_WORKFLOW_REDIS_URL``), or this process only
 (``gate_for``: an explicit gate key, as tests and the embedded sandbox pass). In front of any backend a
-process keeps its own priority queue per event loop (``Gate``), so only its first waiter asks the backend.
+process keeps its own priority queue per event loop (``Gate``), so only its first waiter asks the backend:
+within a process calls go in priority then arrival order, and across processes each process's first
+waiter takes its turn in the backend's queue in the same order (so a busy process does not starve a quiet
+one). A process's background waiter already in the backend's queue gives way when an interactive call of
+its own process arrives.
 """
 
 from __future__ import annotations
