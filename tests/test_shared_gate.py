@@ -374,7 +374,7 @@ async def test_a_process_killed_holding_the_gate_does_not_block_the_others(share
         worker.kill()
         worker.wait(10)
     # The directory's flock goes with its holder; Redis's holder key within its TTL.
-    assert took < (0.5 if shared.kind == "dir" else ttl + 1.0)
+    assert took < (2.0 if shared.kind == "dir" else ttl + 2.0)  # the directory has no TTL to wait out
 
 
 async def test_a_process_killed_waiting_in_the_queue_does_not_block_the_others(shared: Shared) -> None:
@@ -395,7 +395,7 @@ async def test_a_process_killed_waiting_in_the_queue_does_not_block_the_others(s
             worker.kill()
             worker.wait(10)
     assert order == ["after"]
-    assert took < (0.5 if shared.kind == "dir" else ttl + 1.0)
+    assert took < (2.0 if shared.kind == "dir" else ttl + 2.0)  # the directory has no TTL to wait out
 
 
 async def test_processes_on_one_key_send_one_at_a_time_within_one_budget(
