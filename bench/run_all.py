@@ -29,6 +29,7 @@ BENCHMARKS = (
     "sdk_compare",
     "slack_latency",
     "sandbox_scale",
+    "shared_gate",
 )
 
 

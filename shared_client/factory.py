@@ -41,9 +41,32 @@ def _without_userinfo(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def check_redis(url: str) -> None:
+    """ConfigurationError unless Redis at ``url`` answers a PING: said once at start, in one line, rather
+    than on each call. Synchronous: commands call it before any event loop runs."""
+    import redis
+
+    from shared_client.redis_support import describe_redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=2.0)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        raise ConfigurationError(
+            f"UC_WORKFLOW_REDIS_URL: Redis at {describe_redis(url)} does not answer ({type(exc).__name__}); "
+            "start it, or unset UC_WORKFLOW_REDIS_URL to share the gate through UC_WORKFLOW_STATE_DIR "
+            "on this machine only"
+        ) from None
+    finally:
+        client.close()
+
+
 def build_backend(settings: Settings | None = None, *, force_sandbox: bool = False) -> Backend:
-    """The client ``settings`` (default: this process's) call for; ConfigurationError when it cannot work."""
+    """The client ``settings`` (default: this process's) call for; ConfigurationError when it cannot work
+    (Redis set in ``UC_WORKFLOW_REDIS_URL`` and not answering, included)."""
     settings = settings or current_settings()
+    if settings.redis_url:
+        check_redis(settings.redis_url)
     if settings.uses_sandbox(force_sandbox):
         import sqlite3
         import uuid
@@ -84,6 +107,7 @@ def build_backend(settings: Settings | None = None, *, force_sandbox: bool = Fal
         oauth_token=token,
         base_url=settings.ultracart_base_url,
         call_deadline=settings.uc_workflow_call_deadline,
+        settings=settings,
     )
     return Backend(
         client=client,

@@ -39,11 +39,13 @@ from shared_client.operations import Operation
 from shared_client.pacing import (
     BudgetSpec,
     BudgetWait,
-    CredentialGate,
+    Gate,
     GateWait,
     credential_fingerprint,
     gate_for,
+    shared_gate_for,
 )
+from shared_client.redis_support import SharedStateUnavailable
 from shared_client.retry import (
     Outcome,
     RetryPolicy,
@@ -52,7 +54,7 @@ from shared_client.retry import (
     retry_delay,
     should_retry,
 )
-from shared_client.settings import configured_secrets
+from shared_client.settings import Settings, configured_secrets, current_settings
 
 __all__ = ["DEFAULT_CALL_DEADLINE", "RequestLoop", "WaitBeyondDeadline"]
 
@@ -130,9 +132,12 @@ class RequestLoop:
     """Sends requests to UltraCart: one credential, its process-wide gate, retries and error mapping.
 
     Pass ``api_key`` (a simple key) or ``oauth_token``. ``transport`` lets tests and the embedded sandbox
-    plug in below the client. ``budget`` sets the client-side request budget; ``gate_key`` chooses which
-    process-wide gate (one in flight at a time) this client shares: by default every client with the same
-    base URL and credential shares one.
+    plug in below the client. ``budget`` sets the client-side request budget. The gate (one request in
+    flight at a time, the budget) is shared by every client with the same base URL and credential in every
+    process using ``settings``' state (default ``current_settings()``): in ``UC_WORKFLOW_REDIS_URL`` when
+    set, else in ``UC_WORKFLOW_STATE_DIR`` (``pacing.shared_gate_for``). ``gate_key`` instead names a gate
+    of this process only (tests, the embedded sandbox). Requests made within ``pacing.background()`` queue
+    behind interactive ones and spend at most the budget's background share.
 
     ``call_deadline`` bounds how long one call may wait for UltraCart (the budget, retries): a wait that
     would end past it fails at once instead. Within ``call_scope()`` (one tool call) every request shares
@@ -150,6 +155,7 @@ class RequestLoop:
         budget: BudgetSpec | None = None,
         retry_policy: RetryPolicy | None = None,
         gate_key: str | None = None,
+        settings: Settings | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -189,7 +195,12 @@ class RequestLoop:
         self._http_client: httpx.AsyncClient | None = None
         self.fingerprint = gate_key or credential_fingerprint(self.base_url, credential)
         """Names this client's credential in shared state (gate, budget, caches) without holding it."""
-        self._gate: CredentialGate = gate_for(self.fingerprint, budget or BudgetSpec())
+        spec = budget or BudgetSpec()
+        self._gate: Gate = (
+            gate_for(gate_key, spec)
+            if gate_key
+            else shared_gate_for(self.fingerprint, spec, settings or current_settings())
+        )
         self._policy = retry_policy or RetryPolicy()
         self._rng = rng or random.Random()
         self._sleep = sleep
@@ -290,10 +301,16 @@ class RequestLoop:
             error: UltraCartError
             started = time.perf_counter()
             try:
-                async with self._gate.slot(remaining=remaining, sleep=self._sleep):
+                async with self._gate.slot(remaining=remaining, sleep=self._sleep) as held:
                     self.requests_sent += 1
                     response = await self._http.send(request)
                     await response.aread()
+                    if outcome_for_status(response.status_code) is Outcome.RATE_LIMITED:
+                        # Told to the gate on its way out: the shared budget is written by its holder.
+                        held.rate_limited = _redacted_message(response, self._secrets)[0]
+            except SharedStateUnavailable as exc:
+                exc.operation = operation
+                raise
             except BudgetWait as spent:
                 raise _budget_spent(operation, spent) from None
             except GateWait:
@@ -344,7 +361,6 @@ class RequestLoop:
                 error = self._status_error(operation, response)
                 if outcome is Outcome.RATE_LIMITED:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                    self._gate.budget.note_rate_limited(error.message)
             if not should_retry(
                 outcome, idempotent=idempotent, retries_done=retries_done, policy=self._policy
             ):
