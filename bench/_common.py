@@ -15,6 +15,7 @@ import functools
 import logging
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -340,3 +341,39 @@ def mcp_server_params(
             command=PYTHON, args=[*python_flags, "-m", "server", *extra_args], env=env, cwd=str(ROOT)
         )
     return StdioServerParameters(command=MCP_COMMAND, args=list(extra_args), env=env, cwd=str(ROOT))
+
+
+# --------------------------------------------------------------------------- Redis
+
+
+@contextlib.contextmanager
+def redis() -> Iterator[str | None]:
+    """A Redis URL for the shared-state rows: CI's (``UC_WORKFLOW_TEST_REDIS_URL``), else a private
+    ``redis-server`` from PATH on a free loopback port, else None (those rows are skipped)."""
+    given = os.environ.get("UC_WORKFLOW_TEST_REDIS_URL")
+    if given:
+        yield given
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="uc-bench-redis-") as tmp:
+        port = free_port()
+        process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=tmp,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert process.stdout is not None
+        for line in process.stdout:  # it says when it is ready
+            if "Ready to accept connections" in line:
+                break
+        process.stdout.close()
+        try:
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            process.terminate()
+            process.wait(timeout=10)

@@ -30,6 +30,7 @@ BENCHMARKS = (
     "slack_latency",
     "sandbox_scale",
     "shared_gate",
+    "team",
 )
 
 

@@ -15,15 +15,12 @@ Run: ``python bench/team.py`` (``--quick``: fewer runs). Redis rows need ``redis
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncio
 
-from bench._common import PYTHON, ROOT, Sandbox, Table, bench_main, clean_env, free_port, median, ms, sandbox
+from bench._common import PYTHON, ROOT, Sandbox, Table, bench_main, clean_env, median, ms, redis, sandbox
 from bench.burst import CALLS, _calls, _uuids
 
 WORKER = str(Path(__file__).resolve().parent / "_team_worker.py")
@@ -39,37 +36,6 @@ PROCESSES = 3
 FLOOD_PROCESSES = 4
 BUDGET = (60, 60.0)  # requests per seconds, for the sandbox and the clients: UltraCart's, scaled down
 FLOOD_SECONDS = 12.0
-
-
-@contextlib.contextmanager
-def redis() -> Iterator[str | None]:
-    """A Redis URL: the CI's, else a private ``redis-server``, else None."""
-    given = os.environ.get("UC_WORKFLOW_TEST_REDIS_URL")
-    if given:
-        yield given
-        return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        yield None
-        return
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="uc-bench-redis-") as tmp:
-        process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", tmp],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert process.stdout is not None
-        for line in process.stdout:
-            if "Ready to accept connections" in line:
-                break
-        process.stdout.close()
-        try:
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
 
 
 def _env(state: Path, redis_url: str | None) -> dict[str, str]:
@@ -168,12 +134,12 @@ def budget_run(sb: Sandbox, envs: list[dict[str, str]]) -> dict[str, Any]:
 def run(quick: bool = False) -> list[Table]:
     runs = 1 if quick else 3
     first = Table(
-        f"8. Team burst — {CALLS} calls over {PROCESSES} processes at once on one key (429 for concurrency)",
+        f"11. Team burst — {CALLS} calls over {PROCESSES} processes at once on one key (429 for concurrency)",
         ["placement", "latency", "runs", "wall ms (median)", "serialized sum ms", "ratio", "errors",
          "429 served", "max in flight"],
     )  # fmt: skip
     second = Table(
-        f"9. Team budget — {FLOOD_PROCESSES} processes flooding one key for {FLOOD_SECONDS:.0f} s, "
+        f"12. Team budget — {FLOOD_PROCESSES} processes flooding one key for {FLOOD_SECONDS:.0f} s, "
         f"budget {BUDGET[0]} per {BUDGET[1]:.0f} s (the sandbox's too)",
         ["placement", "requests admitted", "the budget allows", "errors", "429 served"],
     )

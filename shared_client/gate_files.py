@@ -17,8 +17,14 @@ Under the state directory, for a credential's fingerprint ``fp`` (a hash: no sec
 Within a process, ``pacing.Gate`` queues its own callers first, so only its first waiter polls here.
 Everything is a few syscalls on small local files without fsync, done on the event loop (as the write
 locks' non-blocking ``flock`` tries are) except the directories' creation at first use, in a thread.
-Waiters poll with non-blocking ``flock`` tries: the first two tickets every 0.5 ms rising to 1 ms, the
-others every 5 ms.
+
+Handing the gate on: on Linux each ticket's waiter also listens on a datagram socket in the abstract
+namespace (``\0uc-workflow-gate-<the ticket's random part>``: no file, no path length limit), bound before
+its ticket is renamed into place; whoever releases the gate (or leaves the queue) sends one byte to the
+first two tickets' sockets, so the next waiter tries the gate at once instead of at its next poll. A lost
+or refused wake-up costs only time: waiters still poll, the first two every 10 ms and the others every
+50 ms (where there are no such sockets, or processes in other network namespaces share the directory:
+every 0.5–1 ms and 5 ms, as before wake-ups).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ import json
 import logging
 import os
 import secrets
+import socket
+import sys
 import threading
 import time
 import weakref
@@ -59,6 +67,10 @@ logger = logging.getLogger("uc_workflow.client")
 _HEAD_POLL = 0.0005
 _HEAD_MAX_POLL = 0.001
 _QUEUED_POLL = 0.005
+_WOKEN_HEAD_POLL = 0.010  # with wake-ups, polling is only the fallback
+_WOKEN_QUEUED_POLL = 0.050
+_WAKE_PREFIX = "\0uc-workflow-gate-"
+_WAKES = sys.platform.startswith("linux")  # abstract-namespace Unix sockets
 _BUDGET_SIZE = 4096
 
 
@@ -79,20 +91,71 @@ def _unlock(fd: int) -> None:
     fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def _wake_socket() -> tuple[str, socket.socket | None]:
+    """A random token and, on Linux, a non-blocking datagram socket bound to its abstract name."""
+    for _ in range(3):
+        token = secrets.token_hex(6)
+        if not _WAKES:
+            return token, None
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        try:
+            sock.bind(_WAKE_PREFIX + token)
+        except OSError:  # taken (another token will do) or refused: poll instead
+            sock.close()
+            continue
+        return token, sock
+    return secrets.token_hex(6), None
+
+
+def wake(ticket_names: list[str]) -> None:
+    """One byte to each ticket's socket: "try the gate now". Never blocks, never fails."""
+    if not _WAKES or not ticket_names:
+        return
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.setblocking(False)
+            for name in ticket_names:
+                with contextlib.suppress(OSError):  # gone, or its buffer full: it wakes anyway
+                    sock.sendto(b"!", _WAKE_PREFIX + name.rsplit("-", 1)[-1])
+    except OSError:
+        pass
+
+
 class _Ticket:
-    """This process's place in the machine's queue, flocked for as long as it waits."""
+    """This process's place in the machine's queue, flocked for as long as it waits, and the socket it
+    is woken on."""
 
     def __init__(self, directory: Path, priority: Priority) -> None:
-        self.name = f"{int(priority)}-{time.time_ns():020d}-{secrets.token_hex(6)}"
+        token, self.wake_socket = _wake_socket()
+        self.name = f"{int(priority)}-{time.time_ns():020d}-{token}"
         temporary = directory / f".{self.name}"
-        self.fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            self.fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except BaseException:
+            self._close_socket()
+            raise
         try:
             _try_lock(self.fd)  # a file nobody else has opened: taken at once
-            os.rename(temporary, directory / self.name)
+            os.rename(temporary, directory / self.name)  # the socket is bound before anyone sees it
         except BaseException:
             os.close(self.fd)
+            self._close_socket()
             raise
         self.path = directory / self.name
+
+    def _close_socket(self) -> None:
+        if self.wake_socket is not None:
+            self.wake_socket.close()
+
+    async def pause(self, seconds: float) -> None:
+        """Until woken or ``seconds`` pass."""
+        if self.wake_socket is None:
+            await asyncio.sleep(seconds)
+            return
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(loop.sock_recv(self.wake_socket, 64), seconds)
 
     def close(self) -> None:
         """Unlinked before it is unlocked (closing unlocks): nobody finds it unlocked and alive."""
@@ -102,6 +165,7 @@ class _Ticket:
             pass
         finally:
             os.close(self.fd)
+            self._close_socket()
 
 
 def _dead(path: Path) -> bool:
@@ -162,6 +226,7 @@ class _FileHold:
             logger.warning("The shared budget in the state directory could not be written (%s)", exc)
         finally:
             _unlock(self._fd)  # synchronous: no cancellation can leave the gate held
+            self._backend.wake_next()
 
 
 class FileGateBackend:
@@ -218,6 +283,10 @@ class FileGateBackend:
         except FileNotFoundError:
             return []
 
+    def wake_next(self) -> None:
+        """The gate is free (or the first waiter left): the first two tickets try it now."""
+        wake(self._waiting()[:2])
+
     def _ahead(self, ticket: _Ticket) -> int:
         """Live tickets ahead of ``ticket``: the first two ahead are checked (dead ones removed on the
         way), any further ones are counted as they are (they are checked once they come near)."""
@@ -237,11 +306,14 @@ class FileGateBackend:
             return _FileHold(self, fd)  # nobody queued and the gate free: the common case, no ticket
         allowed = remaining()
         ticket = _Ticket(self.queue_dir, priority)
+        woken = ticket.wake_socket is not None
+        acquired = False
         try:
-            delay = _HEAD_POLL
+            delay = _WOKEN_HEAD_POLL if woken else _HEAD_POLL
             while True:
                 ahead = self._ahead(ticket)
                 if ahead == 0 and _try_lock(fd):
+                    acquired = True
                     return _FileHold(self, fd)
                 left = remaining()
                 if left is not None and left <= 0:
@@ -249,8 +321,13 @@ class FileGateBackend:
                 if outranked():
                     raise Outranked
                 near = ahead <= 1  # first, or next: it polls often, so the gate is never left idle
-                pause = delay if near else _QUEUED_POLL
-                await asyncio.sleep(pause if left is None else min(pause, left))
-                delay = min(delay * 2, _HEAD_MAX_POLL) if near else _HEAD_POLL
+                if woken:
+                    pause = _WOKEN_HEAD_POLL if near else _WOKEN_QUEUED_POLL
+                else:
+                    pause = delay if near else _QUEUED_POLL
+                    delay = min(delay * 2, _HEAD_MAX_POLL) if near else _HEAD_POLL
+                await ticket.pause(pause if left is None else min(pause, left))
         finally:
             ticket.close()
+            if not acquired:  # it may have been first: whoever is first now need not wait for a poll
+                self.wake_next()

@@ -590,3 +590,24 @@ async def test_a_state_directory_that_cannot_be_used_is_a_clear_error(tmp_path: 
         f"UC_WORKFLOW_STATE_DIR: the shared gate cannot be kept in {blocked}"
     )
     assert info.value.request_sent is False and sent == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="wake-ups use Linux's abstract sockets")
+async def test_a_released_gate_wakes_the_next_process_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Polls an hour apart: only the wake-up sent on release can let the waiter in within the test.
+    import shared_client.gate_files as gate_files
+
+    monkeypatch.setattr(gate_files, "_WOKEN_HEAD_POLL", 3600.0)
+    monkeypatch.setattr(gate_files, "_WOKEN_QUEUED_POLL", 3600.0)
+    shared = Shared("dir", str(tmp_path / "state"))
+    order: list[str] = []
+    async with Holder(shared.gate()) as holder:
+        first = await enter(shared.gate(), "first", order)
+        await until(lambda: _queued_is(shared, 1), "the first waiter to queue")
+        second = await enter(shared.gate(), "second", order)
+        await until(lambda: _queued_is(shared, 2), "the second waiter to queue")
+        await holder.release()
+        await asyncio.wait_for(asyncio.gather(first, second), 10)
+    assert order == ["first", "second"]
