@@ -23,7 +23,6 @@ import asyncio
 import logging
 import secrets
 import threading
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -166,6 +165,9 @@ def _binding(reply: Sequence[Any]) -> Binding:
     return Binding(float(wait), float(period), background_share=background == "1")
 
 
+_SCRIPTS_ATTRIBUTE = "_uc_workflow_gate_scripts"
+
+
 class _Scripts:
     def __init__(self, client: aioredis.Redis) -> None:
         self.enter: AsyncScript = client.register_script(_ENTER)
@@ -281,7 +283,6 @@ class RedisGateBackend:
                 name = f"{'background ' if background == '1' else ''}{capacity:g}/{period:g}"
                 self.buckets += [name, str(capacity), repr(float(period)), background]
         self.longest_period = max((period for _, period in spec.limits), default=0.0)
-        self._scripts: weakref.WeakKeyDictionary[aioredis.Redis, _Scripts] = weakref.WeakKeyDictionary()
         self._guard = threading.Lock()
 
     def now(self) -> str:
@@ -290,9 +291,12 @@ class RedisGateBackend:
     def _scripts_for(self) -> _Scripts:
         client = redis_client(self.url)  # this event loop's
         with self._guard:
-            scripts = self._scripts.get(client)
-            if scripts is None:
-                scripts = self._scripts[client] = _Scripts(client)
+            # Kept on the client, not in a dict keyed by it: the scripts hold their client, so such a
+            # key would never be dropped (nor the client, its connections and its event loop).
+            scripts = getattr(client, _SCRIPTS_ATTRIBUTE, None)
+            if not isinstance(scripts, _Scripts):
+                scripts = _Scripts(client)
+                setattr(client, _SCRIPTS_ATTRIBUTE, scripts)
             return scripts
 
     async def enter(

@@ -11,7 +11,7 @@ import asyncio
 import threading
 import weakref
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from shared_client.errors import APIConnectionError
 
@@ -35,13 +35,14 @@ class SharedStateUnavailable(APIConnectionError):
 
 
 def describe_redis(url: str) -> str:
-    """The URL fit for a message: any password dropped."""
+    """The URL fit for a message: any password dropped, the one in ``user:password@`` and the query's
+    (redis-py also takes ``?password=...``: the query, options only, is left out whole)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    netloc = parts.netloc
+    if parts.password is not None:
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    return f"{parts.scheme}://{netloc}{parts.path}"
 
 
 def unavailable(url: str, exc: BaseException, *, operation: str | None = None) -> SharedStateUnavailable:
@@ -60,6 +61,10 @@ def redis_client(url: str) -> aioredis.Redis:
 
     loop = asyncio.get_running_loop()
     with _guard:
+        # A client's connections hold its loop, so the weak key never dies by itself: the clients of a
+        # closed loop (each asyncio.run) are dropped here, and the garbage collector closes their sockets.
+        for closed in [other for other in _clients if other.is_closed()]:
+            del _clients[closed]
         per_loop = _clients.get(loop)
         if per_loop is None:
             per_loop = _clients[loop] = {}

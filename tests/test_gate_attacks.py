@@ -1,0 +1,78 @@
+"""The shared gate and budget (issue 11) under attack or bad luck: each test is a defect found by trying
+to break ``pacing``, ``gate_files`` and ``gate_redis``, fixed, and kept here so it stays fixed."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+import uuid
+import warnings
+
+import pytest
+import redis
+
+from shared_client.factory import check_redis
+from shared_client.gate_redis import RedisGateBackend
+from shared_client.pacing import BudgetSpec, Gate
+from shared_client.redis_support import SharedStateUnavailable
+from shared_client.settings import ConfigurationError
+from tests.services import RedisServer
+
+
+def _connected_clients(url: str) -> int:
+    raw = redis.Redis.from_url(url)
+    try:
+        return int(raw.info("clients")["connected_clients"])
+    finally:
+        raw.close()
+
+
+def test_a_closed_event_loop_s_redis_connections_are_not_kept(redis_server: RedisServer) -> None:
+    """Every ``asyncio.run`` (a CLI command, a test, a script calling the client in a loop) used to leave
+    its event loop, its Redis client and an open connection to Redis behind for good: the per-loop and
+    per-client dictionaries were weak-keyed, but their values (the client, its scripts) hold the key."""
+    gate = Gate(RedisGateBackend(redis_server.url, uuid.uuid4().hex, BudgetSpec.none()))
+
+    async def one_request() -> None:
+        async with gate.slot():
+            pass
+
+    before = _connected_clients(redis_server.url)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # the dropped connections' sockets
+        for _ in range(12):
+            asyncio.run(one_request())
+        gc.collect()
+    deadline = time.monotonic() + 10
+    while (extra := _connected_clients(redis_server.url) - before) > 1:  # the last loop's may stay
+        if time.monotonic() > deadline:
+            pytest.fail(f"{extra} connections to Redis are still open after 12 event loops closed")
+        time.sleep(0.01)
+
+
+QUERY_PASSWORD = "hunter2-in-the-query"
+
+
+async def test_a_password_in_the_redis_url_s_query_is_not_shown(redis_server: RedisServer) -> None:
+    """redis-py takes ``?password=...`` as well as ``user:password@``; only the latter was dropped from
+    the messages that name the Redis URL."""
+    raw = redis.Redis.from_url(redis_server.url)
+    raw.config_set("requirepass", QUERY_PASSWORD)
+    raw.close()
+    url = f"{redis_server.url}?password={QUERY_PASSWORD}"
+    authenticated = redis.Redis.from_url(url)
+    assert authenticated.ping()  # the query's password is the one Redis wants: a real secret
+    authenticated.close()
+    redis_server.stop()
+
+    with pytest.raises(SharedStateUnavailable) as unreachable:
+        async with Gate(RedisGateBackend(url, uuid.uuid4().hex, BudgetSpec.none())).slot():
+            pytest.fail("the gate was taken with Redis stopped")
+    assert "UC_WORKFLOW_REDIS_URL" in str(unreachable.value)
+    assert QUERY_PASSWORD not in str(unreachable.value)
+
+    with pytest.raises(ConfigurationError) as refused:
+        check_redis(url)
+    assert "UC_WORKFLOW_REDIS_URL" in str(refused.value)
+    assert QUERY_PASSWORD not in str(refused.value)
