@@ -189,6 +189,7 @@ class _FileHold:
         self._backend = backend
         self._fd = fd
         self._buckets: BucketSet | None = None
+        self._others: dict[str, object] = {}  # levels of periods this process's spec has not
 
     def _load(self) -> BucketSet:
         if self._buckets is None:
@@ -202,6 +203,7 @@ class _FileHold:
                     logger.warning("The shared budget in the state directory was unreadable; starting afresh")
             if isinstance(state, dict):
                 buckets.load(state)
+                self._others = {str(name): value for name, value in state.items()}
             self._buckets = buckets
         return self._buckets
 
@@ -218,7 +220,8 @@ class _FileHold:
                     buckets.take(now, priority)
                 if period is not None:
                     buckets.fill(now, period)
-                data = json.dumps(buckets.state()).encode()
+                # Kept whole: another process's spec may have periods this one has not.
+                data = json.dumps({**self._others, **buckets.state()}).encode()
                 os.pwrite(self._fd, data.ljust(_BUDGET_SIZE), 0)
                 if len(data) > _BUDGET_SIZE:  # a spec of many buckets: the file is as long as it needs
                     os.ftruncate(self._fd, len(data))

@@ -31,7 +31,16 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from shared_client.pacing import Binding, BudgetSpec, GateWait, Hold, Outranked, Priority, rate_limited_period
+from shared_client.pacing import (
+    Binding,
+    BudgetSpec,
+    GateWait,
+    Hold,
+    Outranked,
+    Priority,
+    bucket_name,
+    rate_limited_period,
+)
 from shared_client.redis_support import redis_client, unavailable
 
 __all__ = ["DEFAULT_HOLDER_TTL", "DEFAULT_WAITER_TTL", "RedisGateBackend"]
@@ -280,7 +289,7 @@ class RedisGateBackend:
         self.buckets: list[str] = []
         for limits, background in ((spec.limits, "0"), (spec.background_limits(), "1")):
             for capacity, period in limits:
-                name = f"{'background ' if background == '1' else ''}{capacity:g}/{period:g}"
+                name = bucket_name(period, background=background == "1")  # pacing.BucketSet's names
                 self.buckets += [name, str(capacity), repr(float(period)), background]
         self.longest_period = max((period for _, period in spec.limits), default=0.0)
         self._guard = threading.Lock()

@@ -139,6 +139,11 @@ class Binding:
     background_share: bool = False
 
 
+def bucket_name(period: float, *, background: bool) -> str:
+    """A bucket's level in shared state: ``"3600"``, ``"background 3600"`` (the same for every spec)."""
+    return f"{'background ' if background else ''}{period:g}"
+
+
 class BucketSet:
     """The budget's arithmetic, one implementation: the in-process ``Budget`` and the state-directory
     backend use it as is; ``gate_redis`` says the same in Lua. ``now`` is any clock's reading."""
@@ -150,10 +155,12 @@ class BucketSet:
         ]
 
     def _named(self) -> Iterator[tuple[str, LeakyBucket]]:
+        # Named by period, not capacity: a process with a smaller budget (``WorkflowClient(budget=...)``)
+        # counts the same requests, and holds them to its own capacity.
         for bucket in self.normal:
-            yield f"{bucket.capacity:g}/{bucket.period:g}", bucket
+            yield bucket_name(bucket.period, background=False), bucket
         for bucket in self.background:
-            yield f"background {bucket.capacity:g}/{bucket.period:g}", bucket
+            yield bucket_name(bucket.period, background=True), bucket
 
     def binding(self, now: float, priority: Priority) -> Binding:
         normal = max(((b.wait_time(now), b.period) for b in self.normal), default=(0.0, 0.0))
@@ -180,7 +187,7 @@ class BucketSet:
         return {name: [bucket.level, bucket.updated] for name, bucket in self._named()}
 
     def load(self, state: Mapping[str, object]) -> None:
-        """Levels from ``state()``; buckets it does not name (another process's spec) start empty."""
+        """Levels from ``state()``; buckets it does not name (a period no process used yet) start empty."""
         for name, bucket in self._named():
             value = state.get(name)
             if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int | float) for v in value):

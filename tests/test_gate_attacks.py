@@ -14,10 +14,13 @@ import redis
 
 from shared_client.factory import check_redis
 from shared_client.gate_redis import RedisGateBackend
-from shared_client.pacing import BudgetSpec, Gate
+from shared_client.pacing import BudgetSpec, BudgetWait, Gate
 from shared_client.redis_support import SharedStateUnavailable
 from shared_client.settings import ConfigurationError
 from tests.services import RedisServer
+from tests.test_shared_gate import Shared, shared
+
+__all__ = ["shared"]  # the fixture: each test that takes it runs on a state directory and on Redis
 
 
 def _connected_clients(url: str) -> int:
@@ -76,3 +79,24 @@ async def test_a_password_in_the_redis_url_s_query_is_not_shown(redis_server: Re
         check_redis(url)
     assert "UC_WORKFLOW_REDIS_URL" in str(refused.value)
     assert QUERY_PASSWORD not in str(refused.value)
+
+
+async def _send(gate: Gate) -> None:
+    async with gate.slot(remaining=lambda: 1.0):  # a budget wait longer than 1 s: BudgetWait at once
+        pass
+
+
+async def test_processes_with_different_budgets_still_count_each_other_s_requests(shared: Shared) -> None:
+    """A script run with a smaller budget than the server's (``WorkflowClient(budget=...)``) used to keep
+    a budget of its own: buckets were named by capacity, so neither saw the other's requests (and in the
+    state directory each one's write dropped the other's levels), and together they spent more than
+    UltraCart allows. Levels are now shared by period; each process holds them to its own capacity."""
+    small = shared.gate(BudgetSpec(limits=((2, 3600.0),), background_share=1.0))
+    large = shared.gate(BudgetSpec(limits=((3, 3600.0),), background_share=1.0))
+    await _send(small)
+    await _send(small)
+    await _send(large)  # the third of the hour: room for it in the larger budget only
+    with pytest.raises(BudgetWait):
+        await _send(large)
+    with pytest.raises(BudgetWait):
+        await _send(small)
