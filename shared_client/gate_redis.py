@@ -28,8 +28,7 @@ from typing import Any
 
 from redis import asyncio as aioredis
 from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from shared_client.pacing import (
     Binding,
@@ -53,7 +52,10 @@ _HEAD_POLL = 0.0005
 _HEAD_MAX_POLL = 0.001
 _QUEUED_POLL = 0.005
 
-_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+# Redis away, or answering with an error: out of memory (maxmemory with noeviction), a read-only replica
+# after a failover, a user not allowed scripts. Either way the gate cannot be kept (SharedStateUnavailable
+# before a request is sent), and once one is sent its answer still reaches its caller.
+_UNREACHABLE = (RedisError, OSError)
 
 # The budget's arithmetic (pacing.BucketSet). A bucket spec is 4 arguments from BUCKETS on: name,
 # capacity, period, background (1) or not (0). Levels live in the hash as "<name>|l" and "<name>|t".
@@ -132,6 +134,12 @@ _LEAVE = (
     + """
 local now = clock(ARGV[2])
 local priority, sent, fill = tonumber(ARGV[3]), ARGV[4] == '1', tonumber(ARGV[5])
+-- Freed first: a Redis out of memory refuses the HSETs below (the script stops there) but not a DEL.
+local still = 0
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  still = 1
+end
 if sent or fill then
   for i = 7, #ARGV, 4 do
     local name, capacity, per, bg = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3] == '1'
@@ -142,11 +150,7 @@ if sent or fill then
   end
   redis.call('PEXPIRE', KEYS[2], math.floor((tonumber(ARGV[6]) + 60) * 1000))
 end
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
+return still
 """
 )
 

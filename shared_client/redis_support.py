@@ -46,11 +46,22 @@ def describe_redis(url: str) -> str:
 
 
 def unavailable(url: str, exc: BaseException, *, operation: str | None = None) -> SharedStateUnavailable:
-    """The one message for Redis not answering (the exception's own text may quote the URL: not used)."""
+    """The one message for Redis not answering, or answering with an error (out of memory, a read-only
+    replica, a user not allowed scripts); the exception's own text may quote the URL: not used."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    if isinstance(exc, RedisError) and not isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        what = (
+            f"refused uc-workflow's commands ({type(exc).__name__}); give it memory to spare (maxmemory), "
+            "point the URL at a writable primary and let its user run scripts"
+        )
+    else:
+        what = f"is unreachable ({type(exc).__name__})"
     return SharedStateUnavailable(
-        f"UC_WORKFLOW_REDIS_URL: Redis at {describe_redis(url)} is unreachable ({type(exc).__name__}); "
-        "uc-workflow shares its UltraCart gate, budget and locks there and does not fall back to "
-        "per-machine pacing, so nothing was sent",
+        f"UC_WORKFLOW_REDIS_URL: Redis at {describe_redis(url)} {what}; uc-workflow shares its UltraCart "
+        "gate, budget and locks there and does not fall back to per-machine pacing, so nothing was sent",
         operation=operation,
     )
 

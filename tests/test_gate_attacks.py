@@ -100,3 +100,32 @@ async def test_processes_with_different_budgets_still_count_each_other_s_request
         await _send(large)
     with pytest.raises(BudgetWait):
         await _send(small)
+
+
+async def test_a_redis_out_of_memory_frees_the_gate_and_is_a_clear_error(redis_server: RedisServer) -> None:
+    """Redis answering with an error (out of memory under ``maxmemory`` with its default noeviction, a
+    read-only replica after a failover) used to escape as redis-py's own exception: on the way out of a
+    request whose answer was in (the caller lost it, and might send the write again), with the gate left
+    held for its TTL; and on the way in, as an error naming no setting."""
+    fingerprint = uuid.uuid4().hex
+    raw = redis.Redis.from_url(redis_server.url)
+    gate = Gate(RedisGateBackend(redis_server.url, fingerprint, BudgetSpec(), holder_ttl=60.0))
+    async with gate.slot():
+        raw.config_set("maxmemory", 1)  # every write that needs memory refused from now on
+    # Left without an error (the answer reaches its caller), and freed now, not in 60 s: the script
+    # frees the gate first (Redis refuses a script's HSET under maxmemory, not its DEL, and once a
+    # script has written it lets it finish).
+    assert not raw.exists(f"uc-workflow:{{{fingerprint}}}:holder")  # freed now, not in 60 s
+
+    with pytest.raises(SharedStateUnavailable) as refused:
+        async with gate.slot():
+            pytest.fail("the gate was taken while Redis refused every write")
+    assert str(refused.value).startswith("UC_WORKFLOW_REDIS_URL: Redis at ")
+    assert "OutOfMemoryError" in str(refused.value)
+
+    raw.config_set("maxmemory", 0)
+    other = Gate(RedisGateBackend(redis_server.url, fingerprint, BudgetSpec(), holder_ttl=60.0))
+    async with asyncio.timeout(10):
+        async with other.slot():
+            pass
+    raw.close()
