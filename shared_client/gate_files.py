@@ -131,7 +131,9 @@ class _Ticket:
         self.name = f"{int(priority)}-{time.time_ns():020d}-{token}"
         temporary = directory / f".{self.name}"
         try:
-            self.fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            # Readable by all (it holds nothing: a name and a flock): in a state directory shared by
+            # several OS users, each must be able to tell a live ticket of another's from a dead one.
+            self.fd = os.open(temporary, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except BaseException:
             self._close_socket()
             raise
@@ -171,13 +173,13 @@ class _Ticket:
 def _dead(path: Path) -> bool:
     """True (and the ticket removed) when nobody holds the ticket's flock: its waiter is gone."""
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = os.open(path, os.O_RDONLY)  # flock needs no more, and another OS user's ticket allows no more
     except FileNotFoundError:
         return True
     try:
         if not _try_lock(fd):
             return False
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError, PermissionError):  # a sticky directory: skipped
             os.unlink(path)
         return True
     finally:
@@ -258,6 +260,13 @@ class FileGateBackend:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         return os.open(self.gate_path, os.O_RDWR | os.O_CREAT, 0o600)
 
+    def _unusable(self, exc: OSError) -> SharedStateUnavailable:
+        return SharedStateUnavailable(
+            f"UC_WORKFLOW_STATE_DIR: the shared gate cannot be kept in {self.gate_path.parent.parent} "
+            f"({type(exc).__name__}); make it writable or point UC_WORKFLOW_STATE_DIR elsewhere, so "
+            "nothing was sent"
+        )
+
     async def _gate_fd(self) -> int:
         loop = asyncio.get_running_loop()
         with self._guard:
@@ -267,11 +276,7 @@ class FileGateBackend:
         try:
             fd = await asyncio.to_thread(self._open)  # mkdir and open touch the disk
         except OSError as exc:
-            raise SharedStateUnavailable(
-                f"UC_WORKFLOW_STATE_DIR: the shared gate cannot be kept in {self.gate_path.parent.parent} "
-                f"({type(exc).__name__}); make it writable or point UC_WORKFLOW_STATE_DIR elsewhere, so "
-                "nothing was sent"
-            ) from None
+            raise self._unusable(exc) from None
         with self._guard:
             if loop in self._fds:  # unreachable: the loop's queue lets one waiter here at a time
                 os.close(fd)
@@ -305,6 +310,18 @@ class FileGateBackend:
         self, priority: Priority, remaining: Callable[[], float | None], outranked: Callable[[], bool]
     ) -> Hold:
         fd = await self._gate_fd()
+        try:
+            return await self._enter(fd, priority, remaining, outranked)
+        except OSError as exc:  # the queue's directory or a ticket refused (another OS user's, say)
+            raise self._unusable(exc) from None
+
+    async def _enter(
+        self,
+        fd: int,
+        priority: Priority,
+        remaining: Callable[[], float | None],
+        outranked: Callable[[], bool],
+    ) -> Hold:
         if not self._waiting() and _try_lock(fd):
             return _FileHold(self, fd)  # nobody queued and the gate free: the common case, no ticket
         allowed = remaining()

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 import warnings
+from pathlib import Path
 
 import pytest
 import redis
@@ -18,7 +24,7 @@ from shared_client.pacing import BudgetSpec, BudgetWait, Gate
 from shared_client.redis_support import SharedStateUnavailable
 from shared_client.settings import ConfigurationError
 from tests.services import RedisServer
-from tests.test_shared_gate import Shared, shared
+from tests.test_shared_gate import ROOT, Holder, Shared, shared, until
 
 __all__ = ["shared"]  # the fixture: each test that takes it runs on a state directory and on Redis
 
@@ -129,3 +135,78 @@ async def test_a_redis_out_of_memory_frees_the_gate_and_is_a_clear_error(redis_s
         async with other.slot():
             pass
     raw.close()
+
+
+def _share_with_everyone(directory: Path) -> None:
+    """What an operator does to let a service user and a human share one state directory."""
+    for parent, dirs, files in os.walk(directory):
+        os.chmod(parent, 0o777)
+        for name in dirs:
+            os.chmod(Path(parent) / name, 0o777)
+        for name in files:
+            os.chmod(Path(parent) / name, 0o666)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root and setpriv, to run a process as another OS user",
+)
+async def test_another_os_user_queues_in_a_shared_state_directory() -> None:
+    """In a state directory shared by two OS users, the second one's call used to fail with a bare
+    PermissionError whenever a ticket of the first one's was ahead of it (tickets were 0600, and opened
+    read-write to be checked); now it waits its turn. (Anything else refused is UC_WORKFLOW_STATE_DIR's
+    clear error.)"""
+    directory = Path(tempfile.mkdtemp(prefix="ucw-shared-state-", dir="/tmp"))
+    try:
+        shared = Shared("dir", str(directory))
+        async with shared.gate().slot():
+            pass  # the gate's file and the queue's directory made
+        _share_with_everyone(directory)
+        async with Holder(shared.gate()) as holder:
+            queued = Holder(shared.gate())  # root's ticket, made since: ahead of the other user's
+            await until(lambda: _queued(shared, 1), "root's waiter to queue")
+            worker = _as_nobody(shared, "wait", "dir", shared.where, shared.fingerprint, "10")
+            try:
+
+                async def queued_or_gone() -> bool:
+                    return worker.poll() is not None or await _queued(shared, 2)
+
+                await until(queued_or_gone, "the other user's waiter to queue", within=30.0)
+                await holder.release()
+                await asyncio.wait_for(queued.held.wait(), 10)
+                await queued.release()
+                said = await asyncio.wait_for(asyncio.to_thread(_line, worker), 30)
+                assert said == "held", f"the other user's process said {said!r}: {_stderr(worker)}"
+            finally:
+                worker.kill()
+                worker.wait(10)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _as_nobody(shared: Shared, *args: str) -> subprocess.Popen[str]:
+    """``tests.gate_worker`` run as the unprivileged user ``nobody``."""
+    command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable]
+    return subprocess.Popen(
+        [*command, "-m", "tests.gate_worker", *args],
+        cwd=ROOT,
+        env={**shared.env(), "HOME": "/tmp"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def _queued(shared: Shared, count: int) -> bool:
+    return await shared.queued() == count
+
+
+def _line(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    return process.stdout.readline().strip()
+
+
+def _stderr(process: subprocess.Popen[str]) -> str:
+    process.kill()
+    assert process.stderr is not None
+    return process.stderr.read()[-300:]
