@@ -127,6 +127,7 @@ class _Ticket:
     is woken on."""
 
     def __init__(self, directory: Path, priority: Priority) -> None:
+        self._pid = os.getpid()
         token, self.wake_socket = _wake_socket()
         self.name = f"{int(priority)}-{time.time_ns():020d}-{token}"
         temporary = directory / f".{self.name}"
@@ -145,6 +146,7 @@ class _Ticket:
             self._close_socket()
             raise
         self.path = directory / self.name
+        _tickets.add(self)
 
     def _close_socket(self) -> None:
         if self.wake_socket is not None:
@@ -159,8 +161,20 @@ class _Ticket:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(loop.sock_recv(self.wake_socket, 64), seconds)
 
+    def forget(self) -> None:
+        """In a forked child: close its copies of the parent's ticket and socket (they stay the parent's)."""
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+        if self.wake_socket is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.wake_socket.detach())
+            self.wake_socket = None
+
     def close(self) -> None:
         """Unlinked before it is unlocked (closing unlocks): nobody finds it unlocked and alive."""
+        if os.getpid() != self._pid:
+            return  # a forked child's copy: the ticket is its parent's
+        _tickets.discard(self)
         try:
             os.unlink(self.path)
         except FileNotFoundError:
@@ -168,6 +182,25 @@ class _Ticket:
         finally:
             os.close(self.fd)
             self._close_socket()
+
+
+# A forked child gets copies of this process's descriptors, flocks included: kept open there, a parent
+# that dies holding the gate or waiting in the queue would leave the gate taken, or its ticket alive at
+# the head of the queue, for as long as the child lives. So the child closes its copies at once (the
+# flocks stay the parent's), and a copy of a ticket or hold in it never unlinks, writes or unlocks.
+_tickets: weakref.WeakSet[_Ticket] = weakref.WeakSet()
+_backends: weakref.WeakSet[FileGateBackend] = weakref.WeakSet()
+
+
+def _forget_after_fork() -> None:
+    for ticket in list(_tickets):
+        ticket.forget()
+    for backend in list(_backends):
+        backend.forget()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _dead(path: Path) -> bool:
@@ -190,6 +223,7 @@ class _FileHold:
     def __init__(self, backend: FileGateBackend, fd: int) -> None:
         self._backend = backend
         self._fd = fd
+        self._pid = os.getpid()
         self._buckets: BucketSet | None = None
         self._others: dict[str, object] = {}  # levels of periods this process's spec has not
 
@@ -213,6 +247,8 @@ class _FileHold:
         return self._load().binding(self._backend.clock(), priority)
 
     async def leave(self, priority: Priority, *, sent: bool, rate_limited: str | None) -> None:
+        if os.getpid() != self._pid:
+            return  # a forked child's copy (its coroutines closed as it exits): the gate is its parent's
         try:
             period = rate_limited_period(rate_limited) if rate_limited is not None else None
             if sent or period is not None:
@@ -253,7 +289,20 @@ class FileGateBackend:
         self.queue_dir = state_dir / "queue" / fingerprint
         # flock belongs to an open file: each event loop (with its own in-process queue) opens its own.
         self._fds: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = weakref.WeakKeyDictionary()
+        self._closers: list[weakref.finalize[[int], asyncio.AbstractEventLoop]] = []
         self._guard = threading.Lock()
+        _backends.add(self)
+
+    def forget(self) -> None:
+        """In a forked child: close its copies of the parent's gate files (the flocks stay the parent's)."""
+        self._guard = threading.Lock()  # another thread may have held it as the process forked
+        for closer in self._closers:
+            closer.detach()  # at exit it would close whatever file has that number by then
+        self._closers = []
+        for fd in self._fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds = weakref.WeakKeyDictionary()
 
     def _open(self) -> int:
         for directory in (self.gate_path.parent, self.queue_dir):
@@ -282,7 +331,7 @@ class FileGateBackend:
                 os.close(fd)
                 return self._fds[loop]
             self._fds[loop] = fd
-        weakref.finalize(loop, os.close, fd)
+            self._closers.append(weakref.finalize(loop, os.close, fd))
         return fd
 
     def _waiting(self) -> list[str]:

@@ -4,9 +4,11 @@ to break ``pacing``, ``gate_files`` and ``gate_redis``, fixed, and kept here so 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -210,3 +212,46 @@ def _stderr(process: subprocess.Popen[str]) -> str:
     process.kill()
     assert process.stderr is not None
     return process.stderr.read()[-300:]
+
+
+@pytest.mark.parametrize("state", ["hold", "wait"])
+async def test_a_forked_child_does_not_keep_its_dead_parent_s_gate_or_ticket(
+    tmp_path: Path, state: str
+) -> None:
+    """A process that forks (a worker pool started mid-call) while it holds the gate, or waits in the
+    queue, used to hand its flocked descriptors to the child: killed, the parent's gate stayed taken, or
+    its ticket stayed "alive" at the head of the queue, for as long as the child lived, and every other
+    process on the machine waited behind it."""
+    shared = Shared("dir", str(tmp_path / "state"))
+    async with contextlib.AsyncExitStack() as stack:
+        if state == "wait":
+            holder = await stack.enter_async_context(Holder(shared.gate()))
+        worker = _spawn("fork", "dir", shared.where, shared.fingerprint, "10", state)
+        child: int | None = None
+        try:
+            said = await asyncio.wait_for(asyncio.to_thread(_line, worker), 30)
+            assert said.startswith("forked "), f"the worker said {said!r}: {_stderr(worker)}"
+            child = int(said.split()[1])
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(10)
+            after = Holder(shared.gate())
+            if state == "wait":
+                await holder.release()
+            await asyncio.wait_for(after.held.wait(), 10)  # not for as long as the child lives
+            await after.release()
+        finally:
+            worker.kill()
+            worker.wait(10)
+            if child is not None:
+                with contextlib.suppress(ProcessLookupError):  # the worker's child, not ours to wait for
+                    os.kill(child, signal.SIGKILL)
+
+
+def _spawn(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.gate_worker", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
