@@ -4,7 +4,7 @@ Under the state directory, for a credential's fingerprint ``fp`` (a hash: no sec
 
 - ``gate/<fp>.lock``: the exclusion, an ``flock`` held while a request is in flight. The kernel frees it
   when its holder dies, however it dies (``kill -9`` included).
-- ``queue/<fp>/<priority>-<time_ns>-<random>``: a ticket per waiting process, flocked by its waiter while
+- ``queue/<fp>/<priority>-<monotonic_ns>-<random>``: a ticket per waiting process, flocked by its waiter while
   it waits. It is made under a dot-name, flocked, then renamed into place, so no live ticket is ever seen
   unlocked; a ticket whose flock can be taken is a dead waiter's, and whoever finds it removes it. Only
   the first live ticket (interactive before background, then oldest) tries the gate.
@@ -129,7 +129,9 @@ class _Ticket:
     def __init__(self, directory: Path, priority: Priority) -> None:
         self._pid = os.getpid()
         token, self.wake_socket = _wake_socket()
-        self.name = f"{int(priority)}-{time.time_ns():020d}-{token}"
+        # The system-wide monotonic clock (CLOCK_MONOTONIC, the same in every process of the machine), not
+        # the wall clock: one set back would put every later arrival ahead of those already waiting.
+        self.name = f"{int(priority)}-{time.monotonic_ns():020d}-{token}"
         temporary = directory / f".{self.name}"
         try:
             # Readable by all (it holds nothing: a name and a flock): in a state directory shared by

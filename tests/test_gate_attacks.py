@@ -26,7 +26,7 @@ from shared_client.pacing import BudgetSpec, BudgetWait, Gate
 from shared_client.redis_support import SharedStateUnavailable
 from shared_client.settings import ConfigurationError
 from tests.services import RedisServer
-from tests.test_shared_gate import ROOT, Holder, Shared, shared, until
+from tests.test_shared_gate import ROOT, Holder, Shared, enter, shared, until
 
 __all__ = ["shared"]  # the fixture: each test that takes it runs on a state directory and on Redis
 
@@ -255,3 +255,23 @@ def _spawn(*args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+async def test_a_wall_clock_stepped_back_does_not_put_later_waiters_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tickets were ordered by the wall clock: set back an hour (NTP stepping it, a VM restored), every
+    process arriving in that hour went ahead of those already waiting, which under load waited until
+    their deadline and failed. The queue's order is now the system-wide monotonic clock's."""
+    shared = Shared("dir", str(tmp_path / "state"))
+    order: list[str] = []
+    async with Holder(shared.gate()) as holder:
+        first = await enter(shared.gate(), "first", order)
+        await until(lambda: _queued(shared, 1), "the first waiter to queue")
+        stepped = time.time_ns() - 3600 * 10**9
+        monkeypatch.setattr(time, "time_ns", lambda: stepped)
+        second = await enter(shared.gate(), "second", order)
+        await until(lambda: _queued(shared, 2), "the second waiter to queue")
+        await holder.release()
+        await asyncio.wait_for(asyncio.gather(first, second), 10)
+    assert order == ["first", "second"]
