@@ -24,7 +24,7 @@ from shared_client.factory import check_redis
 from shared_client.gate_redis import RedisGateBackend
 from shared_client.pacing import BudgetSpec, BudgetWait, Gate
 from shared_client.redis_support import SharedStateUnavailable
-from shared_client.settings import ConfigurationError
+from shared_client.settings import ConfigurationError, Settings
 from tests.services import RedisServer
 from tests.test_shared_gate import ROOT, Holder, Shared, enter, shared, until
 
@@ -75,6 +75,7 @@ async def test_a_password_in_the_redis_url_s_query_is_not_shown(redis_server: Re
     authenticated = redis.Redis.from_url(url)
     assert authenticated.ping()  # the query's password is the one Redis wants: a real secret
     authenticated.close()
+    assert QUERY_PASSWORD in Settings(uc_workflow_redis_url=url).secrets()  # redacted from logs, files
     redis_server.stop()
 
     with pytest.raises(SharedStateUnavailable) as unreachable:
