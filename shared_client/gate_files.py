@@ -333,6 +333,7 @@ class FileGateBackend:
                 os.close(fd)
                 return self._fds[loop]
             self._fds[loop] = fd
+            self._closers = [closer for closer in self._closers if closer.alive]  # loops gone: done
             self._closers.append(weakref.finalize(loop, os.close, fd))
         return fd
 
