@@ -108,6 +108,13 @@ if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   redis.call('ZADD', KEYS[1], tonumber(ARGV[2]) * 10000000000000 + ticket, ARGV[1])
 end
 redis.call('ZADD', KEYS[2], now_ms + tonumber(ARGV[4]), ARGV[1])
+-- A waiter ahead without an expiry (evicted under allkeys-* maxmemory policies, deleted by hand) would
+-- never be purged, and the queue would stay blocked behind it for good.
+while true do
+  local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
+  if not head or head == ARGV[1] or redis.call('ZSCORE', KEYS[2], head) then break end
+  redis.call('ZREM', KEYS[1], head)
+end
 local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
 if rank == 0 and redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[3]) then
   redis.call('ZREM', KEYS[1], ARGV[1])

@@ -276,3 +276,16 @@ async def test_a_wall_clock_stepped_back_does_not_put_later_waiters_first(
         await holder.release()
         await asyncio.wait_for(asyncio.gather(first, second), 10)
     assert order == ["first", "second"]
+
+
+async def test_a_redis_waiter_without_an_expiry_does_not_block_the_queue(redis_url: str) -> None:
+    """A waiter's place is purged once its expiry (in ``:alive``) passes; one whose expiry was lost (the
+    key evicted under an ``allkeys-*`` maxmemory policy, or deleted by hand) used to stay first in the
+    queue for good, and every process waited behind it until its deadline."""
+    shared = Shared("redis", redis_url)
+    raw = redis.Redis.from_url(redis_url)
+    raw.zadd(f"uc-workflow:{{{shared.fingerprint}}}:queue", {"a-waiter-long-gone": 0})
+    raw.close()
+    async with asyncio.timeout(10):
+        async with shared.gate().slot():
+            pass
