@@ -272,6 +272,11 @@ class _FileHold:
             self._backend.wake_next()
 
 
+def _close_opened(opening: asyncio.Future[int]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        os.close(opening.result())
+
+
 class FileGateBackend:
     """The gate of credential ``fingerprint`` for every process using ``state_dir`` (see the module)."""
 
@@ -324,10 +329,14 @@ class FileGateBackend:
             fd = self._fds.get(loop)
         if fd is not None:
             return fd
+        opening = asyncio.ensure_future(asyncio.to_thread(self._open))  # mkdir and open touch the disk
         try:
-            fd = await asyncio.to_thread(self._open)  # mkdir and open touch the disk
+            fd = await asyncio.shield(opening)
         except OSError as exc:
             raise self._unusable(exc) from None
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_opened)  # the thread opens it anyway: not left open
+            raise
         with self._guard:
             if loop in self._fds:  # unreachable: the loop's queue lets one waiter here at a time
                 os.close(fd)

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import warnings
@@ -21,6 +22,7 @@ import pytest
 import redis
 
 from shared_client.factory import check_redis
+from shared_client.gate_files import FileGateBackend
 from shared_client.gate_redis import RedisGateBackend
 from shared_client.pacing import BudgetSpec, BudgetWait, Gate
 from shared_client.redis_support import SharedStateUnavailable
@@ -289,3 +291,44 @@ async def test_a_redis_waiter_without_an_expiry_does_not_block_the_queue(redis_u
     async with asyncio.timeout(10):
         async with shared.gate().slot():
             pass
+
+
+async def test_a_call_cancelled_while_the_gate_s_file_opens_leaves_no_descriptor(tmp_path: Path) -> None:
+    """The gate's file is opened in a thread on an event loop's first request; cancelled then (a client
+    gone, a timeout), the thread still opened it and the descriptor was never closed."""
+    shared = Shared("dir", str(tmp_path / "state"))
+    backend = shared.backend()
+    assert isinstance(backend, FileGateBackend)
+    opening, proceed = threading.Event(), threading.Event()
+    opened: list[int] = []
+    real_open = backend._open
+
+    def slow_open() -> int:
+        opening.set()
+        proceed.wait(10)
+        fd = real_open()
+        opened.append(fd)
+        return fd
+
+    backend._open = slow_open  # type: ignore[method-assign]
+
+    async def call() -> None:
+        async with Gate(backend).slot():
+            pytest.fail("the cancelled call took the gate")
+
+    task = asyncio.ensure_future(call())
+    assert await asyncio.to_thread(opening.wait, 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    proceed.set()
+
+    async def closed() -> bool:
+        if not opened:
+            return False
+        try:
+            return os.readlink(f"/proc/self/fd/{opened[0]}") != str(backend.gate_path)
+        except FileNotFoundError:
+            return True
+
+    await until(closed, "the gate's file opened for the cancelled call to be closed")
