@@ -6,8 +6,10 @@ Under the state directory, for a credential's fingerprint ``fp`` (a hash: no sec
   when its holder dies, however it dies (``kill -9`` included).
 - ``queue/<fp>/<priority>-<monotonic_ns>-<random>``: a ticket per waiting process, flocked by its waiter while
   it waits. It is made under a dot-name, flocked, then renamed into place, so no live ticket is ever seen
-  unlocked; a ticket whose flock can be taken is a dead waiter's, and whoever finds it removes it. Only
-  the first live ticket (interactive before background, then oldest) tries the gate.
+  unlocked; a ticket whose flock can be taken is a dead waiter's, and whoever finds it removes it. A
+  waiter marks its ticket (its mtime) on each poll; one unmarked for 3 s (its process stopped, Ctrl-Z) is
+  passed over until it polls again. Only the first live ticket (interactive before background, then
+  oldest) tries the gate.
 - the budget, the buckets' levels on the wall clock (``time.time()``: shared by processes), is the gate
   file's content: JSON padded to 4 KiB, read and written in place (one ``pread``, one ``pwrite``) only by
   the gate's holder. Not a temporary file renamed over it: ext4 flushes a file renamed over another (its
@@ -72,6 +74,7 @@ _WOKEN_QUEUED_POLL = 0.050
 _WAKE_PREFIX = "\0uc-workflow-gate-"
 _WAKES = sys.platform.startswith("linux")  # abstract-namespace Unix sockets
 _BUDGET_SIZE = 4096
+_STALLED = 3.0  # seconds a live ticket may go unmarked (its waiter not polling) before it is passed over
 
 
 def supported() -> bool:
@@ -172,6 +175,12 @@ class _Ticket:
                 os.close(self.wake_socket.detach())
             self.wake_socket = None
 
+    def mark(self) -> None:
+        """Say this waiter still polls (the ticket's mtime, which ``_waits`` reads)."""
+        if os.utime in os.supports_fd:
+            with contextlib.suppress(OSError):
+                os.utime(self.fd)
+
     def close(self) -> None:
         """Unlinked before it is unlocked (closing unlocks): nobody finds it unlocked and alive."""
         if os.getpid() != self._pid:
@@ -205,18 +214,20 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_after_fork)
 
 
-def _dead(path: Path) -> bool:
-    """True (and the ticket removed) when nobody holds the ticket's flock: its waiter is gone."""
+def _waits(path: Path) -> bool:
+    """Whether the ticket's waiter is there and polling. Nobody holding its flock: the waiter is gone, and
+    the ticket is removed. Held but not marked for ``_STALLED`` seconds: the waiter is stopped (Ctrl-Z,
+    SIGSTOP, a debugger) or its event loop blocked; passed over (not removed) until it polls again."""
     try:
         fd = os.open(path, os.O_RDONLY)  # flock needs no more, and another OS user's ticket allows no more
     except FileNotFoundError:
-        return True
+        return False
     try:
         if not _try_lock(fd):
-            return False
+            return time.time() - os.fstat(fd).st_mtime < _STALLED
         with contextlib.suppress(FileNotFoundError, PermissionError):  # a sticky directory: skipped
             os.unlink(path)
-        return True
+        return False
     finally:
         os.close(fd)
 
@@ -357,13 +368,14 @@ class FileGateBackend:
         wake(self._waiting()[:2])
 
     def _ahead(self, ticket: _Ticket) -> int:
-        """Live tickets ahead of ``ticket``: the first two ahead are checked (dead ones removed on the
-        way), any further ones are counted as they are (they are checked once they come near)."""
+        """Waiting tickets ahead of ``ticket``: the first two ahead are checked (dead ones removed and
+        stalled ones passed over on the way), any further ones are counted as they are (they are
+        checked once they come near)."""
         ahead = 0
         for name in self._waiting():
             if name >= ticket.name:
                 break
-            if ahead >= 2 or not _dead(self.queue_dir / name):
+            if ahead >= 2 or _waits(self.queue_dir / name):
                 ahead += 1
         return ahead
 
@@ -392,6 +404,7 @@ class FileGateBackend:
         try:
             delay = _WOKEN_HEAD_POLL if woken else _HEAD_POLL
             while True:
+                ticket.mark()
                 ahead = self._ahead(ticket)
                 if ahead == 0 and _try_lock(fd):
                     acquired = True

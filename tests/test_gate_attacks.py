@@ -332,3 +332,25 @@ async def test_a_call_cancelled_while_the_gate_s_file_opens_leaves_no_descriptor
             return True
 
     await until(closed, "the gate's file opened for the cancelled call to be closed")
+
+
+async def test_a_stopped_waiter_first_in_the_queue_does_not_hold_up_the_others(tmp_path: Path) -> None:
+    """A process stopped while it waits first in the state directory's queue (Ctrl-Z on a CLI command,
+    SIGSTOP, a debugger) keeps its ticket's flock: it was "alive" and first, and no other process on the
+    machine tried the gate, free as it was, until that one was resumed. (Redis has the waiters' expiry for
+    this.) A waiter now marks its ticket on each poll; one unmarked for a few seconds is passed over."""
+    shared = Shared("dir", str(tmp_path / "state"))
+    async with Holder(shared.gate()) as holder:
+        worker = _spawn("wait", "dir", shared.where, shared.fingerprint, "10")
+        try:
+            await until(lambda: _queued(shared, 1), "the worker to queue", within=30.0)
+            worker.send_signal(signal.SIGSTOP)
+            after = Holder(shared.gate())
+            await until(lambda: _queued(shared, 2), "the next waiter to queue")
+            await holder.release()
+            await asyncio.wait_for(after.held.wait(), 15)  # not until the stopped one is resumed
+            await after.release()
+        finally:
+            worker.send_signal(signal.SIGCONT)
+            worker.kill()
+            worker.wait(10)
