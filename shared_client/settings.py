@@ -32,7 +32,11 @@ def _user_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # hide_input_in_errors: pydantic quotes a refused value (a Redis URL and its password, a token) in
+    # its ValidationError's text, secret fields included, as the raw string it was given.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+    )
 
     ultracart_api_key: SecretStr | None = None
     ultracart_oauth_token: SecretStr | None = None
@@ -89,8 +93,16 @@ class Settings(BaseSettings):
     @classmethod
     def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
         # Checked here, at start, not at the first write (redis-py's own error quotes the URL).
-        if value is not None and urlsplit(value.get_secret_value()).scheme not in {"redis", "rediss", "unix"}:
-            raise ValueError("use a redis://, rediss:// or unix:// URL such as redis://127.0.0.1:6379/0")
+        if value is None:
+            return value
+        example = "use a redis://, rediss:// or unix:// URL such as redis://127.0.0.1:6379/0"
+        try:
+            parts = urlsplit(value.get_secret_value())
+            parts.port  # noqa: B018 - raises for a port that is not a number (redis-py would, later)
+        except ValueError:
+            raise ValueError(f"{example} (its host or port could not be read)") from None
+        if parts.scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError(example)
         return value
 
     @property

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from pydantic import ValidationError
 
+from shared_client.commandline import bad_setting_message
 from shared_client.factory import check_redis
 from shared_client.gate_files import FileGateBackend
 from shared_client.gate_redis import RedisGateBackend
@@ -354,3 +356,17 @@ async def test_a_stopped_waiter_first_in_the_queue_does_not_hold_up_the_others(t
             worker.send_signal(signal.SIGCONT)
             worker.kill()
             worker.wait(10)
+
+
+def test_a_redis_url_with_a_port_that_is_not_a_number_is_refused_at_start() -> None:
+    """It passed the settings (only the scheme was checked) and then failed at start with a bare
+    ValueError from urllib, naming no setting. And any refused Redis URL was quoted whole, password and
+    all, in the ValidationError's text (pydantic shows a secret field's input as the string given)."""
+    with pytest.raises(ValidationError) as refused:
+        Settings(uc_workflow_redis_url=f"redis://:{QUERY_PASSWORD}@127.0.0.1:63x9/0")
+    said = bad_setting_message(refused.value)
+    assert said.startswith("setting UC_WORKFLOW_REDIS_URL: use a redis://"), said
+    assert QUERY_PASSWORD not in str(refused.value)
+    with pytest.raises(ValidationError) as wrong_scheme:
+        Settings(uc_workflow_redis_url=f"http://:{QUERY_PASSWORD}@127.0.0.1:6379/0")
+    assert QUERY_PASSWORD not in str(wrong_scheme.value)
