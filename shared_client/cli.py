@@ -90,11 +90,11 @@ async def call_tool(
     name: str, arguments: dict[str, Any], settings: Settings, *, force_sandbox: bool
 ) -> dict[str, Any]:
     """Run one tool; ToolError propagates."""
-    from shared_client.factory import build_backend
+    from shared_client.factory import build_backend_async
     from shared_client.tools import ToolContext, get_tool
 
     tool = get_tool(name)
-    backend = build_backend(settings, force_sandbox=force_sandbox)
+    backend = await build_backend_async(settings, force_sandbox=force_sandbox)
     async with backend.client:
         context = ToolContext(backend.client, sandbox=backend.sandbox, description=backend.description)
         output = await tool.run(context, arguments)

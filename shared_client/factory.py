@@ -63,10 +63,26 @@ def check_redis(url: str) -> None:
 
 def build_backend(settings: Settings | None = None, *, force_sandbox: bool = False) -> Backend:
     """The client ``settings`` (default: this process's) call for; ConfigurationError when it cannot work
-    (Redis set in ``UC_WORKFLOW_REDIS_URL`` and not answering, included)."""
+    (Redis set in ``UC_WORKFLOW_REDIS_URL`` and not answering, included). For commands before their event
+    loop runs; code already on one uses ``build_backend_async``."""
     settings = settings or current_settings()
     if settings.redis_url:
         check_redis(settings.redis_url)
+    return _build(settings, force_sandbox)
+
+
+async def build_backend_async(settings: Settings | None = None, *, force_sandbox: bool = False) -> Backend:
+    """``build_backend`` on an event loop: the Redis check (a round trip that may wait for its timeouts)
+    runs in a worker thread, not on the loop."""
+    import asyncio
+
+    settings = settings or current_settings()
+    if settings.redis_url:
+        await asyncio.to_thread(check_redis, settings.redis_url)
+    return _build(settings, force_sandbox)
+
+
+def _build(settings: Settings, force_sandbox: bool) -> Backend:
     if settings.uses_sandbox(force_sandbox):
         import sqlite3
         import uuid

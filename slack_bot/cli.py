@@ -77,7 +77,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
 async def _serve_with(settings: Settings, args: argparse.Namespace, database: Database) -> None:
     from aiohttp import web
 
-    from shared_client.factory import build_backend
+    from shared_client.factory import build_backend_async
     from shared_client.tools import ToolContext
     from slack_bot.app import build_app
     from slack_bot.deps import Deps, slack_web_client
@@ -86,7 +86,7 @@ async def _serve_with(settings: Settings, args: argparse.Namespace, database: Da
     assert settings.slack_bot_token is not None
     # Socket Mode requests are not signed (Bolt checks the signature of HTTP requests only).
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-    backend = build_backend(settings, force_sandbox=args.sandbox)  # announces the sandbox once
+    backend = await build_backend_async(settings, force_sandbox=args.sandbox)  # announces the sandbox once
     tools = ToolContext(
         backend.client, sandbox=backend.sandbox, description=backend.description, allow_local_files=False
     )

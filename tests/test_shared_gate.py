@@ -611,3 +611,29 @@ async def test_a_released_gate_wakes_the_next_process_at_once(
         await holder.release()
         await asyncio.wait_for(asyncio.gather(first, second), 10)
     assert order == ["first", "second"]
+
+
+async def test_on_an_event_loop_the_redis_check_runs_off_it(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import shared_client.factory as factory
+
+    checked_on: list[threading.Thread] = []
+    real_check = factory.check_redis
+
+    def check(url: str) -> None:
+        checked_on.append(threading.current_thread())
+        real_check(url)
+
+    monkeypatch.setattr(factory, "check_redis", check)
+    settings = Settings(
+        uc_workflow_redis_url=redis_server.url,
+        uc_workflow_sandbox=True,
+        uc_workflow_sandbox_db=tmp_path / "sandbox.sqlite3",
+    )
+    backend = await factory.build_backend_async(settings)
+    await backend.client.aclose()
+    redis_server.stop()
+    with pytest.raises(ConfigurationError, match="UC_WORKFLOW_REDIS_URL: Redis at .* does not answer"):
+        await factory.build_backend_async(settings)
+    assert len(checked_on) == 2 and threading.main_thread() not in checked_on
