@@ -144,10 +144,11 @@ class Settings(BaseSettings):
             self.uc_workflow_mcp_token,
         ]
         found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        from shared_client.redis_support import url_passwords
+
         for url in (self.uc_workflow_redis_url, self.uc_workflow_database_url):
-            password = urlsplit(url.get_secret_value()).password if url is not None else None
-            if password:
-                found.append(password)  # the URL itself is fine to show without it
+            if url is not None:  # the URL itself is fine to show without its passwords
+                found += url_passwords(url.get_secret_value())
         return found
 
 
