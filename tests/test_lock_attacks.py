@@ -3,7 +3,9 @@ writer must say so, against a real Redis and the sandbox in process."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 
 from shared_client import redis_locks
 from shared_client.client import WorkflowClient
-from shared_client.locks import lock_name
+from shared_client.locks import LockTimeout, lock_name
 from shared_client.pacing import BudgetSpec
 from shared_client.redis_locks import REDIS_LOCK_PREFIX, RedisHeldLock, redis_lock
 from shared_client.redis_support import redis_client
@@ -90,3 +92,75 @@ async def test_a_lock_whose_ttl_lapsed_unrenewed_is_lost_until_released_and_then
     async with redis_lock(redis_url, *parts, ttl=30.0) as fresh:
         pass
     assert not fresh.lost  # a lock released in time stays not lost, however long ago that was
+
+
+class HeldPut(httpx.AsyncBaseTransport):
+    """The sandbox in process; a PUT waits (as one at UltraCart does) until the test lets it land."""
+
+    def __init__(self, app: Any) -> None:
+        self._inner = SandboxTransport(app)
+        self.put_started = asyncio.Event()
+        self.land = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            self.put_started.set()
+            await self.land.wait()
+        return await self._inner.handle_async_request(request)
+
+
+class Said(logging.Handler):
+    def __init__(self, words: str) -> None:
+        super().__init__()
+        self.words = words
+        self.event = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.words in record.getMessage():
+            self.event.set()
+
+
+async def test_a_write_cancelled_while_its_put_is_on_its_way_keeps_the_lock_until_the_answer(
+    db_path: Path, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(SandboxConfig(db_path=db_path, rate_limit=None))
+    setup = ToolContext(
+        WorkflowClient(api_key="owner", base_url=SANDBOX_URL, transport=SandboxTransport(app)), redis_url=None
+    )
+    created = await get_tool("create_task").run(setup, {"name": "Cancelled mid-PUT"})
+    task_uuid = created.to_data()["task"]["uuid"]
+    transport = HeldPut(app)
+    client = WorkflowClient(
+        api_key="owner", base_url=SANDBOX_URL, transport=transport, gate_key=uuid.uuid4().hex,
+        budget=BudgetSpec.none(), retry_policy=FAST_RETRIES,
+    )  # fmt: skip
+    said = Said("the task's lock is kept until UltraCart answers")
+    caplog.set_level(logging.INFO, logger="uc_workflow.tools")
+    logging.getLogger("uc_workflow.tools").addHandler(said)
+    try:
+        writer = asyncio.create_task(
+            get_tool("add_task_note").run(
+                ToolContext(client, redis_url=redis_url), {"task": task_uuid, "text": "sent, then hung up"}
+            )
+        )
+        await asyncio.wait_for(transport.put_started.wait(), timeout=10)
+        writer.cancel()  # the caller hangs up while UltraCart has the PUT
+        settled = asyncio.ensure_future(said.event.wait())
+        await asyncio.wait([writer, settled], timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        # The writer must not have let go (and its lock with it) while the PUT had not landed.
+        assert not writer.done() and said.event.is_set()
+        with pytest.raises(LockTimeout):  # another machine's writer cannot read the task yet
+            async with redis_lock(redis_url, SANDBOX_URL, task_uuid, max_wait=0.0):
+                pytest.fail("the lock was free while a PUT under it was still on its way")
+        transport.land.set()
+        with pytest.raises(asyncio.CancelledError):
+            await writer
+        async with redis_lock(redis_url, SANDBOX_URL, task_uuid, max_wait=5.0):  # released once answered
+            pass
+        task = (await setup.client.get_task(task_uuid)).task
+        assert task is not None and [n.note for n in task.notes or []] == ["sent, then hung up"]
+    finally:
+        logging.getLogger("uc_workflow.tools").removeHandler(said)
+        transport.land.set()
+        await client.aclose()
+        await setup.client.aclose()
