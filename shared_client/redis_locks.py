@@ -103,6 +103,24 @@ class RedisHeldLock(HeldLock):
             raise unavailable(self._url, exc) from None
         self._confirmed = max(self._confirmed, sent)
 
+    async def confirm(self) -> bool:
+        """After a write: whether the lock was ours all along. Our token still under the key proves it (no
+        one else ever writes our token, and we never write it again), so one token-checked renewal tells,
+        whatever the renewal task has or has not seen yet (a key evicted, flushed, lost in a fail-over, or
+        expired and taken during the PUT). Never raises: Redis unreachable now is judged by the TTL."""
+        if self.lost:
+            return False
+        sent = self._loop.time()
+        try:
+            await self._lock.reacquire()
+        except LockNotOwnedError:
+            self._lost.set()
+            return False
+        except (RedisError, OSError):
+            return not self.lost
+        self._confirmed = max(self._confirmed, sent)
+        return True
+
     async def release(self) -> None:
         """Stop renewing and delete the key if it is still ours. Never raises: the work under the lock is
         done, and a lock that cannot be deleted expires within its TTL; a lock found lost is logged."""

@@ -94,6 +94,45 @@ async def test_a_lock_whose_ttl_lapsed_unrenewed_is_lost_until_released_and_then
     assert not fresh.lost  # a lock released in time stays not lost, however long ago that was
 
 
+class TakenDuringPut(httpx.AsyncBaseTransport):
+    """The sandbox in process; while the PUT is on its way, the lock's key is evicted (or lost in a
+    fail-over) and another writer takes it; the PUT is answered before the renewal's next turn."""
+
+    def __init__(self, app: Any, redis_url: str, key: str) -> None:
+        self._inner = SandboxTransport(app)
+        self._redis_url = redis_url
+        self._key = key
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            await redis_client(self._redis_url).delete(self._key)
+            await redis_client(self._redis_url).set(self._key, b"another-writer", px=60_000)
+        return await self._inner.handle_async_request(request)
+
+
+async def test_a_lock_taken_during_the_put_is_reported_even_before_the_renewal_sees_it(
+    db_path: Path, redis_url: str
+) -> None:
+    app = create_app(SandboxConfig(db_path=db_path, rate_limit=None))
+    setup = ToolContext(
+        WorkflowClient(api_key="owner", base_url=SANDBOX_URL, transport=SandboxTransport(app)), redis_url=None
+    )
+    created = await get_tool("create_task").run(setup, {"name": "Evicted mid-PUT"})
+    task_uuid = created.to_data()["task"]["uuid"]
+    key = REDIS_LOCK_PREFIX + lock_name(SANDBOX_URL, task_uuid)
+    client = WorkflowClient(
+        api_key="owner", base_url=SANDBOX_URL, transport=TakenDuringPut(app, redis_url, key),
+        gate_key=uuid.uuid4().hex, budget=BudgetSpec.none(), retry_policy=FAST_RETRIES,
+    )  # fmt: skip
+    out = await get_tool("add_task_note").run(
+        ToolContext(client, redis_url=redis_url), {"task": task_uuid, "text": "written while not ours"}
+    )
+    assert LOCK_LOST_DURING_WRITE in (out.to_data().get("warnings") or [])
+    assert await redis_client(redis_url).get(key) == b"another-writer"
+    await client.aclose()
+    await setup.client.aclose()
+
+
 class HeldPut(httpx.AsyncBaseTransport):
     """The sandbox in process; a PUT waits (as one at UltraCart does) until the test lets it land."""
 

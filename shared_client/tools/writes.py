@@ -170,7 +170,7 @@ async def read_modify_write(
                     raise _after_a_write(exc) from None
                 if change_stuck(current, intended, saved):
                     warnings = overwrite_warnings(current, intended, saved)
-                    if held.lost:  # found by the lock's renewal while the PUT was on its way
+                    if not await held.confirm():  # not ours at some point while the PUT was on its way
                         warnings.append(LOCK_LOST_DURING_WRITE)
                     return saved, changes, warnings
                 logger.warning(
