@@ -186,8 +186,12 @@ async def test_a_write_cancelled_while_its_put_is_on_its_way_keeps_the_lock_unti
         writer.cancel()  # the caller hangs up while UltraCart has the PUT
         settled = asyncio.ensure_future(said.event.wait())
         await asyncio.wait([writer, settled], timeout=10, return_when=asyncio.FIRST_COMPLETED)
-        # The writer must not have let go (and its lock with it) while the PUT had not landed.
+        # The writer must not have let go (and its lock with it) while the PUT had not landed ...
         assert not writer.done() and said.event.is_set()
+        for _ in range(3):  # ... however often it is cancelled again (as anyio's cancel scopes do)
+            writer.cancel()
+            await asyncio.wait([writer], timeout=0)
+        assert not writer.done()
         with pytest.raises(LockTimeout):  # another machine's writer cannot read the task yet
             async with redis_lock(redis_url, SANDBOX_URL, task_uuid, max_wait=0.0):
                 pytest.fail("the lock was free while a PUT under it was still on its way")

@@ -193,21 +193,29 @@ async def read_modify_write(
 async def _put_under_lock(ctx: ToolContext, task_uuid: str, intended: WorkflowTask) -> WorkflowTaskResponse:
     """The PUT, its answer awaited even when the caller is cancelled meanwhile (a client that hung up, a
     shutdown): the request may already be at UltraCart, and releasing the lock before it lands would let
-    another writer read the task without it and put it back over it. Bounded by the HTTP timeouts; a
-    second cancellation stops waiting."""
+    another writer read the task without it and put it back over it. Then the cancellation goes on.
+
+    Every cancellation is held off until the answer, not only the first: anyio's cancel scopes (the MCP
+    server's requests) cancel again at every step until the task gives up. The wait is bounded by the
+    client's HTTP timeouts and call deadline."""
     put = asyncio.ensure_future(ctx.client.update_task(task_uuid, intended))
-    try:
-        return await asyncio.shield(put)
-    except asyncio.CancelledError:
-        logger.info(
-            "cancelled while its PUT to task %s was on its way; the task's lock is kept until UltraCart "
-            "answers",
-            task_uuid,
-        )
-        await asyncio.wait([put])
+    cancelled = False
+    while not put.done():
+        try:
+            await asyncio.wait([put])
+        except asyncio.CancelledError:
+            if not cancelled:
+                logger.info(
+                    "cancelled while its PUT to task %s was on its way; the task's lock is kept until "
+                    "UltraCart answers",
+                    task_uuid,
+                )
+            cancelled = True
+    if cancelled:
         if not put.cancelled():
             put.exception()  # retrieved: the caller is gone, and the outcome is not theirs to see
-        raise
+        raise asyncio.CancelledError
+    return put.result()
 
 
 async def _still_held(held: HeldLock, task_uuid: str, attempt: int) -> None:
