@@ -47,6 +47,7 @@ from sqlalchemy.exc import (
     OperationalError,
     SQLAlchemyError,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -206,7 +207,7 @@ class Database:
         try:
             async with self.engine.connect() as connection:
                 yield connection
-        except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
+        except (OperationalError, InterfaceError, OSError, TimeoutError, PoolTimeout) as exc:
             raise DatabaseUnavailable(self.setting, exc) from None
 
     @contextlib.asynccontextmanager
@@ -215,7 +216,7 @@ class Database:
         try:
             async with self.engine.begin() as connection:
                 yield connection
-        except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
+        except (OperationalError, InterfaceError, OSError, TimeoutError, PoolTimeout) as exc:
             raise DatabaseUnavailable(self.setting, exc) from None
 
     async def start(self) -> None:

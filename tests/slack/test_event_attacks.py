@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from pathlib import Path
 
 import pytest
 from slack_harness import Bot
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from slack_bot.event_log import EventLog
-from slack_bot.store import Database, DatabaseUnavailable
+from slack_bot.identity import IdentityStore
+from slack_bot.store import Database, DatabaseUnavailable, open_database, sqlite_url
 
 
 async def test_a_claimant_that_died_before_answering_does_not_lose_the_event(bot: Bot) -> None:
@@ -65,3 +68,21 @@ async def test_a_prune_that_fails_never_fails_the_claim_it_follows(
     assert not await log.is_handled("EvPrune")
     await log.handled("EvPrune")
     assert await log.is_handled("EvPrune")
+
+
+async def test_every_connection_busy_is_the_database_not_answering_not_an_unexpected_error(
+    tmp_path: Path,
+) -> None:
+    db = await open_database(sqlite_url(tmp_path / "slack.sqlite3"))
+    await db.engine.dispose()
+    # A pool of one, as when a burst of listeners holds every connection of a replica's pool.
+    db.engine = create_async_engine(db.url, pool_size=1, max_overflow=0, pool_timeout=0.05)
+    try:
+        async with db.engine.connect():
+            with pytest.raises(DatabaseUnavailable) as caught:
+                await IdentityStore(db).get("T1", "UALICE")
+            with pytest.raises(DatabaseUnavailable):
+                await EventLog(db).claim("Ev1", "T1")
+        assert caught.value.cause == "TimeoutError"
+    finally:
+        await db.aclose()
