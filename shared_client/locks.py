@@ -58,6 +58,10 @@ class HeldLock:
     async def ensure_held(self) -> None:
         """Return if the lock is still ours; LockLost if it is not."""
 
+    async def confirm(self) -> bool:
+        """After a write: whether the lock was ours all along (never raises)."""
+        return True
+
 
 def lock_name(*parts: str) -> str:
     """The lock's name for ``parts``, hashed: it never holds a credential or a task's text."""

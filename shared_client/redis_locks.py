@@ -50,6 +50,7 @@ class RedisHeldLock(HeldLock):
         self._loop = asyncio.get_running_loop()
         self._confirmed = taken_at  # (loop time) when the last SET or renewal that succeeded was sent
         self._lost = asyncio.Event()
+        self._released = False
         self.renewals = 0
         self.renewed = asyncio.Event()
         """Set at each renewal that succeeded (tests clear it and wait: a lock kept past its TTL)."""
@@ -57,7 +58,9 @@ class RedisHeldLock(HeldLock):
 
     @property
     def lost(self) -> bool:
-        return self._lost.is_set()
+        """Found lost, or no renewal succeeded for a whole TTL while held: its key may have expired in
+        Redis (and been taken) before the renewal, waiting out a timeout or its next turn, says so."""
+        return self._lost.is_set() or (not self._released and self._expired())
 
     async def wait_lost(self) -> None:
         """Until the lock is found lost (for tests)."""
@@ -87,7 +90,7 @@ class RedisHeldLock(HeldLock):
     async def ensure_held(self) -> None:
         """Renew the lock now (a full TTL for the write that follows), or LockLost when it is no longer
         ours; Redis unreachable is SharedStateUnavailable (nothing may be written without the lock)."""
-        if self.lost or self._expired():
+        if self.lost:
             self._lost.set()
             raise LockLost(self._lock.name)
         sent = self._loop.time()
@@ -100,10 +103,31 @@ class RedisHeldLock(HeldLock):
             raise unavailable(self._url, exc) from None
         self._confirmed = max(self._confirmed, sent)
 
+    async def confirm(self) -> bool:
+        """After a write: whether the lock was ours all along. Our token still under the key proves it (no
+        one else ever writes our token, and we never write it again), so one token-checked renewal tells,
+        whatever the renewal task has or has not seen yet (a key evicted, flushed, lost in a fail-over, or
+        expired and taken during the PUT). Never raises: Redis unreachable now is judged by the TTL."""
+        if self.lost:
+            return False
+        sent = self._loop.time()
+        try:
+            await self._lock.reacquire()
+        except LockNotOwnedError:
+            self._lost.set()
+            return False
+        except (RedisError, OSError):
+            return not self.lost
+        self._confirmed = max(self._confirmed, sent)
+        return True
+
     async def release(self) -> None:
         """Stop renewing and delete the key if it is still ours. Never raises: the work under the lock is
         done, and a lock that cannot be deleted expires within its TTL; a lock found lost is logged."""
         self._renewing.cancel()
+        if self._expired():
+            self._lost.set()  # judged now: the write under the lock is over
+        self._released = True
         try:
             await self._lock.release()
         except LockNotOwnedError:

@@ -11,14 +11,14 @@ import asyncio
 import threading
 import weakref
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, unquote_plus, urlsplit, urlunsplit
 
 from shared_client.errors import APIConnectionError
 
 if TYPE_CHECKING:
     from redis import asyncio as aioredis
 
-__all__ = ["SharedStateUnavailable", "describe_redis", "redis_client", "unavailable"]
+__all__ = ["SharedStateUnavailable", "describe_redis", "redis_client", "unavailable", "url_passwords"]
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]] = (
     weakref.WeakKeyDictionary()
@@ -34,15 +34,39 @@ class SharedStateUnavailable(APIConnectionError):
         super().__init__(message, request_sent=False, operation=operation)
 
 
-def describe_redis(url: str) -> str:
-    """The URL fit for a message: any password dropped, the one in ``user:password@`` and the query's
-    (redis-py also takes ``?password=...``: the query, options only, is left out whole)."""
+def url_passwords(url: str) -> list[str]:
+    """The passwords ``url`` holds: its own (``redis://:PASSWORD@host``), and any query parameter named
+    like one (``unix:///path.sock?password=PASSWORD``: redis-py's documented form for sockets, which
+    SQLAlchemy's drivers accept too)."""
     parts = urlsplit(url)
-    netloc = parts.netloc
+    found = [parts.password, unquote(parts.password)] if parts.password else []
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if "password" in name.lower() and value:
+            found += [value, quote(value, safe=""), quote_plus(value, safe="")]
+    return list(dict.fromkeys(found))
+
+
+def _masked_query(query: str) -> str:
+    """``query`` with the value of every parameter named like a password as ``***``."""
+    pairs = [part.partition("=") for part in query.split("&")] if query else []
+    return "&".join(
+        f"{name}{eq}***" if "password" in unquote_plus(name).lower() else f"{name}{eq}{value}"
+        for name, eq, value in pairs
+    )
+
+
+def describe_redis(url: str) -> str:
+    """The URL fit for a message: any password dropped (in the address or in the query)."""
+    parts = urlsplit(url)
+    query = _masked_query(parts.query)
+    if parts.password is None and query == parts.query:
+        return url
+    head = url.split("?", 1)[0].split("#", 1)[0]  # as given (``unix:///path`` keeps its slashes)
     if parts.password is not None:
         host = parts.hostname or ""
         netloc = f"{host}:{parts.port}" if parts.port else host
-    return f"{parts.scheme}://{netloc}{parts.path}"
+        head = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return head + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 def unavailable(url: str, exc: BaseException, *, operation: str | None = None) -> SharedStateUnavailable:

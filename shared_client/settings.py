@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -156,14 +156,11 @@ class Settings(BaseSettings):
             self.uc_workflow_mcp_token,
         ]
         found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        from shared_client.redis_support import url_passwords
+
         for url in (self.uc_workflow_redis_url, self.uc_workflow_database_url):
-            if url is None:
-                continue
-            parts = urlsplit(url.get_secret_value())
-            # user:password@, and ?password=... (redis-py and libpq both take one there too)
-            for password in (parts.password, *parse_qs(parts.query).get("password", [])):
-                if password:
-                    found.append(password)  # the URL itself is fine to show without it
+            if url is not None:  # the URL itself is fine to show without its passwords
+                found += url_passwords(url.get_secret_value())
         return found
 
 

@@ -8,7 +8,9 @@ Redis with the same TTL as in the process (their age is read from Redis's own TT
 clocks are compared); the number → uuid entries never change (numbers are never reused) and only expire
 with their credential's key after :data:`TASK_NUMBERS_TTL` without a write.
 
-Redis unreachable when reading is SharedStateUnavailable (nothing was sent: UltraCart's gate and budget
+A key holding a value of another type (another version's layout, a hand-made key) is a miss, logged, and
+replaced by the next write (never "Redis is unreachable" on every call). Redis unreachable when reading is
+SharedStateUnavailable (nothing was sent: UltraCart's gate and budget
 live in that Redis too, and would refuse anyway); when writing what UltraCart already answered, a warning
 is logged and the answer is still used (failing the call would throw away a request already paid for).
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 import logging
 
 from pydantic import BaseModel, ValidationError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from shared_client.models import WorkflowGroup, WorkflowUser
 from shared_client.redis_support import redis_client, unavailable
@@ -38,6 +40,11 @@ class SharedPeople(BaseModel):
     my_user_id: int | None = None
 
 
+def _wrong_type(exc: BaseException) -> bool:
+    """Redis refused the command for the key's type (``WRONGTYPE …``): the key holds something else."""
+    return isinstance(exc, ResponseError) and "WRONGTYPE" in str(exc)  # a pipeline's names its command first
+
+
 class SharedCache:
     """One credential's shared caches in the Redis at ``url`` (keys hold its fingerprint, never a secret)."""
 
@@ -53,6 +60,13 @@ class SharedCache:
             type(exc).__name__,
         )
 
+    def _miss(self, what: str) -> None:
+        logger.warning(
+            "the shared cache's %s key in Redis holds another type of value (WRONGTYPE); fetching again, "
+            "and the next write replaces it",
+            what,
+        )
+
     async def load_people(self, ttl: float) -> tuple[SharedPeople, float] | None:
         """The lists another replica stored and their age in seconds (of ``ttl``), or None."""
         try:
@@ -61,6 +75,9 @@ class SharedCache:
                 pipe.pttl(self._people_key)
                 raw, remaining_ms = await pipe.execute()
         except (RedisError, OSError) as exc:
+            if _wrong_type(exc):
+                self._miss("people")
+                return None  # the SET of the lists fetched now replaces it
             raise unavailable(self._url, exc) from None
         if raw is None or remaining_ms is None or remaining_ms < 0:
             return None
@@ -84,6 +101,9 @@ class SharedCache:
         try:
             raw = await redis_client(self._url).hget(self._numbers_key, str(number))
         except (RedisError, OSError) as exc:
+            if _wrong_type(exc):
+                self._miss("task-number")
+                return None
             raise unavailable(self._url, exc) from None
         if raw is None:
             return None
@@ -93,10 +113,16 @@ class SharedCache:
         """Record number → uuid entries (new to this process) for every replica."""
         if not numbers:
             return
-        try:
-            async with redis_client(self._url).pipeline(transaction=False) as pipe:
-                pipe.hset(self._numbers_key, mapping={str(n): uuid for n, uuid in numbers.items()})
-                pipe.expire(self._numbers_key, TASK_NUMBERS_TTL)
-                await pipe.execute()
-        except (RedisError, OSError) as exc:
-            self._warn("task numbers", exc)
+        for replace in (False, True):
+            try:
+                async with redis_client(self._url).pipeline(transaction=False) as pipe:
+                    if replace:  # the key held another type (see _miss): ours now, from these entries
+                        pipe.delete(self._numbers_key)
+                    pipe.hset(self._numbers_key, mapping={str(n): uuid for n, uuid in numbers.items()})
+                    pipe.expire(self._numbers_key, TASK_NUMBERS_TTL)
+                    await pipe.execute()
+                return
+            except (RedisError, OSError) as exc:
+                if replace or not _wrong_type(exc):
+                    self._warn("task numbers", exc)
+                    return

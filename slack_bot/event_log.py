@@ -5,16 +5,20 @@ failed, and the retry may reach another replica behind the same address. So ever
 ``event_id`` in the database first (insert if absent; the primary key decides between replicas), and only
 the claim's winner runs the listener:
 
-- a delivery whose event is already claimed is answered 200 with ``X-Slack-No-Retry`` and dropped: the
-  event was handled, or is being handled right now (the usual retry: the first answer was slow);
-- except when that claim is *stale*: not marked handled ``stale_after`` seconds after it was made. The
-  replica that claimed it died (or hung) before its listener finished, so the retry takes the claim over
-  (one conditional update: one taker) and handles the event; Slack retries after about a minute and
-  again after five, so such an event is handled late rather than lost. A listener that ran and failed has
+- a delivery whose event was handled is answered 200 with ``X-Slack-No-Retry`` and dropped;
+- a delivery whose event is claimed but not yet handled is answered 503 and dropped: the claimant may be
+  at work (the usual retry: the first answer was slow), or may have died before answering. Any 2xx would
+  end Slack's retries, and Slack's first retry comes at once, so a 200 here would lose every event whose
+  claimant died; a 503 has Slack send it again a minute later;
+- a claim is *stale* when not marked handled ``stale_after`` seconds after it was made. The replica that
+  claimed it died (or hung) before its listener finished, so the retry takes the claim over (one
+  conditional update: one taker) and handles the event; Slack retries after about a minute and again
+  after five, so such an event is handled late rather than lost. A listener that ran and failed has
   finished (the user was told, :mod:`slack_bot.errors`): it is not run again.
 
 Claims older than ``keep_for`` (a day; Slack retries for minutes) are pruned, at most once per
-``prune_every``, by whichever replica claims next.
+``prune_every``, by whichever replica claims next; a prune that fails is logged, and never fails the claim
+it follows (that claim is won: failing its delivery would leave the event claimed and not handled).
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ import logging
 import time
 from collections.abc import Callable
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
-from slack_bot.store import Database, slack_events
+from slack_bot.store import Database, DatabaseUnavailable, slack_events
 
 LOG = logging.getLogger(__name__)
 
@@ -68,8 +73,18 @@ class EventLog:
                 if won:
                     LOG.warning("event %s: its first claim was never finished; handling it now", event_id)
         if won and (self._pruned_at is None or now - self._pruned_at >= self.prune_every):
-            await self.prune(now)
+            try:
+                await self.prune(now)
+            except (DatabaseUnavailable, SQLAlchemyError) as exc:
+                LOG.warning("could not prune old event claims (%s); tried again later", type(exc).__name__)
         return won
+
+    async def is_handled(self, event_id: str) -> bool:
+        """Whether the listener of ``event_id`` has finished (False: claimed and at work, or never
+        finished; or not claimed at all)."""
+        query = select(slack_events.c.handled).where(slack_events.c.event_id == event_id)
+        async with self.db.connect() as connection:
+            return bool((await connection.execute(query)).scalar())
 
     async def handled(self, event_id: str) -> None:
         """The listener of the claimed ``event_id`` has finished (done, or failed and reported)."""

@@ -47,9 +47,11 @@ from sqlalchemy.exc import (
     OperationalError,
     SQLAlchemyError,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from shared_client.redis_support import url_passwords
 from shared_client.settings import ConfigurationError
 
 __all__ = [
@@ -133,7 +135,11 @@ def shown_url(url: str | URL) -> str:
         parsed = make_url(url) if isinstance(url, str) else url
     except ArgumentError:
         return "(not a URL)"
-    return parsed.render_as_string(hide_password=True)
+    # A password may also be a query parameter (``?password=…``: SQLAlchemy hands it to the driver).
+    hidden = {name: "***" for name in parsed.query if "password" in name.lower()}
+    if hidden:
+        parsed = parsed.update_query_dict(hidden)
+    return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
 def _parse(url: str, setting: str) -> URL:
@@ -201,7 +207,7 @@ class Database:
         try:
             async with self.engine.connect() as connection:
                 yield connection
-        except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
+        except (OperationalError, InterfaceError, OSError, TimeoutError, PoolTimeout) as exc:
             raise DatabaseUnavailable(self.setting, exc) from None
 
     @contextlib.asynccontextmanager
@@ -210,7 +216,7 @@ class Database:
         try:
             async with self.engine.begin() as connection:
                 yield connection
-        except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
+        except (OperationalError, InterfaceError, OSError, TimeoutError, PoolTimeout) as exc:
             raise DatabaseUnavailable(self.setting, exc) from None
 
     async def start(self) -> None:
@@ -238,9 +244,8 @@ class Database:
     def _cannot_open(self, exc: BaseException) -> str:
         cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
         detail = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-        password = self.url.password
-        if password:
-            detail = detail.replace(str(password), "***")
+        for password in url_passwords(self.url.render_as_string(hide_password=False)):
+            detail = detail.replace(password, "***")
         reason = f"{type(cause).__name__}: {detail[:200]}" if detail else type(cause).__name__
         check = (
             "that the server is running and the database exists"

@@ -634,6 +634,6 @@ async def test_on_an_event_loop_the_redis_check_runs_off_it(
     backend = await factory.build_backend_async(settings)
     await backend.client.aclose()
     redis_server.stop()
-    with pytest.raises(ConfigurationError, match="UC_WORKFLOW_REDIS_URL: Redis at .* does not answer"):
+    with pytest.raises(ConfigurationError, match=r"UC_WORKFLOW_REDIS_URL: Redis at .* does not answer"):
         await factory.build_backend_async(settings)
     assert len(checked_on) == 2 and threading.main_thread() not in checked_on

@@ -7,6 +7,7 @@ PUT replaced is reported. Here too: who a task goes to (user, group, nobody) and
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -14,7 +15,7 @@ from typing import Any
 
 from shared_client.errors import UltraCartError
 from shared_client.locks import LOCK_TIMEOUT, HeldLock, LockLost, LockTimeout, held_within, machine_lock
-from shared_client.models import Property, WorkflowTask, parse_uc_datetime
+from shared_client.models import Property, WorkflowTask, WorkflowTaskResponse, parse_uc_datetime
 from shared_client.tools.context import ToolContext
 from shared_client.tools.directory import Assignee, PeopleSnapshot, resolve_assignee, resolve_group
 from shared_client.tools.errors import ErrorKind, ToolError, from_api_error
@@ -162,14 +163,14 @@ async def read_modify_write(
                     if not changes:
                         return current, [], []
                     await _still_held(held, task_uuid, attempt)
-                    saved = (await ctx.client.update_task(task_uuid, intended)).task or intended
+                    saved = (await _put_under_lock(ctx, task_uuid, intended)).task or intended
                 except (ToolError, UltraCartError) as exc:
                     if attempt == 0:
                         raise
                     raise _after_a_write(exc) from None
                 if change_stuck(current, intended, saved):
                     warnings = overwrite_warnings(current, intended, saved)
-                    if held.lost:  # found by the lock's renewal while the PUT was on its way
+                    if not await held.confirm():  # not ours at some point while the PUT was on its way
                         warnings.append(LOCK_LOST_DURING_WRITE)
                     return saved, changes, warnings
                 logger.warning(
@@ -187,6 +188,34 @@ async def read_modify_write(
         kind=ErrorKind.CONFLICT,
         write=True,
     )
+
+
+async def _put_under_lock(ctx: ToolContext, task_uuid: str, intended: WorkflowTask) -> WorkflowTaskResponse:
+    """The PUT, its answer awaited even when the caller is cancelled meanwhile (a client that hung up, a
+    shutdown): the request may already be at UltraCart, and releasing the lock before it lands would let
+    another writer read the task without it and put it back over it. Then the cancellation goes on.
+
+    Every cancellation is held off until the answer, not only the first: anyio's cancel scopes (the MCP
+    server's requests) cancel again at every step until the task gives up. The wait is bounded by the
+    client's HTTP timeouts and call deadline."""
+    put = asyncio.ensure_future(ctx.client.update_task(task_uuid, intended))
+    cancelled = False
+    while not put.done():
+        try:
+            await asyncio.wait([put])
+        except asyncio.CancelledError:
+            if not cancelled:
+                logger.info(
+                    "cancelled while its PUT to task %s was on its way; the task's lock is kept until "
+                    "UltraCart answers",
+                    task_uuid,
+                )
+            cancelled = True
+    if cancelled:
+        if not put.cancelled():
+            put.exception()  # retrieved: the caller is gone, and the outcome is not theirs to see
+        raise asyncio.CancelledError
+    return put.result()
 
 
 async def _still_held(held: HeldLock, task_uuid: str, attempt: int) -> None:

@@ -1,6 +1,6 @@
 """Events: App Home opened → publish the user's tasks. Each event is handled once across replicas: every
-delivery claims its ``event_id`` first (:mod:`slack_bot.event_log`); one already claimed is acknowledged
-and dropped."""
+delivery claims its ``event_id`` first (:mod:`slack_bot.event_log`); one already handled is acknowledged
+and dropped, one claimed and not yet handled is answered 503 (Slack sends it again later)."""
 
 from __future__ import annotations
 
@@ -54,8 +54,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
         event_id = event_id_of(body)
         if event_id is not None and not await deps.events.claim(event_id, str(body.get("team_id") or "")):
             retry = req.headers.get(RETRY_HEADER) or ["0"]
-            LOG.info("event %s (delivery %s) is another delivery's: dropped", event_id, retry[0])
-            return BoltResponse(status=200, body="", headers={"X-Slack-No-Retry": "1"})
+            if await deps.events.is_handled(event_id):
+                LOG.info("event %s (delivery %s) was handled: dropped", event_id, retry[0])
+                return BoltResponse(status=200, body="", headers={"X-Slack-No-Retry": "1"})
+            # Claimed, not handled: its claimant may have died. A 2xx would end Slack's retries and lose
+            # the event; a 503 has Slack send it again later, when a stale claim is taken over.
+            LOG.info("event %s (delivery %s) is being handled elsewhere: retry later", event_id, retry[0])
+            return BoltResponse(status=503, body="")
         await next()
         return None
 
