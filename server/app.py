@@ -107,7 +107,11 @@ class RegistryTool(MCPTool):
 
     @classmethod
     def adapt(
-        cls, tool: Tool[Any, Any], contexts: Contexts, *, progress_every: float = PROGRESS_EVERY
+        cls,
+        tool: Tool[Any, Any],
+        contexts: ToolContext | Contexts,
+        *,
+        progress_every: float = PROGRESS_EVERY,
     ) -> RegistryTool:
         schemas = schemas_of(tool)  # committed beside the tools: no pydantic schema work at start
         output_schema = schemas["output"]
@@ -122,7 +126,7 @@ class RegistryTool(MCPTool):
             is_async=True,
             annotations=_annotations(tool),
             registry_tool=tool,
-            contexts=contexts,
+            contexts=FixedContext(contexts) if isinstance(contexts, ToolContext) else contexts,
             progress_every=progress_every,
         )
 
