@@ -113,6 +113,7 @@ class CallerContexts:
         # Writes to one task are serialized across callers too, not only within one caller's context.
         self._task_locks: dict[str, asyncio.Lock] = {}
         self.verifications = 0  # GET /workflow/me sent to verify a key (tests, diagnostics)
+        self._closing: set[asyncio.Task[None]] = set()
 
     def _verdict(self, fingerprint: str) -> bool | None:
         found = self._verdicts.get(fingerprint)
@@ -198,8 +199,10 @@ class CallerContexts:
     def _release(self, fingerprint: str, caller: _Caller) -> None:
         caller.users -= 1
         if caller.users == 0 and self._verdict(fingerprint) is False:
-            self._callers.pop(fingerprint, None)
-            asyncio.get_running_loop().create_task(caller.context.client.aclose())
+            self._callers.pop(fingerprint, None)  # no client is kept for a refused key
+            closing = asyncio.get_running_loop().create_task(caller.context.client.aclose())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
 
     def current(self) -> ToolContext:
         """The calling request's context (set by ``CallerContextMiddleware``). Never another caller's:
@@ -221,6 +224,8 @@ class CallerContexts:
         self._callers.clear()
         for caller in callers:
             await caller.context.client.aclose()
+        if self._closing:
+            await asyncio.gather(*self._closing)
 
 
 def _refusal(status: int, message: str) -> JSONResponse:

@@ -23,7 +23,7 @@ from mcp.types import PromptReference, TextContent
 from server.per_request import KEY_HEADER, MISSING_KEY, REFUSED_KEY
 from shared_client.pacing import credential_fingerprint
 from tests.conftest import LiveSandbox, StartSandbox
-from tests.mcp.http_support import SERVER_COMMAND, RunningServer, http_server
+from tests.mcp.http_support import SERVER_COMMAND, RunningServer, http_server, round_robin
 
 ALICE = "user:alice@demo.example"
 OWNER = "per-request-owner-key-0123456789"  # not a demo user's: the sandbox's owner
@@ -240,3 +240,30 @@ async def test_the_key_of_each_request_counts_not_the_session_s(server: RunningS
             second.structured_content is not None and second.structured_content["me"]["name"] == "Demo Owner"
         )
         http.headers[KEY_HEADER] = ALICE  # back
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_two_replicas_serve_each_caller_as_themselves(
+    live: LiveSandbox, tmp_path: Path, mode: str
+) -> None:
+    """Round robin over two replicas sharing one state directory: every request (a handshake-era session's
+    POSTs too, served statelessly by the replica that does not hold the session) acts with its own key, and
+    each key's requests are never two in flight at UltraCart, wherever they land."""
+    env = environment(live, tmp_path / "state")
+    with (
+        http_server(env, "--credentials", "per-request", cwd=tmp_path) as first,
+        http_server(env, "--credentials", "per-request", cwd=tmp_path) as second,
+    ):
+        async with round_robin([first.url, second.url]) as (url, proxy):
+            live.reset_stats()
+            async with (
+                Client(as_caller(url, ALICE), mode=mode) as alice,
+                Client(as_caller(url, OWNER), mode=mode) as owner,
+            ):
+                calls = [caller.call_tool("get_me", {}) for _ in range(3) for caller in (alice, owner)]
+                names = [r.structured_content["me"]["name"] for r in await asyncio.gather(*calls)]  # type: ignore[index]
+                assert names == ["Alice Carter", "Demo Owner"] * 3
+            posts = [f for f in proxy.forwarded if f.method == "POST" and f.rpc_method == "tools/call"]
+            assert {f.upstream for f in posts} == {0, 1} and all(f.status < 400 for f in posts)
+    stats = live.stats()
+    assert stats["max_in_flight"] == 1 and stats["rate_limited"] == 0
