@@ -19,9 +19,12 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.types import PromptReference, TextContent
+from pydantic import SecretStr
 
 from server.per_request import KEY_HEADER, MISSING_KEY, REFUSED_KEY
+from server.replicas import request_state_security, shared_secret
 from shared_client.pacing import credential_fingerprint
+from shared_client.settings import Settings
 from tests.conftest import LiveSandbox, StartSandbox
 from tests.mcp.http_support import SERVER_COMMAND, RunningServer, http_server, round_robin
 
@@ -267,3 +270,15 @@ async def test_two_replicas_serve_each_caller_as_themselves(
             assert {f.upstream for f in posts} == {0, 1} and all(f.status < 400 for f in posts)
     stats = live.stats()
     assert stats["max_in_flight"] == 1 and stats["rate_limited"] == 0
+
+
+def test_with_per_request_keys_the_request_state_key_comes_from_the_token_only() -> None:
+    key_only = Settings.model_validate({"ultracart_api_key": SecretStr(OWNER)})
+    both = Settings.model_validate(
+        {"ultracart_api_key": SecretStr(OWNER), "uc_workflow_mcp_token": SecretStr(TOKEN)}
+    )
+    assert shared_secret(key_only, server_credential=False) is None  # a leftover key is not the server's
+    assert shared_secret(both, server_credential=False) == ("UC_WORKFLOW_MCP_TOKEN", TOKEN.encode())
+    sealed = request_state_security(key_only, server_credential=False).codec.seal(b"state")
+    with pytest.raises(Exception, match="unknown key"):  # a per-process key: another process cannot open it
+        request_state_security(key_only, server_credential=False).codec.unseal(sealed)
