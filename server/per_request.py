@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING, Any
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 
-from shared_client.errors import AuthenticationError, PermissionDeniedError, UltraCartError
+from shared_client.errors import (
+    ApplicationDisabledError,
+    AuthenticationError,
+    PermissionDeniedError,
+    UltraCartError,
+)
 from shared_client.tools import ToolContext
 
 if TYPE_CHECKING:
@@ -72,7 +77,7 @@ def key_fingerprint(key: str) -> str:
 
 
 class KeyRefused(Exception):
-    """UltraCart refused the key (401 or 403 to GET /workflow/me), now or within ``REFUSED_FOR``."""
+    """UltraCart refused the key (401, 403 or 410 to GET /workflow/me), now or within ``REFUSED_FOR``."""
 
 
 class KeyUnverified(Exception):
@@ -178,7 +183,7 @@ class CallerContexts:
         self.verifications += 1
         try:
             await caller.context.client.get_me()
-        except (AuthenticationError, PermissionDeniedError) as exc:
+        except (AuthenticationError, PermissionDeniedError, ApplicationDisabledError) as exc:
             logger.warning("refused a caller key (%s…): UltraCart answered %s", fingerprint[:12], exc.status)
             self._remember(fingerprint, False)
             return
