@@ -3,7 +3,8 @@
 Stdio writes nothing but protocol to stdout; every log line goes to stderr. Over HTTP the server binds
 127.0.0.1 with DNS-rebinding protection; another address needs ``UC_WORKFLOW_MCP_TOKEN``, which is then
 required as ``Authorization: Bearer <token>`` on every request. Several HTTP replicas behind one address
-serve any request, with no stickiness (``server/replicas.py``).
+serve any request, with no stickiness (``server/replicas.py``). ``--credentials per-request`` (HTTP only)
+acts with each request's own UltraCart key instead of the server's (``server/per_request.py``).
 """
 
 from __future__ import annotations
