@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer, RequestStateSecurity
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, UnexpectedToolError
@@ -42,6 +42,9 @@ from shared_client.tools.search import SearchOutput
 from shared_client.tools.task_refs import TASK_REF_DESCRIPTION, parse_task_ref
 from shared_client.tools.values import shown
 
+if TYPE_CHECKING:
+    from server.per_request import CallerContexts
+
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -66,6 +69,31 @@ def _annotations(tool: Tool[Any, Any]) -> ToolAnnotations:
     )
 
 
+class Contexts(Protocol):
+    """Where a handler gets its ``ToolContext``: one for every call (``FixedContext``), or the calling
+    request's own (``server.per_request.CallerContexts``, ``--credentials per-request``)."""
+
+    @property
+    def sandbox(self) -> bool: ...
+
+    @property
+    def description(self) -> str: ...
+
+    def current(self) -> ToolContext: ...
+
+
+class FixedContext:
+    """The server's one credential: the same context for every call."""
+
+    def __init__(self, context: ToolContext) -> None:
+        self.context = context
+        self.sandbox = context.sandbox
+        self.description = context.description
+
+    def current(self) -> ToolContext:
+        return self.context
+
+
 def _unused(**_: Any) -> None:
     """``RegistryTool.run`` replaces mcp's function call; mcp's model still wants a callable."""
 
@@ -74,12 +102,16 @@ class RegistryTool(MCPTool):
     """One registry tool as mcp sees it. Validation, the call and error wording stay in the registry."""
 
     registry_tool: Any = Field(exclude=True)
-    tool_context: Any = Field(exclude=True)
+    contexts: Any = Field(exclude=True)  # Contexts
     progress_every: float = Field(default=PROGRESS_EVERY, exclude=True)
 
     @classmethod
     def adapt(
-        cls, tool: Tool[Any, Any], context: ToolContext, *, progress_every: float = PROGRESS_EVERY
+        cls,
+        tool: Tool[Any, Any],
+        contexts: ToolContext | Contexts,
+        *,
+        progress_every: float = PROGRESS_EVERY,
     ) -> RegistryTool:
         schemas = schemas_of(tool)  # committed beside the tools: no pydantic schema work at start
         output_schema = schemas["output"]
@@ -94,7 +126,7 @@ class RegistryTool(MCPTool):
             is_async=True,
             annotations=_annotations(tool),
             registry_tool=tool,
-            tool_context=context,
+            contexts=FixedContext(contexts) if isinstance(contexts, ToolContext) else contexts,
             progress_every=progress_every,
         )
 
@@ -102,9 +134,11 @@ class RegistryTool(MCPTool):
         self, arguments: dict[str, Any], context: Context[Any, Any], convert_result: bool = False
     ) -> CallToolResult:
         tool: Tool[Any, Any] = self.registry_tool
+        contexts: Contexts = self.contexts
+        tool_context = contexts.current()  # the caller's own with per-request keys; never another's
         try:
             output = await _reporting_progress(
-                tool.run(self.tool_context, arguments), context, self.progress_every
+                tool.run(tool_context, arguments), context, self.progress_every
             )
         except ToolError as exc:
             logger.info("tool %s refused: %s", tool.name, exc.message)
@@ -175,7 +209,9 @@ async def _reporting_progress(work: Awaitable[T], context: Context[Any, Any], ev
         task.cancel()  # a no-op once it is done; a cancelled call stops its tool
 
 
-def instructions_for(context: ToolContext, tools: list[Tool[Any, Any]], read_only: bool) -> str:
+def instructions_for(
+    context: ToolContext | Contexts, tools: list[Tool[Any, Any]], read_only: bool, *, per_caller: bool = False
+) -> str:
     if context.sandbox:
         where = (
             f"This server runs on {context.description}: demo data, safe to change; nothing reaches a real "
@@ -196,6 +232,11 @@ def instructions_for(context: ToolContext, tools: list[Tool[Any, Any]], read_onl
         "- Priorities: low, medium, high, critical. Dates: ISO dates or date-times.",
         f"- {UNTRUSTED_GUIDANCE}",
     ]
+    if per_caller:
+        lines.append(
+            "- Each caller acts with their own UltraCart key: 'me' is the caller, and UltraCart's history "
+            "names them for their changes."
+        )
     if context.sandbox:
         lines.append(
             "- Attachment URLs here (upload and download) belong to the sandbox inside this server: nobody "
@@ -223,7 +264,7 @@ def _matching(values: Iterable[str], prefix: str) -> list[str]:
 
 
 def build_server(
-    context: ToolContext,
+    context: ToolContext | CallerContexts,
     *,
     read_only: bool = False,
     toolsets: Iterable[str] | None = None,
@@ -232,14 +273,22 @@ def build_server(
 ) -> MCPServer[Any]:
     """The server. ``request_state_security`` seals multi-round calls' ``requestState``: replicas behind one
     address pass the same one (``server.replicas.request_state_security``); None is a process-local key.
-    Replicas also share ``SERVER_NAME``, the audience sealed into that state."""
+    Replicas also share ``SERVER_NAME``, the audience sealed into that state.
+
+    ``context`` is the server's one (``--credentials server``), or ``CallerContexts``: each request's own,
+    from the key it carries (``--credentials per-request``; serve it with ``CallerKeyMiddleware``)."""
+    from server.per_request import CallerContextMiddleware, CallerContexts
+
+    per_caller = isinstance(context, CallerContexts)
+    contexts: Contexts = context if isinstance(context, CallerContexts) else FixedContext(context)
     tools = select_tools(read_only=read_only, toolsets=toolsets)
     server = WorkflowServer(
         SERVER_NAME,
         title="UltraCart Workflow",
-        instructions=instructions_for(context, tools, read_only),
-        tools=[RegistryTool.adapt(tool, context, progress_every=progress_every) for tool in tools],
+        instructions=instructions_for(contexts, tools, read_only, per_caller=per_caller),
+        tools=[RegistryTool.adapt(tool, contexts, progress_every=progress_every) for tool in tools],
         request_state_security=request_state_security,
+        middleware=[CallerContextMiddleware()] if per_caller else None,
     )
 
     @server.resource(
@@ -251,7 +300,7 @@ def build_server(
     )
     async def read_task(task_uuid: str) -> str:
         try:
-            output = await GET_TASK.run(context, {"task": task_uuid})
+            output = await GET_TASK.run(contexts.current(), {"task": task_uuid})
         except ToolError as exc:
             if exc.kind in (ErrorKind.BAD_INPUT, ErrorKind.NOT_FOUND):
                 raise ResourceNotFoundError(exc.message) from None
@@ -316,7 +365,7 @@ def build_server(
         if not (wants_ref or wants_uuid):
             return None
         try:
-            found = await SEARCH_TASKS.run(context, dict(COMPLETION_SEARCH))
+            found = await SEARCH_TASKS.run(contexts.current(), dict(COMPLETION_SEARCH))
         except ToolError as exc:
             logger.info("completion search failed: %s", exc.message)
             return Completion(values=[], total=0, has_more=False)

@@ -3,7 +3,8 @@
 Stdio writes nothing but protocol to stdout; every log line goes to stderr. Over HTTP the server binds
 127.0.0.1 with DNS-rebinding protection; another address needs ``UC_WORKFLOW_MCP_TOKEN``, which is then
 required as ``Authorization: Bearer <token>`` on every request. Several HTTP replicas behind one address
-serve any request, with no stickiness (``server/replicas.py``).
+serve any request, with no stickiness (``server/replicas.py``). ``--credentials per-request`` (HTTP only)
+acts with each request's own UltraCart key instead of the server's (``server/per_request.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
     from mcp.server.transport_security import TransportSecuritySettings
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from server.per_request import CallerContexts
+    from shared_client.tools import ToolContext
 
 logger = logging.getLogger("server")
 
@@ -98,6 +102,14 @@ def build_parser() -> commandline.CommandParser:
         "--toolsets",
         default=",".join(TOOLSETS),
         help=f"comma-separated toolsets to serve (default all: {','.join(TOOLSETS)})",
+    )
+    parser.add_argument(
+        "--credentials",
+        choices=["server", "per-request"],
+        default="server",
+        help="whose UltraCart key the tools use: the server's (ULTRACART_API_KEY or ULTRACART_OAUTH_TOKEN; "
+        "default), or per-request: each HTTP request's own, in the x-ultracart-simple-key header "
+        "(--transport http only; UltraCart at ULTRACART_BASE_URL, or the sandbox with --sandbox)",
     )
     commandline.add_sandbox_option(parser)
     commandline.add_log_level_option(parser, default="warning")
@@ -177,7 +189,11 @@ class BodyLimitAnswer:
         await self.app(scope, receive, answer)
 
 
-def build_http_app(server: MCPServer[Any], host: str, token: str | None) -> ASGIApp:
+def build_http_app(
+    server: MCPServer[Any], host: str, token: str | None, callers: CallerContexts | None = None
+) -> ASGIApp:
+    """The HTTP app; ``callers`` (``--credentials per-request``): every request must carry a key UltraCart
+    accepts, checked after the bearer token (when there is one)."""
     limit = max_request_body_bytes()
     app: ASGIApp = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
@@ -190,6 +206,10 @@ def build_http_app(server: MCPServer[Any], host: str, token: str | None) -> ASGI
     # Behind a load balancer a session's requests land on any replica: each serves the others' sessions.
     app = SiblingSessions(app, server.session_manager, MCP_PATH)
     app = BodyLimitAnswer(app, limit)
+    if callers is not None:
+        from server.per_request import CallerKeyMiddleware
+
+        app = CallerKeyMiddleware(app, callers)
     if token:
         from server.auth import BearerTokenMiddleware
 
@@ -202,30 +222,52 @@ def serve(args: argparse.Namespace) -> None:
     commandline.setup_logging(args.log_level, settings)
     token = settings.uc_workflow_mcp_token.get_secret_value() if settings.uc_workflow_mcp_token else None
     toolsets = parse_toolsets(args.toolsets)
+    per_request = args.credentials == "per-request"
+    if per_request and args.transport != "http":
+        raise commandline.UsageError(
+            "--credentials per-request needs --transport http: over stdio no request carries a key "
+            "(set ULTRACART_API_KEY for --credentials server instead)"
+        )
     if args.transport == "http":
         check_http_binding(args.host, token)
 
     from server.app import build_server
-    from shared_client.factory import build_backend
-    from shared_client.tools import ToolContext
 
-    backend = build_backend(settings, force_sandbox=args.sandbox)
-    context = ToolContext(
-        backend.client,
-        sandbox=backend.sandbox,
-        description=backend.description,
-        # Over HTTP the caller may be on another machine: attach_file must not read this one's files.
-        allow_local_files=args.transport == "stdio",
-    )
+    context: ToolContext | CallerContexts
+    callers: CallerContexts | None = None
+    if per_request:
+        from server.per_request import CallerContexts
+        from shared_client.factory import build_keyed_backend
+
+        keyed = build_keyed_backend(settings, sandbox=args.sandbox or settings.uc_workflow_sandbox)
+        if settings.has_ultracart_credentials:
+            logger.info("--credentials per-request: the UltraCart credential in the settings is not used")
+        context = callers = CallerContexts(
+            keyed.client_for, sandbox=keyed.sandbox, description=keyed.description
+        )
+        where = f"{keyed.description}, with each caller's own key"
+    else:
+        from shared_client.factory import build_backend
+        from shared_client.tools import ToolContext
+
+        backend = build_backend(settings, force_sandbox=args.sandbox)
+        context = ToolContext(
+            backend.client,
+            sandbox=backend.sandbox,
+            description=backend.description,
+            # Over HTTP the caller may be on another machine: attach_file must not read this one's files.
+            allow_local_files=args.transport == "stdio",
+        )
+        where = backend.description
     security = None
     if args.transport == "http":  # replicas behind one address seal and open each other's request state
         from server.replicas import request_state_security
 
-        security = request_state_security(settings)
+        security = request_state_security(settings, server_credential=not per_request)
     server = build_server(
         context, read_only=args.read_only, toolsets=toolsets, request_state_security=security
     )
-    logger.info("serving %s on %s", "read-only tools" if args.read_only else "tools", backend.description)
+    logger.info("serving %s on %s", "read-only tools" if args.read_only else "tools", where)
 
     if args.transport == "stdio":
         server.run("stdio")
@@ -235,7 +277,7 @@ def serve(args: argparse.Namespace) -> None:
 
     import uvicorn
 
-    app = build_http_app(server, args.host, token)
+    app = build_http_app(server, args.host, token, callers)
     url_host = f"[{args.host}]" if ":" in args.host else args.host
     # Bind before saying so: a taken port is one clear line, not a uvicorn traceback after "listening".
     listener = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)

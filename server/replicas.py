@@ -6,8 +6,9 @@ Behind one address with no stickiness, consecutive requests of one client land o
   The only state that rides between two of their requests is a multi-round call's ``requestState``
   (``Resolve``/``Elicit``), which mcp seals with AES-GCM. ``request_state_security`` gives every replica the
   same key, derived from a secret the replicas already share (``UC_WORKFLOW_MCP_TOKEN``, else the UltraCart
-  credential), so state sealed by one is opened by another; a replica with another secret answers "Invalid
-  or expired requestState" (and one with another token answers 401 before that).
+  credential; with ``--credentials per-request`` the token only), so state sealed by one is opened by
+  another; a replica with another secret answers "Invalid or expired requestState" (and one with another
+  token answers 401 before that).
 - Handshake-era clients (2025-xx) open a session on the replica that answers their ``initialize``, which
   keeps it as mcp always does (its GET stream, several SSE streams). ``SiblingSessions`` lets every other
   replica serve that session's POSTs too, the way mcp's stateless mode serves every request: this server
@@ -39,15 +40,19 @@ logger = logging.getLogger(__name__)
 KEY_LABEL = b"uc-workflow-mcp/request-state/v1/"
 
 
-def shared_secret(settings: Settings) -> tuple[str, bytes] | None:
+def shared_secret(settings: Settings, *, server_credential: bool = True) -> tuple[str, bytes] | None:
     """(setting name, value) of the secret every replica of one deployment already has: the MCP token
     (required off loopback), else the UltraCart simple key, else the OAuth token; None when there is none
-    (the embedded sandbox on loopback)."""
-    for name, value in (
-        ("UC_WORKFLOW_MCP_TOKEN", settings.uc_workflow_mcp_token),
-        ("ULTRACART_API_KEY", settings.ultracart_api_key),
-        ("ULTRACART_OAUTH_TOKEN", settings.ultracart_oauth_token),
-    ):
+    (the embedded sandbox on loopback). ``server_credential=False`` (``--credentials per-request``: the
+    server has no UltraCart credential of its own, and one left in the settings is not used): the token
+    only."""
+    candidates = [("UC_WORKFLOW_MCP_TOKEN", settings.uc_workflow_mcp_token)]
+    if server_credential:
+        candidates += [
+            ("ULTRACART_API_KEY", settings.ultracart_api_key),
+            ("ULTRACART_OAUTH_TOKEN", settings.ultracart_oauth_token),
+        ]
+    for name, value in candidates:
         if value is not None and value.get_secret_value():
             return name, value.get_secret_value().encode()
     return None
@@ -58,12 +63,13 @@ def derive_request_state_key(source: str, secret: bytes) -> bytes:
     return hmac.new(KEY_LABEL + source.encode(), secret, hashlib.sha256).digest()
 
 
-def request_state_security(settings: Settings) -> RequestStateSecurity:
+def request_state_security(settings: Settings, *, server_credential: bool = True) -> RequestStateSecurity:
     """One ``requestState`` key for every replica that has the same secret (see ``shared_secret``); a
-    process-local key when there is none. The secret and the key are never logged."""
+    process-local key when there is none (with per-request keys and no token: replicas then do not open
+    each other's state). The secret and the key are never logged."""
     from mcp.server.request_state import RequestStateSecurity
 
-    found = shared_secret(settings)
+    found = shared_secret(settings, server_credential=server_credential)
     if found is None:
         logger.info("request state: a process-local key (no UC_WORKFLOW_MCP_TOKEN or UltraCart credential)")
         return RequestStateSecurity.ephemeral()

@@ -4,6 +4,7 @@ in-process (through an ASGI transport, no port), announced once on stderr."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -127,6 +128,67 @@ def _build(settings: Settings, force_sandbox: bool) -> Backend:
     )
     return Backend(
         client=client,
+        sandbox=False,
+        description=f"UltraCart at {_without_userinfo(settings.ultracart_base_url)}",
+    )
+
+
+@dataclass
+class KeyedBackend:
+    """Where callers' own simple keys go (``uc-workflow-mcp --credentials per-request``): ``client_for(key)``
+    builds a client for one caller's key; no credential of the server's is used."""
+
+    client_for: Callable[[str], WorkflowClient]
+    sandbox: bool
+    description: str
+
+
+def build_keyed_backend(settings: Settings | None = None, *, sandbox: bool = False) -> KeyedBackend:
+    """UltraCart at ``ULTRACART_BASE_URL``, whatever credentials are (not) set; the embedded sandbox only
+    when ``sandbox`` (keys then go to it: a demo user's ``user:EMAIL`` acts as that user, any other key as
+    the owner). Each client's gate and budget are its key's (shared across processes as usual)."""
+    settings = settings or current_settings()
+    if settings.redis_url:
+        check_redis(settings.redis_url)
+    if sandbox:
+        import sqlite3
+        import uuid
+
+        from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
+
+        db_path = settings.sandbox_db_path
+        try:
+            app = create_app(SandboxConfig(db_path=db_path))
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigurationError(
+                f"UC_WORKFLOW_SANDBOX_DB: cannot open the sandbox database {db_path} ({exc})"
+            ) from None
+        place = f"{SANDBOX_BASE_URL}#{uuid.uuid4().hex}"  # this app's gates only (see build_backend)
+
+        def sandbox_client(key: str) -> WorkflowClient:
+            return WorkflowClient(
+                api_key=key,
+                base_url=SANDBOX_BASE_URL,
+                transport=SandboxTransport(app),  # each its own: a client closes its transport
+                gate_key=credential_fingerprint(place, key),
+                budget=BudgetSpec(),
+                call_deadline=settings.uc_workflow_call_deadline,
+            )
+
+        description = f"the local sandbox (demo data in {db_path})"
+        _announce(f"--sandbox is set; using {description}")
+        return KeyedBackend(client_for=sandbox_client, sandbox=True, description=description)
+
+    def ultracart_client(key: str) -> WorkflowClient:
+        return WorkflowClient(
+            api_key=key,
+            base_url=settings.ultracart_base_url,
+            call_deadline=settings.uc_workflow_call_deadline,
+            settings=settings,
+        )
+
+    return KeyedBackend(
+        client_for=ultracart_client,
         sandbox=False,
         description=f"UltraCart at {_without_userinfo(settings.ultracart_base_url)}",
     )
