@@ -271,8 +271,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL: readers do not wait for the writer; several processes may share the file on one machine.
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # The busy timeout first: switching to WAL takes a lock that a replica starting at once may hold.
         cursor.execute(f"PRAGMA busy_timeout={int(CONNECT_TIMEOUT * 1000)}")
+        cursor.execute("PRAGMA journal_mode=WAL")
     finally:
         cursor.close()
 
