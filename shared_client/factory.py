@@ -83,54 +83,73 @@ async def build_backend_async(settings: Settings | None = None, *, force_sandbox
     return _build(settings, force_sandbox)
 
 
+def _embedded_sandbox(settings: Settings) -> Callable[[str], WorkflowClient]:
+    """The sandbox in this process (``UC_WORKFLOW_SANDBOX_DB``), as a maker of clients for a key: each its
+    own transport (a client closes its transport) and this app's own gates (an ``id()`` can be reused once
+    an app is gone, and would hand its budget on)."""
+    import sqlite3
+    import uuid
+
+    from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
+
+    db_path = settings.sandbox_db_path
+    try:
+        app = create_app(SandboxConfig(db_path=db_path))
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigurationError(
+            f"UC_WORKFLOW_SANDBOX_DB: cannot open the sandbox database {db_path} ({exc})"
+        ) from None
+    place = f"{SANDBOX_BASE_URL}#{uuid.uuid4().hex}"
+
+    def client_for(key: str) -> WorkflowClient:
+        return WorkflowClient(
+            api_key=key,
+            base_url=SANDBOX_BASE_URL,
+            transport=SandboxTransport(app),
+            gate_key=credential_fingerprint(place, key),
+            budget=BudgetSpec(),
+            call_deadline=settings.uc_workflow_call_deadline,
+        )
+
+    return client_for
+
+
+def _ultracart(settings: Settings, *, api_key: str | None, oauth_token: str | None = None) -> WorkflowClient:
+    return WorkflowClient(
+        api_key=api_key,
+        oauth_token=oauth_token,
+        base_url=settings.ultracart_base_url,
+        call_deadline=settings.uc_workflow_call_deadline,
+        settings=settings,
+    )
+
+
+def _sandbox_description(settings: Settings) -> str:
+    return f"the local sandbox (demo data in {settings.sandbox_db_path})"
+
+
+def _ultracart_description(settings: Settings) -> str:
+    return f"UltraCart at {_without_userinfo(settings.ultracart_base_url)}"
+
+
 def _build(settings: Settings, force_sandbox: bool) -> Backend:
     if settings.uses_sandbox(force_sandbox):
-        import sqlite3
-        import uuid
-
-        from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
-
-        db_path = settings.sandbox_db_path
-        try:
-            app = create_app(SandboxConfig(db_path=db_path))
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigurationError(
-                f"UC_WORKFLOW_SANDBOX_DB: cannot open the sandbox database {db_path} ({exc})"
-            ) from None
         key = (
             settings.ultracart_api_key.get_secret_value()
             if settings.ultracart_api_key
             else SANDBOX_DEFAULT_KEY
         )
-        client = WorkflowClient(
-            api_key=key,
-            base_url=SANDBOX_BASE_URL,
-            transport=SandboxTransport(app),
-            # Its own gate: an id() can be reused once an app is gone, and would hand its budget on.
-            gate_key=credential_fingerprint(f"{SANDBOX_BASE_URL}#{uuid.uuid4().hex}", key),
-            budget=BudgetSpec(),
-            call_deadline=settings.uc_workflow_call_deadline,
-        )
+        client = _embedded_sandbox(settings)(key)
         reason = (
             "UC_WORKFLOW_SANDBOX is set" if settings.has_ultracart_credentials else "no UltraCart credentials"
         )
-        description = f"the local sandbox (demo data in {db_path})"
+        description = _sandbox_description(settings)
         _announce(f"{reason}; using {description}")
         return Backend(client=client, sandbox=True, description=description)
     api_key = settings.ultracart_api_key.get_secret_value() if settings.ultracart_api_key else None
     token = None if api_key else settings.ultracart_oauth_token.get_secret_value()  # type: ignore[union-attr]
-    client = WorkflowClient(
-        api_key=api_key,
-        oauth_token=token,
-        base_url=settings.ultracart_base_url,
-        call_deadline=settings.uc_workflow_call_deadline,
-        settings=settings,
-    )
-    return Backend(
-        client=client,
-        sandbox=False,
-        description=f"UltraCart at {_without_userinfo(settings.ultracart_base_url)}",
-    )
+    client = _ultracart(settings, api_key=api_key, oauth_token=token)
+    return Backend(client=client, sandbox=False, description=_ultracart_description(settings))
 
 
 @dataclass
@@ -151,44 +170,14 @@ def build_keyed_backend(settings: Settings | None = None, *, sandbox: bool = Fal
     if settings.redis_url:
         check_redis(settings.redis_url)
     if sandbox:
-        import sqlite3
-        import uuid
-
-        from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
-
-        db_path = settings.sandbox_db_path
-        try:
-            app = create_app(SandboxConfig(db_path=db_path))
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigurationError(
-                f"UC_WORKFLOW_SANDBOX_DB: cannot open the sandbox database {db_path} ({exc})"
-            ) from None
-        place = f"{SANDBOX_BASE_URL}#{uuid.uuid4().hex}"  # this app's gates only (see build_backend)
-
-        def sandbox_client(key: str) -> WorkflowClient:
-            return WorkflowClient(
-                api_key=key,
-                base_url=SANDBOX_BASE_URL,
-                transport=SandboxTransport(app),  # each its own: a client closes its transport
-                gate_key=credential_fingerprint(place, key),
-                budget=BudgetSpec(),
-                call_deadline=settings.uc_workflow_call_deadline,
-            )
-
-        description = f"the local sandbox (demo data in {db_path})"
+        description = _sandbox_description(settings)
+        client_for = _embedded_sandbox(settings)
         _announce(f"--sandbox is set; using {description}")
-        return KeyedBackend(client_for=sandbox_client, sandbox=True, description=description)
+        return KeyedBackend(client_for=client_for, sandbox=True, description=description)
 
     def ultracart_client(key: str) -> WorkflowClient:
-        return WorkflowClient(
-            api_key=key,
-            base_url=settings.ultracart_base_url,
-            call_deadline=settings.uc_workflow_call_deadline,
-            settings=settings,
-        )
+        return _ultracart(settings, api_key=key)
 
     return KeyedBackend(
-        client_for=ultracart_client,
-        sandbox=False,
-        description=f"UltraCart at {_without_userinfo(settings.ultracart_base_url)}",
+        client_for=ultracart_client, sandbox=False, description=_ultracart_description(settings)
     )
