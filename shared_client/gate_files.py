@@ -45,6 +45,7 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 
+from shared_client.locks import try_flock
 from shared_client.pacing import (
     Binding,
     BucketSet,
@@ -80,14 +81,6 @@ _STALLED = 3.0  # seconds a live ticket may go unmarked (its waiter not polling)
 def supported() -> bool:
     """Whether this platform has ``flock`` (POSIX): without it, each process keeps its own gate."""
     return fcntl is not None
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
 
 
 def _unlock(fd: int) -> None:
@@ -144,7 +137,7 @@ class _Ticket:
             self._close_socket()
             raise
         try:
-            _try_lock(self.fd)  # a file nobody else has opened: taken at once
+            try_flock(self.fd)  # a file nobody else has opened: taken at once
             os.rename(temporary, directory / self.name)  # the socket is bound before anyone sees it
         except BaseException:
             os.close(self.fd)
@@ -223,7 +216,7 @@ def _waits(path: Path) -> bool:
     except FileNotFoundError:
         return False
     try:
-        if not _try_lock(fd):
+        if not try_flock(fd):
             return time.time() - os.fstat(fd).st_mtime < _STALLED
         with contextlib.suppress(FileNotFoundError, PermissionError):  # a sticky directory: skipped
             os.unlink(path)
@@ -395,7 +388,7 @@ class FileGateBackend:
         remaining: Callable[[], float | None],
         outranked: Callable[[], bool],
     ) -> Hold:
-        if not self._waiting() and _try_lock(fd):
+        if not self._waiting() and try_flock(fd):
             return _FileHold(self, fd)  # nobody queued and the gate free: the common case, no ticket
         allowed = remaining()
         ticket = _Ticket(self.queue_dir, priority)
@@ -406,7 +399,7 @@ class FileGateBackend:
             while True:
                 ticket.mark()
                 ahead = self._ahead(ticket)
-                if ahead == 0 and _try_lock(fd):
+                if ahead == 0 and try_flock(fd):
                     acquired = True
                     return _FileHold(self, fd)
                 left = remaining()

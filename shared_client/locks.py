@@ -82,7 +82,9 @@ def _open(name: str) -> int:
     return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
 
 
-def _try_lock(fd: int) -> bool:
+def try_flock(fd: int) -> bool:
+    """An exclusive ``flock`` on ``fd`` if it is free now (never waits); True without ``flock`` (Windows:
+    in-process serialization only)."""
     if fcntl is None:
         return True
     try:
@@ -143,7 +145,7 @@ async def machine_lock(
     fd = await _open_lock_file(name)
     try:
         delay = FIRST_POLL
-        while not _try_lock(fd):
+        while not try_flock(fd):
             waited = clock() - started
             if waited >= max_wait:
                 raise LockTimeout(waited)
