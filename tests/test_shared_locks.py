@@ -14,15 +14,11 @@ import contextlib
 import json
 import logging
 import os
-import queue
 import signal
-import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +39,10 @@ from shared_client.tools import ToolContext, get_tool
 from shared_client.tools.errors import ErrorKind, ToolError
 from shared_client.tools.writes import LOCK_LOST_DURING_WRITE
 from tests.conftest import FAST_RETRIES, SANDBOX_URL, StartSandbox
+from tests.line_process import PROCESS_TIMEOUT, LineProcess, start_line_process
 from tests.services import RedisServer
 
 CLI = str(Path(sys.executable).parent / "uc-workflow")
-PROCESS_TIMEOUT = 60.0
 
 
 def fresh_parts() -> tuple[str, str]:
@@ -298,20 +294,6 @@ asyncio.run(main())
 '''
 
 
-@dataclass
-class Running:
-    process: subprocess.Popen[str]
-    lines: queue.Queue[str | None]
-
-    def next_line(self, timeout: float = PROCESS_TIMEOUT) -> str:
-        line = self.lines.get(timeout=timeout)
-        if line is None:
-            self.process.wait(timeout=timeout)
-            stderr = self.process.stderr.read() if self.process.stderr else ""
-            raise AssertionError(f"the process exited with {self.process.returncode}:\n{stderr}")
-        return line.strip()
-
-
 def machine_env(tmp_path: Path, name: str, api: str, redis_url: str, key: str) -> dict[str, str]:
     """One machine's environment: its own state directory, the shared Redis and UltraCart (the sandbox)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ULTRACART_", "UC_WORKFLOW_", "SLACK_"))}
@@ -327,34 +309,15 @@ def machine_env(tmp_path: Path, name: str, api: str, redis_url: str, key: str) -
     return env
 
 
-def start(command: list[str], env: dict[str, str], cwd: Path) -> Running:
-    process = subprocess.Popen(
-        command, env=env, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return Running(process, lines)
+start = start_line_process
 
 
 @pytest.fixture
-def processes() -> Iterator[list[Running]]:
-    started: list[Running] = []
+def processes() -> Iterator[list[LineProcess]]:
+    started: list[LineProcess] = []
     yield started
     for running in started:
-        if running.process.poll() is None:
-            running.process.kill()
-            running.process.wait()
-        for stream in (running.process.stdin, running.process.stdout, running.process.stderr):
-            if stream is not None:
-                stream.close()
+        running.close()
 
 
 async def new_task(api: str, key: str, name: str) -> str:
@@ -374,7 +337,7 @@ NOTES_EACH = 15
 
 
 async def test_two_machines_adding_notes_to_one_task_keep_every_note(
-    start_sandbox: StartSandbox, redis_url: str, tmp_path: Path, processes: list[Running]
+    start_sandbox: StartSandbox, redis_url: str, tmp_path: Path, processes: list[LineProcess]
 ) -> None:
     live = start_sandbox("--allow-concurrent", "--rate-limit", "none")
     key = f"machines-{uuid.uuid4().hex[:8]}"
@@ -408,7 +371,7 @@ HOLDER_TTL = 2.0
 
 
 async def test_a_holder_killed_with_sigkill_lets_the_next_writer_go_on_within_the_ttl(
-    start_sandbox: StartSandbox, redis_url: str, tmp_path: Path, processes: list[Running]
+    start_sandbox: StartSandbox, redis_url: str, tmp_path: Path, processes: list[LineProcess]
 ) -> None:
     live = start_sandbox("--allow-concurrent", "--rate-limit", "none")
     key = f"killed-{uuid.uuid4().hex[:8]}"

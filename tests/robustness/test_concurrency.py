@@ -11,14 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import queue
-import subprocess
 import sys
-import threading
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +27,7 @@ from shared_client.locks import HeldLock
 from shared_client.pacing import BudgetSpec
 from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
 from shared_client.tools import ToolContext, get_tool
-
-PROCESS_TIMEOUT = 60.0
+from tests.line_process import PROCESS_TIMEOUT, LineProcess, start_line_process
 
 DRIVER = '''
 """Run a list of (tool, arguments) with the real tools on the embedded sandbox, after a go signal."""
@@ -70,45 +65,13 @@ asyncio.run(main())
 '''
 
 
-@dataclass
-class Driver:
-    process: subprocess.Popen[str]
-    lines: queue.Queue[str | None]
-
-    def next_line(self, timeout: float = PROCESS_TIMEOUT) -> str:
-        line = self.lines.get(timeout=timeout)
-        if line is None:
-            self.process.wait(timeout=timeout)
-            stderr = self.process.stderr.read() if self.process.stderr else ""
-            raise AssertionError(f"driver exited with {self.process.returncode}:\n{stderr}")
-        return line.strip()
-
-
-def start_driver(tmp_path: Path, env: dict[str, str], label: str, ops: list[tuple[str, Any]]) -> Driver:
+def start_driver(tmp_path: Path, env: dict[str, str], label: str, ops: list[tuple[str, Any]]) -> LineProcess:
     script = tmp_path / "driver.py"
     if not script.exists():
         script.write_text(DRIVER, encoding="utf-8")
     ops_file = tmp_path / f"ops-{label}.json"
     ops_file.write_text(json.dumps(ops), encoding="utf-8")
-    process = subprocess.Popen(
-        [sys.executable, str(script), str(ops_file)],
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return Driver(process, lines)
+    return start_line_process([sys.executable, str(script), str(ops_file)], env, tmp_path)
 
 
 @contextlib.contextmanager
@@ -132,12 +95,7 @@ def drivers(tmp_path: Path, db: Path, **ops: list[tuple[str, Any]]) -> Iterator[
         yield reports
     finally:
         for driver in started.values():
-            if driver.process.poll() is None:
-                driver.process.kill()
-                driver.process.wait()
-            for stream in (driver.process.stdin, driver.process.stdout, driver.process.stderr):
-                if stream is not None:
-                    stream.close()
+            driver.close()
 
 
 def overlapped(a: dict[str, Any], b: dict[str, Any]) -> bool:
