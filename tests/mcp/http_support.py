@@ -29,6 +29,19 @@ from starlette.types import Message, Receive, Scope, Send
 
 from server.cli import MCP_PATH, build_http_app
 
+# A handshake-era initialize, posted by hand (raw HTTP probes of the server's answers).
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "probe", "version": "0"},
+    },
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
 SERVER_COMMAND = str(Path(sys.executable).parent / "uc-workflow-mcp")
 STARTUP_TIMEOUT = 30.0
 

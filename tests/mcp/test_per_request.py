@@ -26,23 +26,12 @@ from server.replicas import request_state_security, shared_secret
 from shared_client.pacing import credential_fingerprint
 from shared_client.settings import Settings
 from tests.conftest import LiveSandbox, StartSandbox
-from tests.mcp.http_support import SERVER_COMMAND, RunningServer, http_server, round_robin
+from tests.mcp.http_support import INIT, MCP_HEADERS, SERVER_COMMAND, RunningServer, http_server, round_robin
 
 ALICE = "user:alice@demo.example"
 OWNER = "per-request-owner-key-0123456789"  # not a demo user's: the sandbox's owner
 REFUSED = "user:nobody-0123456789@nowhere.example"  # no such demo user: 401 from the sandbox
 TOKEN = "per-request-bearer-token-0123456789abcdef"
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "p", "version": "0"},
-    },
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 GET_ME = "getWorkflowMe"
 
 

@@ -16,19 +16,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.types import TextContent
 
 from shared_client.tools import ALL_TOOLS, select_tools
-from tests.mcp.http_support import SERVER_COMMAND, http_server
-
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "probe", "version": "0"},
-    },
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+from tests.mcp.http_support import INIT, MCP_HEADERS, SERVER_COMMAND, http_server
 
 
 def text_of(result: object) -> str:
