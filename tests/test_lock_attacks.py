@@ -4,26 +4,24 @@ writer must say so, against a real Redis and the sandbox in process."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from shared_client import redis_locks
 from shared_client.client import WorkflowClient
 from shared_client.locks import LockTimeout, lock_name
 from shared_client.pacing import BudgetSpec
 from shared_client.redis_locks import REDIS_LOCK_PREFIX, RedisHeldLock, redis_lock
 from shared_client.redis_support import redis_client
-from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
+from shared_client.sandbox import SandboxTransport
 from shared_client.tools import ToolContext, get_tool
 from shared_client.tools.writes import LOCK_LOST_DURING_WRITE
 from tests.conftest import FAST_RETRIES, SANDBOX_URL
+from tests.lock_support import record_redis_locks, sandbox_with_task
 
 
 class ExpireDuringPut(httpx.AsyncBaseTransport):
@@ -48,22 +46,8 @@ class ExpireDuringPut(httpx.AsyncBaseTransport):
 async def test_a_put_answered_after_the_lock_expired_is_not_reported_as_a_clean_success(
     db_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = create_app(SandboxConfig(db_path=db_path, rate_limit=None))
-    setup = ToolContext(
-        WorkflowClient(api_key="owner", base_url=SANDBOX_URL, transport=SandboxTransport(app)), redis_url=None
-    )
-    created = await get_tool("create_task").run(setup, {"name": "Expired mid-PUT"})
-    task_uuid = created.to_data()["task"]["uuid"]
-    holds: list[RedisHeldLock] = []
-    original = redis_locks.redis_lock
-
-    @contextlib.asynccontextmanager
-    async def recorded(*args: Any, **options: Any) -> AsyncIterator[RedisHeldLock]:
-        async with original(*args, **options) as held:
-            holds.append(held)
-            yield held
-
-    monkeypatch.setattr(redis_locks, "redis_lock", recorded)
+    app, task_uuid, reader = await sandbox_with_task(db_path, "Expired mid-PUT")
+    holds = record_redis_locks(monkeypatch)
     key = REDIS_LOCK_PREFIX + lock_name(SANDBOX_URL, task_uuid)
     client = WorkflowClient(
         api_key="owner", base_url=SANDBOX_URL, transport=ExpireDuringPut(app, redis_url, key, holds),
@@ -77,7 +61,7 @@ async def test_a_put_answered_after_the_lock_expired_is_not_reported_as_a_clean_
     assert LOCK_LOST_DURING_WRITE in (out.to_data().get("warnings") or [])
     assert await redis_client(redis_url).get(key) == b"another-writer"  # the other writer's lock kept
     await client.aclose()
-    await setup.client.aclose()
+    await reader.aclose()
 
 
 async def test_a_lock_whose_ttl_lapsed_unrenewed_is_lost_until_released_and_then_judged_once(
@@ -113,12 +97,7 @@ class TakenDuringPut(httpx.AsyncBaseTransport):
 async def test_a_lock_taken_during_the_put_is_reported_even_before_the_renewal_sees_it(
     db_path: Path, redis_url: str
 ) -> None:
-    app = create_app(SandboxConfig(db_path=db_path, rate_limit=None))
-    setup = ToolContext(
-        WorkflowClient(api_key="owner", base_url=SANDBOX_URL, transport=SandboxTransport(app)), redis_url=None
-    )
-    created = await get_tool("create_task").run(setup, {"name": "Evicted mid-PUT"})
-    task_uuid = created.to_data()["task"]["uuid"]
+    app, task_uuid, reader = await sandbox_with_task(db_path, "Evicted mid-PUT")
     key = REDIS_LOCK_PREFIX + lock_name(SANDBOX_URL, task_uuid)
     client = WorkflowClient(
         api_key="owner", base_url=SANDBOX_URL, transport=TakenDuringPut(app, redis_url, key),
@@ -130,7 +109,7 @@ async def test_a_lock_taken_during_the_put_is_reported_even_before_the_renewal_s
     assert LOCK_LOST_DURING_WRITE in (out.to_data().get("warnings") or [])
     assert await redis_client(redis_url).get(key) == b"another-writer"
     await client.aclose()
-    await setup.client.aclose()
+    await reader.aclose()
 
 
 class HeldPut(httpx.AsyncBaseTransport):
@@ -162,12 +141,7 @@ class Said(logging.Handler):
 async def test_a_write_cancelled_while_its_put_is_on_its_way_keeps_the_lock_until_the_answer(
     db_path: Path, redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = create_app(SandboxConfig(db_path=db_path, rate_limit=None))
-    setup = ToolContext(
-        WorkflowClient(api_key="owner", base_url=SANDBOX_URL, transport=SandboxTransport(app)), redis_url=None
-    )
-    created = await get_tool("create_task").run(setup, {"name": "Cancelled mid-PUT"})
-    task_uuid = created.to_data()["task"]["uuid"]
+    app, task_uuid, reader = await sandbox_with_task(db_path, "Cancelled mid-PUT")
     transport = HeldPut(app)
     client = WorkflowClient(
         api_key="owner", base_url=SANDBOX_URL, transport=transport, gate_key=uuid.uuid4().hex,
@@ -200,10 +174,10 @@ async def test_a_write_cancelled_while_its_put_is_on_its_way_keeps_the_lock_unti
             await writer
         async with redis_lock(redis_url, SANDBOX_URL, task_uuid, max_wait=5.0):  # released once answered
             pass
-        task = (await setup.client.get_task(task_uuid)).task
+        task = (await reader.get_task(task_uuid)).task
         assert task is not None and [n.note for n in task.notes or []] == ["sent, then hung up"]
     finally:
         logging.getLogger("uc_workflow.tools").removeHandler(said)
         transport.land.set()
         await client.aclose()
-        await setup.client.aclose()
+        await reader.aclose()

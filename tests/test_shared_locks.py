@@ -10,7 +10,6 @@ within the lock's TTL.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -18,7 +17,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from shared_client.tools.errors import ErrorKind, ToolError
 from shared_client.tools.writes import LOCK_LOST_DURING_WRITE
 from tests.conftest import FAST_RETRIES, SANDBOX_URL, StartSandbox
 from tests.line_process import PROCESS_TIMEOUT, LineProcess, start_line_process
+from tests.lock_support import record_redis_locks, sandbox_with_task
 from tests.services import RedisServer
 
 CLI = str(Path(sys.executable).parent / "uc-workflow")
@@ -133,11 +133,7 @@ async def sandbox_stats(app: Any) -> dict[str, Any]:
 async def test_a_lock_lost_while_held_writes_nothing_and_says_so(
     db_path: Path, redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = create_app(SandboxConfig(db_path=db_path, rate_limit=None))
-    setup = ToolContext(
-        WorkflowClient(api_key="owner", base_url=SANDBOX_URL, transport=SandboxTransport(app)), redis_url=None
-    )
-    task_uuid = (await get_tool("create_task").run(setup, {"name": "Lock lost"})).to_data()["task"]["uuid"]
+    app, task_uuid, reader = await sandbox_with_task(db_path, "Lock lost")
     transport = StealOnRead(app, redis_url, REDIS_LOCK_PREFIX + lock_name(SANDBOX_URL, task_uuid))
     client = WorkflowClient(
         api_key="owner", base_url=SANDBOX_URL, transport=transport, gate_key=uuid.uuid4().hex,
@@ -155,13 +151,13 @@ async def test_a_lock_lost_while_held_writes_nothing_and_says_so(
         "now), so nothing was written; try again."
     )
     assert (await sandbox_stats(app))["requests"].get("updateWorkflowTask", 0) == before  # no PUT
-    task = (await setup.client.get_task(task_uuid)).task
+    task = (await reader.get_task(task_uuid)).task
     assert task is not None and not task.notes
     assert any("had expired before its write finished" in r.getMessage() for r in caplog.records)
     # The other writer's lock was left alone (a token-checked release).
     assert await redis_client(redis_url).get(transport._key) == b"another-writer"
     await client.aclose()
-    await setup.client.aclose()
+    await reader.aclose()
 
 
 class StealDuringPut(httpx.AsyncBaseTransport):
@@ -184,21 +180,8 @@ class StealDuringPut(httpx.AsyncBaseTransport):
 async def test_a_lock_lost_during_the_put_is_reported_with_the_result(
     db_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = create_app(SandboxConfig(db_path=db_path, rate_limit=None))
-    setup = ToolContext(
-        WorkflowClient(api_key="owner", base_url=SANDBOX_URL, transport=SandboxTransport(app)), redis_url=None
-    )
-    task_uuid = (await get_tool("create_task").run(setup, {"name": "Lost mid-PUT"})).to_data()["task"]["uuid"]
-    holds: list[RedisHeldLock] = []
-    original = redis_locks.redis_lock
-
-    @contextlib.asynccontextmanager
-    async def recorded(*args: Any, **options: Any) -> AsyncIterator[RedisHeldLock]:
-        async with original(*args, **options) as held:
-            holds.append(held)
-            yield held
-
-    monkeypatch.setattr(redis_locks, "redis_lock", recorded)
+    app, task_uuid, reader = await sandbox_with_task(db_path, "Lost mid-PUT")
+    holds = record_redis_locks(monkeypatch)
     monkeypatch.setattr(redis_locks, "REDIS_LOCK_TTL", 1.5)  # renewed every 0.5 s
     key = REDIS_LOCK_PREFIX + lock_name(SANDBOX_URL, task_uuid)
     client = WorkflowClient(
@@ -210,7 +193,7 @@ async def test_a_lock_lost_during_the_put_is_reported_with_the_result(
     )
     assert LOCK_LOST_DURING_WRITE in (out.to_data().get("warnings") or [])
     await client.aclose()
-    await setup.client.aclose()
+    await reader.aclose()
 
 
 async def test_redis_stopped_is_one_clear_error_from_a_write_tool(
