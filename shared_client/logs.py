@@ -22,12 +22,40 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
     return text
 
 
+# Secrets learnt while running (a Slack member's own UltraCart key, once connected): every RedactSecrets
+# filter redacts them too, from the moment they are registered.
+_registered: set[str] = set()
+_generation = 0
+
+
+def register_secret(value: str) -> None:
+    """Redact ``value`` from every log line of this process from now on (too short a value is ignored)."""
+    global _generation
+    if len(value) >= MIN_SECRET_LENGTH and value not in _registered:
+        _registered.add(value)
+        _generation += 1
+
+
+def registered_secrets() -> tuple[str, ...]:
+    return tuple(_registered)
+
+
 class RedactSecrets(logging.Filter):
-    """Replace every secret value in a log line (message, arguments and traceback) with ``[redacted]``."""
+    """Replace every secret value in a log line (message, arguments and traceback) with ``[redacted]``:
+    those given here and those registered with :func:`register_secret`, before or after."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self.secrets = redactable(secrets)
+        self._given = tuple(secrets)
+        self._seen = -1
+        self._secrets: tuple[str, ...] = ()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        if self._seen != _generation:
+            self._secrets = redactable((*self._given, *_registered))
+            self._seen = _generation
+        return self._secrets
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)

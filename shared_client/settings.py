@@ -21,6 +21,22 @@ APP_NAME = "uc-workflow"  # the user data and cache directories' name
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
+MAKE_FERNET_KEY = (
+    "make one with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+)
+
+
+def is_fernet_key(value: str) -> bool:
+    """Whether ``value`` is a Fernet key (as ``Fernet.generate_key()`` prints): 32 bytes, URL-safe base64."""
+    import base64
+    import binascii
+
+    try:
+        return len(base64.urlsafe_b64decode(value.strip().encode("ascii"))) == 32
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return False
+
+
 class ConfigurationError(Exception):
     """A setting that cannot work (a database that cannot be opened, ...): one line for the user."""
 
@@ -47,6 +63,7 @@ class Settings(BaseSettings):
     uc_workflow_redis_url: SecretStr | None = None  # may hold a password
     uc_workflow_database_url: SecretStr | None = None  # may hold a password
     uc_workflow_call_deadline: float = 60.0
+    uc_workflow_secret_key: SecretStr | None = None  # a Fernet key: members' own UltraCart keys at rest
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -66,6 +83,7 @@ class Settings(BaseSettings):
         "slack_signing_secret",
         "slack_app_token",
         "uc_workflow_mcp_token",
+        "uc_workflow_secret_key",
         mode="before",
     )
     @classmethod
@@ -79,6 +97,14 @@ class Settings(BaseSettings):
         text = value.get_secret_value() if value is not None else ""
         if not (text.isascii() and text.isprintable()):
             raise ValueError("use printable ASCII only: it is sent as an HTTP header")
+        return value
+
+    @field_validator("uc_workflow_secret_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked at start, not at the first /task connect. A Fernet key is 32 bytes, URL-safe base64.
+        if value is not None and not is_fernet_key(value.get_secret_value()):
+            raise ValueError(f"use a Fernet key; {MAKE_FERNET_KEY}")
         return value
 
     @field_validator("ultracart_base_url", "slack_api_url")
@@ -154,6 +180,7 @@ class Settings(BaseSettings):
             self.slack_signing_secret,
             self.slack_app_token,
             self.uc_workflow_mcp_token,
+            self.uc_workflow_secret_key,
         ]
         found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
         from shared_client.redis_support import url_passwords

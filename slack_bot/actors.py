@@ -21,6 +21,7 @@ from slack_bot import text as t
 from slack_bot.deps import Deps, SlackProfile
 from slack_bot.grammar import ArgValue, SlackUser
 from slack_bot.identity import EMAIL, OVERRIDE
+from slack_bot.keys import run_with_key, working_key
 
 EMAIL_MAPPING_TTL = 86400.0
 
@@ -182,6 +183,9 @@ async def slack_user_for(deps: Deps, team: str, uc_user_id: int) -> str | None:
 
 
 async def run_tool(deps: Deps, actor: Actor | None, tool: Tool[InT, OutT], args: dict[str, Any]) -> OutT:
-    """``tool`` as the Slack user (``None``: as the bot, for reads that change nothing)."""
+    """``tool`` as the Slack user (``None``: as the bot, for reads that change nothing): with their own
+    UltraCart key when they connected one that works (:mod:`slack_bot.keys`), else the workspace's."""
+    if actor is not None and (member := await working_key(deps, actor.team, actor.slack_id)) is not None:
+        return await run_with_key(deps, member, actor.label, tool, args, fallback=True)
     context = deps.tools.acting_as(actor.label) if actor is not None else deps.tools
     return await tool.run(context, args)

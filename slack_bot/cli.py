@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
     from shared_client.settings import Settings
+    from slack_bot.keys import MemberKeys
     from slack_bot.store import Database
 
 PROG = "uc-workflow-slack"
@@ -60,6 +61,18 @@ async def slack_check(what: str, call: Awaitable[AsyncSlackResponse], api_url: s
         raise commandline.CommandError(f"cannot reach Slack at {api_url} ({type(exc).__name__})") from None
 
 
+async def member_keys(settings: Settings, database: Database, *, sandbox: bool) -> MemberKeys:
+    """``/task connect``: members' own keys go where the workspace's key goes (UltraCart at
+    ``ULTRACART_BASE_URL``, or the embedded sandbox), kept encrypted under ``UC_WORKFLOW_SECRET_KEY``."""
+    from shared_client.factory import build_keyed_backend
+    from slack_bot.keys import KeyVault, MemberKeys
+
+    secret = settings.uc_workflow_secret_key
+    vault = KeyVault(database, secret.get_secret_value() if secret is not None else None)
+    keyed = await asyncio.to_thread(build_keyed_backend, settings, sandbox=sandbox)  # it checks Redis
+    return MemberKeys(vault, keyed.client_for, sandbox=keyed.sandbox, description=keyed.description)
+
+
 async def serve(settings: Settings, args: argparse.Namespace) -> None:
     from slack_bot.store import SETTING, open_database
 
@@ -92,12 +105,15 @@ async def _serve_with(settings: Settings, args: argparse.Namespace, database: Da
     )
     client = slack_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     identities = IdentityStore(database)
+    members = await member_keys(settings, database, sandbox=backend.sandbox)
     deps = Deps(
         tools,
         client,
         signing_secret,
         identities,
         ultracart_url=settings.ultracart_base_url,
+        member_keys=members,
+        connected_user=members.vault.connected_user,
     )
     app = build_app(deps)
     try:
@@ -129,6 +145,7 @@ async def _serve_with(settings: Settings, args: argparse.Namespace, database: Da
             finally:
                 await runner.cleanup()
     finally:
+        await members.aclose()
         await backend.client.aclose()
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler, HttpRequest
@@ -22,6 +22,9 @@ from shared_client.tools import ToolContext
 from shared_client.tools.directory import PeopleSnapshot
 from slack_bot.event_log import EventLog
 from slack_bot.identity import IdentityStore
+
+if TYPE_CHECKING:
+    from slack_bot.keys import MemberKeys
 
 SLACK_RESPONSE_URL_PREFIXES = ("https://hooks.slack.com/",)
 
@@ -94,6 +97,11 @@ class Deps:
     # An e-mail with no Slack account may get one (a new member): asked again after this long.
     email_miss_ttl: float = 300.0
     clock: Callable[[], float] = time.monotonic  # for the caches' ages
+    # Members' own UltraCart keys (/task connect, :mod:`slack_bot.keys`); None: not offered.
+    member_keys: MemberKeys | None = None
+    # (team, Slack user) → the UltraCart user id they proved with a working key of their own, else None:
+    # such a member is verified (``member_keys.vault.connected_user``, set by the bot's wiring).
+    connected_user: Callable[[str, str], Awaitable[int | None]] | None = None
     # Caches (per process).
     profiles: dict[str, SlackProfile] = field(default_factory=dict)
     slack_ids_by_email: dict[str, str] = field(default_factory=dict)

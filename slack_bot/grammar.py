@@ -81,6 +81,11 @@ class SetIdentity:
 
 
 @dataclass(frozen=True)
+class ConnectKey:
+    connect: bool  # True: /task connect (the modal); False: /task disconnect
+
+
+@dataclass(frozen=True)
 class GroupMembership:
     action: str  # "join", "leave" or "list"
     group: str = ""
@@ -106,7 +111,17 @@ class UsageError:
         return " " * (len(ids.COMMAND) + 1 + before) + "^" * max(1, width)
 
 
-Parsed = ToolCall | ShowHelp | OpenCreate | OpenSearch | Mine | SetIdentity | GroupMembership | UsageError
+Parsed = (
+    ToolCall
+    | ShowHelp
+    | OpenCreate
+    | OpenSearch
+    | Mine
+    | SetIdentity
+    | GroupMembership
+    | ConnectKey
+    | UsageError
+)
 
 # --------------------------------------------------------------------------- usage text
 
@@ -124,6 +139,7 @@ USAGE: dict[str, str] = {
     "note": "/task note REF TEXT",
     "iam": "/task iam NAME-OR-EMAIL (or /task iam auto)",
     "groups": '/task groups | /task join "GROUP" | /task leave "GROUP"',
+    "connect": "/task connect (your own UltraCart key) | /task disconnect",
 }
 REF_HELP = f"REF is {TASK_REF_ACCEPTS}"
 ALIASES = {
@@ -142,7 +158,7 @@ ALIASES = {
     "leave": "leave",
     "whoami": "iam",
 }
-VERBS = (*USAGE, "join", "leave", "help")
+VERBS = (*USAGE, "join", "leave", "disconnect", "help")
 
 SEARCH_KEYS = {
     "status": "status",
@@ -297,6 +313,12 @@ def parse(text: str) -> Parsed:
         return OpenSearch() if len(words) == 1 else parse_search(text, words[1:])
     if verb == "iam":
         return SetIdentity(_rest(text, words, 1) or None)
+    if verb in {"connect", "disconnect"}:
+        if len(words) > 1:  # a key pasted here would be in the channel's history: the modal takes it
+            return _error(
+                f"`{verb}` takes nothing after it; the form asks for your key.", text, words[1], "connect"
+            )
+        return ConnectKey(verb == "connect")
     if verb in {"groups", "join", "leave"}:
         group = _rest(text, words, 1).strip("\"“”'")
         if verb != "groups" and not group:

@@ -11,8 +11,10 @@ from shared_client.tools.outputs import TaskSummary
 from slack_bot import text as t
 from slack_bot.actors import Actor, run_tool, user_ref
 from slack_bot.deps import Deps
+from slack_bot.keys import run_with_key, working_key
 
 MINE_LIMIT = 200
+MINE_ARGS = {"status": "open", "limit": MINE_LIMIT}
 
 
 @dataclass
@@ -35,17 +37,27 @@ async def _open_tasks(deps: Deps, actor: Actor, args: dict[str, Any]) -> list[Ta
 async def my_tasks(deps: Deps, actor: Actor) -> MyTasks:
     """Open tasks assigned to me directly or through my groups.
 
-    UltraCart knows group membership only for the credential's own user (``assigned_to_me``). For that
-    user we ask UltraCart ('me'). For anyone else we ask for their direct tasks plus the tasks of the
-    groups they said they belong to (``/task join``), and say so rather than guess.
+    UltraCart knows group membership only for the credential's own user (``assigned_to_me``): a member
+    who connected their own key (:mod:`slack_bot.keys`) is their key's user, and the workspace key has its
+    own user; for them we ask UltraCart ('me'). For anyone else we ask for their direct tasks plus the tasks
+    of the groups they said they belong to (``/task join``), and say so rather than guess.
     """
-    assert actor.user is not None
-    if actor.is_credential_user:
+    member = await working_key(deps, actor.team, actor.slack_id)
+    if member is not None:  # their own key: UltraCart's own 'me', groups included
+        output = await run_with_key(
+            deps, member, actor.label, SEARCH_TASKS, {**MINE_ARGS, "assignee": "me"}, fallback=False
+        )
+        found = list(output.tasks or [])
+        my_name = member.uc_user_name.lower()
+        direct = [s for s in found if (s.assignee or "").lower() == my_name]
+        note = None
+    elif actor.is_credential_user:
         found = await _open_tasks(deps, actor, {"assignee": "me"})
-        my_name = (actor.user.user or "").lower()
+        my_name = ((actor.user.user if actor.user else None) or "").lower()
         direct = [s for s in found if (s.assignee or "").lower() == my_name]
         note = None
     else:
+        assert actor.user is not None
         found = await _open_tasks(deps, actor, {"assignee": user_ref(actor.user)})
         direct = list(found)
         seen = {s.uuid for s in found}

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Column,
     Float,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -58,6 +59,7 @@ __all__ = [
     "SETTING",
     "Database",
     "DatabaseUnavailable",
+    "connected_keys",
     "group_memberships",
     "identities",
     "metadata",
@@ -95,6 +97,21 @@ group_memberships = Table(
     Column("team_id", String(ID), primary_key=True),
     Column("slack_user_id", String(ID), primary_key=True),
     Column("group_id", BigInteger, primary_key=True),
+)
+
+# Members' own UltraCart simple keys (:mod:`slack_bot.keys`): Fernet tokens under UC_WORKFLOW_SECRET_KEY,
+# never the key itself; who UltraCart said the key is (GET /workflow/me); when it was verified or failed.
+connected_keys = Table(
+    "connected_keys",
+    metadata,
+    Column("team_id", String(ID), primary_key=True),
+    Column("slack_user_id", String(ID), primary_key=True),
+    Column("key_token", LargeBinary, nullable=False),  # Fernet(UC_WORKFLOW_SECRET_KEY).encrypt(key)
+    Column("uc_user_id", BigInteger, nullable=False),
+    Column("uc_user_name", String(512), nullable=False),
+    Column("verified_at", Float, nullable=False),  # Unix time
+    Column("failed_at", Float, nullable=True),  # Unix time UltraCart first refused it; None: working
+    Index("connected_keys_uc", "uc_user_id"),
 )
 
 # Events API deliveries claimed by a replica (:mod:`slack_bot.event_log`): one row per ``event_id``.

@@ -73,6 +73,7 @@ class ToolError(Exception):
         self.fields = fields
         self.retry_after = retry_after
         self.write = write  # for UltraCart's failures: whether the request was a write (None: not ours)
+        self.status: int | None = None  # for UltraCart's failures: the HTTP status it answered, if any
 
     @property
     def field(self) -> str | None:
@@ -162,7 +163,9 @@ def from_api_error(exc: UltraCartError) -> ToolError:
     kind, message = _describe(exc)
     # Redis not answering stopped the call before any request: which request it would have been is moot.
     write = None if isinstance(exc, SharedStateUnavailable) else exc.is_write
-    return ToolError(message, kind=kind, retry_after=getattr(exc, "retry_after", None), write=write)
+    error = ToolError(message, kind=kind, retry_after=getattr(exc, "retry_after", None), write=write)
+    error.status = getattr(exc, "status", None)
+    return error
 
 
 _CHANGE_NO_TASK = frozenset({GET_ATTACHMENT_UPLOAD_URL.operation_id, UPLOAD_ATTACHMENT_BYTES.operation_id})

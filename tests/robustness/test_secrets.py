@@ -16,18 +16,24 @@ import subprocess
 import sys
 import threading
 import traceback
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from cryptography.fernet import Fernet
 from mcp import Client
 from mcp.types import TextContent
 from robust_support import ROBUST_RETRIES, clean_environment, new_client
 
+from shared_client.client import WorkflowClient
 from shared_client.factory import build_backend
+from shared_client.pacing import BudgetSpec
 from shared_client.retry import RetryPolicy
-from shared_client.sandbox import SandboxConfig, create_app
+from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
+from shared_client.sandbox.wire import error_body
 from shared_client.settings import Settings
 from shared_client.tools import ToolContext, ToolError, get_tool
 
@@ -38,9 +44,13 @@ SLACK_SIGNING_SECRET = "CANARY-SIGNING-SECRET-0123456789"
 SLACK_APP_TOKEN = "xapp-CANARY-SLACK-APP-0123456789"
 MCP_TOKEN = "CANARY-MCP-TOKEN-0123456789"
 OAUTH_TOKEN = "CANARY-OAUTH-TOKEN-0123456789"
+SECRET_KEY = (
+    "Q0FOQVJZLVVDLVdPUktGTE9XLVNFQ1JFVC1LRVktMDE="  # a Fernet key: b"CANARY-UC-WORKFLOW-SECRET-KEY-01"
+)
+MEMBER_KEY = "CANARY-MEMBER-KEY-0123456789"  # a Slack member's own key (/task connect); the sandbox's owner
 CANARIES = (
     OWNER_KEY, UNKNOWN_USER_KEY, "canary-unknown", SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN,
-    MCP_TOKEN, OAUTH_TOKEN,
+    MCP_TOKEN, OAUTH_TOKEN, SECRET_KEY, MEMBER_KEY,
 )  # fmt: skip
 CLI = str(Path(sys.executable).parent / "uc-workflow")
 MCP_SERVER = str(Path(sys.executable).parent / "uc-workflow-mcp")
@@ -96,6 +106,7 @@ def canary_settings(db: Path, key: str = OWNER_KEY) -> Settings:
         slack_signing_secret=SLACK_SIGNING_SECRET,
         slack_app_token=SLACK_APP_TOKEN,
         uc_workflow_mcp_token=MCP_TOKEN,
+        uc_workflow_secret_key=SECRET_KEY,
     )
 
 
@@ -120,6 +131,7 @@ def test_settings_never_show_a_secret(tmp_path: Path, monkeypatch: pytest.Monkey
         SLACK_SIGNING_SECRET,
         SLACK_APP_TOKEN,
         MCP_TOKEN,
+        SECRET_KEY,
     }
 
 
@@ -228,6 +240,75 @@ async def test_faults_never_show_the_key(
     assert ROBUST_RETRIES  # the suite's usual policy is not needed here: QUICK keeps this test short
 
 
+class RevocableTransport(httpx.AsyncBaseTransport):
+    """UltraCart that refuses every key with 401 once ``revoked`` (a member deleted their key)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner, self.revoked = inner, False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.revoked:
+            return httpx.Response(401, json=error_body(401, "Invalid credentials"))
+        return await self.inner.handle_async_request(request)
+
+
+def database_bytes(directory: Path) -> bytes:
+    """The SQLite file and its journals, as they are on disk."""
+    return b"".join(p.read_bytes() for p in directory.glob("slack.sqlite3*"))
+
+
+async def test_a_connected_key_is_never_shown_nor_readable_from_the_database(
+    everything_logged: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    db_path: Path,
+    tmp_path: Path,
+) -> None:
+    """A Slack member's own key (slack_bot.keys): verified, stored, read back, used for every tool, then
+    refused by UltraCart; in no result, error or log line, and not in the database file."""
+    from slack_bot.keys import KeyVault, MemberKeys
+    from slack_bot.store import open_database, sqlite_url
+
+    transport = RevocableTransport(
+        SandboxTransport(create_app(SandboxConfig(db_path=db_path, rate_limit=None)))
+    )
+
+    def client_for(key: str) -> WorkflowClient:
+        return WorkflowClient(
+            api_key=key, base_url="http://sandbox.test/rest/v2", transport=transport,
+            gate_key=uuid.uuid4().hex, budget=BudgetSpec.none(), retry_policy=QUICK,
+        )  # fmt: skip
+
+    file = tmp_path / "slack.sqlite3"
+    database = await open_database(sqlite_url(file))
+    texts: list[str] = []
+    try:
+        members = MemberKeys(KeyVault(database, SECRET_KEY), client_for, sandbox=True)
+        user = await members.verify(MEMBER_KEY)
+        texts += [repr(user), repr(await members.vault.save("T1", "U1", MEMBER_KEY, user))]
+        member = await members.vault.get("T1", "U1")
+        assert member is not None and member.key == MEMBER_KEY
+        texts.append(repr(member))
+        base = ToolContext(client_for("workspace-key-not-a-canary"), sandbox=True)
+        async with members.lease(member, base) as ctx:
+            texts += await run_registry(ctx, HAPPY_CALLS + ERROR_CALLS)
+            transport.revoked = True
+            with pytest.raises(ToolError) as refused:
+                await get_tool("search_tasks").run(ctx, {"limit": 1})
+            texts += exception_texts(refused.value)
+        assert await members.vault.mark_failed(member)
+        await members.aclose()
+        await base.client.aclose()
+        assert await KeyVault(database, Fernet.generate_key().decode()).get("T1", "U1") is None
+    finally:
+        await database.aclose()
+    out = capsys.readouterr()
+    assert_clean("a connected key's results and errors", texts)
+    assert_clean("a connected key's log records", record_texts(everything_logged.records))
+    assert_clean("a connected key's stdout/stderr", [out.out, out.err])
+    raw = database_bytes(tmp_path)
+    assert MEMBER_KEY.encode() not in raw and SECRET_KEY.encode() not in raw
+
+
 # --------------------------------------------------------------------------- console scripts
 
 
@@ -240,6 +321,7 @@ def canary_env(db: Path, key: str = OWNER_KEY) -> dict[str, str]:
         SLACK_SIGNING_SECRET=SLACK_SIGNING_SECRET,
         SLACK_APP_TOKEN=SLACK_APP_TOKEN,
         UC_WORKFLOW_MCP_TOKEN=MCP_TOKEN,
+        UC_WORKFLOW_SECRET_KEY=SECRET_KEY,
     )
 
 
