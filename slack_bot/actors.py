@@ -129,13 +129,17 @@ async def resolve_slack_users(
     deps: Deps, actor: Actor, args: dict[str, ArgValue], *, search: bool = False
 ) -> dict[str, Any]:
     """Slack users in arguments become UltraCart users. In a search, ``me`` for the credential's own
-    user is UltraCart's 'me' (directly or through my groups); for anyone else it is their direct tasks."""
+    user, or a member with a connected key, is UltraCart's 'me' (directly or through my groups); for anyone
+    else it is their direct tasks."""
     resolved: dict[str, Any] = {}
     for key, value in args.items():
         if not isinstance(value, SlackUser):
             resolved[key] = value
             continue
         if value.user_id is None or value.user_id == actor.slack_id:
+            if search and key == "assignee" and await working_key(deps, actor.team, actor.slack_id):
+                resolved[key] = "me"  # their own key's 'me' (groups included): see run_tool
+                continue
             if actor.user is None:
                 raise NotMapped(no_mapping_message(actor.slack_id, actor.slack_email))
             resolved[key] = (
@@ -186,6 +190,8 @@ async def run_tool(deps: Deps, actor: Actor | None, tool: Tool[InT, OutT], args:
     """``tool`` as the Slack user (``None``: as the bot, for reads that change nothing): with their own
     UltraCart key when they connected one that works (:mod:`slack_bot.keys`), else the workspace's."""
     if actor is not None and (member := await working_key(deps, actor.team, actor.slack_id)) is not None:
-        return await run_with_key(deps, member, actor.label, tool, args, fallback=True)
+        # 'me' is the key's own user: with the workspace's key instead it would be someone else.
+        fallback = "me" not in args.values()
+        return await run_with_key(deps, member, actor.label, tool, args, fallback=fallback)
     context = deps.tools.acting_as(actor.label) if actor is not None else deps.tools
     return await tool.run(context, args)

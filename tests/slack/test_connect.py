@@ -139,6 +139,11 @@ async def test_a_member_connects_their_own_key_and_acts_as_themselves(rig: Rig) 
     # workspace's.
     assert rig.ultracart.by(ALICE_KEY, "PUT", f"/workflow/tasks/{task_uuid}") == before + 1
     assert rig.members.clients == 1
+    # 'me' in a search is UltraCart's 'me' for her key (the bot needs no other identity for her).
+    mark = len(rig.ultracart.seen)
+    _, name = await bot.command("search assignee:me", user=MEMBER)
+    assert "can't tell who" not in (await bot.response(name)).text_of_blocks()
+    assert [s[0] for s in rig.ultracart.seen[mark:] if "search" in s[2]] == [ALICE_KEY]
 
 
 async def test_mine_is_ultracarts_own_answer_for_the_members_key(rig: Rig) -> None:
