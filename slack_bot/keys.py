@@ -242,10 +242,10 @@ class MemberKeys:
         """Who UltraCart says ``key`` is (``GET /workflow/me``). KeyRefused or KeyUnverified."""
         if not key or len(key) > MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
             raise KeyRefused
-        client = self.client_for(key)
+        ultracart = self.client_for(key)  # (not named "client": that is the Slack client, in this package)
         fingerprint = key_fingerprint(key)[:12]
         try:
-            me = await client.get_me()
+            me = await ultracart.get_me()
         except (AuthenticationError, PermissionDeniedError, ApplicationDisabledError) as exc:
             log.info("refused a member's key (%s…): UltraCart answered %s", fingerprint, exc.status)
             raise KeyRefused from None
@@ -253,7 +253,7 @@ class MemberKeys:
             log.warning("could not verify a member's key (%s…): %s", fingerprint, type(exc).__name__)
             raise KeyUnverified from None
         finally:
-            await client.aclose()
+            await ultracart.aclose()
         if me.user is None or me.user.user_id is None:
             raise KeyUnverified
         return me.user
