@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Iterable
 
 REDACTED = "[redacted]"
@@ -23,21 +24,22 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
 
 
 # Secrets learnt while running (a Slack member's own UltraCart key, once connected): every RedactSecrets
-# filter redacts them too, from the moment they are registered.
-_registered: set[str] = set()
-_generation = 0
+# filter redacts them too, from the moment they are registered. Replaced whole, never changed in place: a
+# filter in another thread reads one version or the next.
+_registered: frozenset[str] = frozenset()
+_registering = threading.Lock()
 
 
 def register_secret(value: str) -> None:
     """Redact ``value`` from every log line of this process from now on (too short a value is ignored)."""
-    global _generation
+    global _registered
     if len(value) >= MIN_SECRET_LENGTH and value not in _registered:
-        _registered.add(value)
-        _generation += 1
+        with _registering:
+            _registered = _registered | {value}
 
 
-def registered_secrets() -> tuple[str, ...]:
-    return tuple(_registered)
+def registered_secrets() -> frozenset[str]:
+    return _registered
 
 
 class RedactSecrets(logging.Filter):
@@ -47,14 +49,15 @@ class RedactSecrets(logging.Filter):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self._given = tuple(secrets)
-        self._seen = -1
+        self._seen: frozenset[str] | None = None
         self._secrets: tuple[str, ...] = ()
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        if self._seen != _generation:
-            self._secrets = redactable((*self._given, *_registered))
-            self._seen = _generation
+        registered = _registered
+        if self._seen is not registered:
+            self._secrets = redactable((*self._given, *registered))
+            self._seen = registered
         return self._secrets
 
     def redact(self, text: str) -> str:

@@ -113,3 +113,18 @@ async def test_members_clients_are_a_bounded_lru_closed_on_eviction(tmp_path: Pa
         await base.client.aclose()
         await database.aclose()
     assert all(c.closed for c in made)
+
+
+def test_a_key_registered_later_is_redacted_by_filters_made_before() -> None:
+    import logging
+
+    from shared_client.logs import REDACTED, RedactSecrets, register_secret
+
+    earlier = RedactSecrets(["xoxb-some-token-123"])
+    late = f"late-member-key-{uuid.uuid4().hex}"
+    record = logging.LogRecord(
+        "slack_bot", logging.INFO, __file__, 1, "key %s and %s", (late, "xoxb-some-token-123"), None
+    )
+    register_secret(late)
+    earlier.filter(record)
+    assert record.getMessage() == f"key {REDACTED} and {REDACTED}"
