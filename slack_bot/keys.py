@@ -215,6 +215,7 @@ class KeyVault:
 class _Client:
     context: ToolContext
     users: int = 0
+    dropped: bool = False  # closed once its last call ends
 
 
 class MemberKeys:
@@ -264,7 +265,7 @@ class MemberKeys:
         workspace's context, whose write locks and task numbers it shares."""
         fingerprint = member.fingerprint
         entry = self._clients.get(fingerprint)
-        if entry is None:
+        if entry is None or entry.dropped:  # a dropped one closes when its last call ends
             context = ToolContext(
                 self.client_for(member.key),
                 sandbox=self.sandbox,
@@ -282,6 +283,10 @@ class MemberKeys:
             yield entry.context
         finally:
             entry.users -= 1
+            if entry.dropped and entry.users == 0:
+                if self._clients.get(fingerprint) is entry:
+                    del self._clients[fingerprint]
+                await entry.context.client.aclose()
 
     async def _evict_idle(self) -> None:
         extra = len(self._clients) - self.max_clients
@@ -292,7 +297,10 @@ class MemberKeys:
     async def drop(self, member: ConnectedKey) -> None:
         """Close the member's client (disconnected, or its key failed), once no call uses it."""
         entry = self._clients.get(member.fingerprint)
-        if entry is not None and entry.users == 0:
+        if entry is None:
+            return
+        entry.dropped = True
+        if entry.users == 0:
             del self._clients[member.fingerprint]
             await entry.context.client.aclose()
 

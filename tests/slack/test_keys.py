@@ -128,3 +128,27 @@ def test_a_key_registered_later_is_redacted_by_filters_made_before() -> None:
     register_secret(late)
     earlier.filter(record)
     assert record.getMessage() == f"key {REDACTED} and {REDACTED}"
+
+
+async def test_a_dropped_client_closes_when_its_last_call_ends(tmp_path: Path) -> None:
+    made: list[Tracked] = []
+
+    def client_for(key: str) -> WorkflowClient:
+        made.append(Tracked(api_key=key, base_url="http://sandbox.test/rest/v2", gate_key=uuid.uuid4().hex))
+        return made[-1]
+
+    database = await open_database(sqlite_url(tmp_path / "slack.sqlite3"))
+    base = ToolContext(client_for("workspace"), sandbox=True)
+    members = MemberKeys(KeyVault(database, SECRET), client_for, sandbox=True)
+    try:
+        member = await members.vault.save("T1", "U1", KEY, ALICE)
+        async with members.lease(member, base):
+            await members.drop(member)  # its key failed while a call was using it
+            assert not made[-1].closed
+            async with members.lease(member, base) as fresh:  # a new call gets a client of its own
+                assert fresh.client is made[-1] and len(made) == 3
+        assert made[1].closed and made[2].closed is False and members.clients == 1
+    finally:
+        await members.aclose()
+        await base.client.aclose()
+        await database.aclose()
