@@ -98,6 +98,8 @@ async def _serve_with(settings: Settings, args: argparse.Namespace, database: Da
         signing_secret,
         identities,
         ultracart_url=settings.ultracart_base_url,
+        allow_guests=settings.uc_workflow_slack_allow_guests,
+        channels=settings.slack_channels,
     )
     app = build_app(deps)
     try:

@@ -60,6 +60,7 @@ __all__ = [
     "DatabaseUnavailable",
     "group_memberships",
     "identities",
+    "identity_requests",
     "metadata",
     "open_database",
     "shown_url",
@@ -83,7 +84,9 @@ identities = Table(
     Column("team_id", String(ID), primary_key=True),
     Column("slack_user_id", String(ID), primary_key=True),
     Column("uc_user_id", BigInteger, nullable=False),
-    Column("source", String(16), nullable=False),  # identity.OVERRIDE or identity.EMAIL
+    # identity.LINK or identity.IAM (trusted); identity.OVERRIDE (the first release's unverified
+    # `/task iam`, no longer trusted) or identity.EMAIL (the first release's e-mail matches, unused)
+    Column("source", String(16), nullable=False),
     Column("updated_at", Float, nullable=False),  # Unix time
     Index("identities_uc", "uc_user_id"),
 )
@@ -95,6 +98,16 @@ group_memberships = Table(
     Column("team_id", String(ID), primary_key=True),
     Column("slack_user_id", String(ID), primary_key=True),
     Column("group_id", BigInteger, primary_key=True),
+)
+
+# `/task iam USER` requests waiting for an admin (:mod:`slack_bot.identity`): one per member, the latest.
+identity_requests = Table(
+    "identity_requests",
+    metadata,
+    Column("team_id", String(ID), primary_key=True),
+    Column("slack_user_id", String(ID), primary_key=True),
+    Column("uc_user_id", BigInteger, nullable=False),
+    Column("requested_at", Float, nullable=False),  # Unix time
 )
 
 # Events API deliveries claimed by a replica (:mod:`slack_bot.event_log`): one row per ``event_id``.
