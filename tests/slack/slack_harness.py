@@ -4,6 +4,7 @@ shaped like Slack's, a mock Slack Web API on 127.0.0.1, and the sandbox in proce
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import itertools
@@ -368,7 +369,7 @@ async def start_bot(
 
     cleanups.append(end_leftover_work)
 
-    slack = MockSlack(users=dict(SLACK_USERS), token=bot_token)
+    slack = MockSlack(users={k: dataclasses.replace(u) for k, u in SLACK_USERS.items()}, token=bot_token)
     await slack.start()
     cleanups.append(slack.stop)
     db = tmp_path / "sandbox.sqlite3"
