@@ -3,11 +3,14 @@ with ``UC_WORKFLOW_SLACK_CHANNELS`` set, ``/task`` works only in those channels 
 the bot, and nothing is posted for everyone to see anywhere else. Also who the workspace's admins are
 (``/task link``, ``/task people``, approving ``/task iam``).
 
-:func:`refusal` runs in :func:`slack_bot.errors.guarded`, before every listener.
+:func:`refusal_in_time` runs in :func:`slack_bot.errors.guarded`, before every listener: within
+``Deps.admission_wait`` seconds (Slack wants its answer within 3), else the request is refused with a line
+saying to try again, while the look-up finishes behind and is cached for the next try.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from slack_bot.actors import slack_profile
@@ -18,6 +21,7 @@ GUESTS_REFUSED = (
     "Guest accounts can't use this app; "
     "the workspace's admins can allow them with UC_WORKFLOW_SLACK_ALLOW_GUESTS=1."
 )
+TOO_SLOW = "Slack took too long to tell me who you are; try again in a moment."
 ADMINS_ONLY = "Only workspace admins and owners can {what}; ask one of them."
 USERS_LIST_PAGES = 20  # at 200 members a page: workspaces up to 4,000 members
 
@@ -61,6 +65,18 @@ async def refusal(deps: Deps, body: dict[str, Any]) -> str | None:
     if "command" in body and not await command_allowed_in(deps, origin):
         return channel_refused(deps)
     return None
+
+
+async def refusal_in_time(deps: Deps, body: dict[str, Any]) -> str | None:
+    """:func:`refusal`, decided within ``deps.admission_wait`` (a refusal when Slack is slower)."""
+    if deps.allow_guests and deps.channels is None:
+        return None  # nothing to decide: no call before the listener
+    check = asyncio.ensure_future(refusal(deps, body))
+    try:
+        return await asyncio.wait_for(asyncio.shield(check), deps.admission_wait)
+    except TimeoutError:
+        check.add_done_callback(lambda t: t.cancelled() or t.exception())  # it fills the caches
+        return TOO_SLOW
 
 
 async def is_admin(deps: Deps, slack_id: str) -> bool:

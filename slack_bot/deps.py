@@ -108,6 +108,7 @@ class Deps:
     # ``UC_WORKFLOW_SLACK_ALLOW_GUESTS`` and ``UC_WORKFLOW_SLACK_CHANNELS`` (None: every channel).
     allow_guests: bool = False
     channels: frozenset[str] | None = None
+    admission_wait: float = 2.0  # how long the guest / channel check may take before the listener acks
     options_wait: float = 2.0  # how long a picker may wait for a cold people cache (Slack allows 3 s)
     profile_ttl: float = 600.0
     # An e-mail with no Slack account may get one (a new member): asked again after this long.

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from shared_client.tools import ToolError
 from slack_bot import text as t
-from slack_bot.access import refusal
+from slack_bot.access import refusal_in_time
 from slack_bot.actors import NotMapped
 from slack_bot.blocks.help import notice_blocks
 from slack_bot.deps import Deps
@@ -113,11 +113,11 @@ async def refuse(deps: Deps, ack: AsyncAck, body: dict[str, Any], message: str) 
 def guarded(deps: Deps, listener: Listener) -> Listener:
     """``listener`` with its failures sent to :func:`report_error`; a request it failed to acknowledge
     is acknowledged, so Slack never waits out its 3 seconds. A request from someone who may not use the
-    bot here (:func:`slack_bot.access.refusal`) gets one line instead."""
+    bot here (:func:`slack_bot.access.refusal_in_time`) gets one line instead."""
 
     async def run(ack: AsyncAck, body: dict[str, Any]) -> None:
         try:
-            refused = await refusal(deps, body)
+            refused = await refusal_in_time(deps, body)
             if refused is not None:
                 await refuse(deps, ack, body, refused)
                 return

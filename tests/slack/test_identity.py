@@ -7,6 +7,7 @@ Slack e-mail is tom@demo.example, the name of UltraCart user 1008; UGUEST is a g
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from mock_slack import Call, SlackUser
@@ -14,7 +15,7 @@ from slack_harness import TEAM, Bot, MakeBot
 
 from shared_client.tools import get_tool
 from slack_bot import ids
-from slack_bot.access import GUESTS_REFUSED, posts_allowed_in
+from slack_bot.access import GUESTS_REFUSED, TOO_SLOW, posts_allowed_in
 from slack_bot.actors import identify
 from slack_bot.identity import IAM, LINK
 
@@ -250,3 +251,24 @@ def test_the_settings() -> None:
     assert Settings(_env_file=None, uc_workflow_slack_channels=" ").slack_channels is None  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match="channel ids such as C0123ABCD"):
         Settings(_env_file=None, uc_workflow_slack_channels="#general")  # type: ignore[call-arg]
+
+
+async def test_a_slow_slack_is_a_refusal_in_time_not_a_missed_acknowledgement(bot: Bot) -> None:
+    """Slack wants an answer within 3 s: when users.info does not answer in time (a 429's Retry-After,
+    say), the member is told to try again at once; the look-up goes on and serves the next try."""
+    answer = asyncio.Event()
+    original = bot.deps.client.users_info
+
+    async def slow_users_info(**kwargs: Any) -> Any:
+        await answer.wait()
+        return await original(**kwargs)
+
+    bot.deps.client.users_info = slow_users_info  # type: ignore[method-assign]
+    bot.deps.admission_wait = 0.05
+    bot.deps.profiles.clear()
+    reply, _ = await bot.command("search status:open", user="UGUEST")
+    assert reply.status == 200 and reply.text == TOO_SLOW
+    answer.set()
+    bot.deps.admission_wait = 2.0
+    reply, _ = await bot.command("search status:open", user="UGUEST")
+    assert reply.text == GUESTS_REFUSED
