@@ -100,9 +100,8 @@ HOW_TO_GET_AN_IDENTITY = (
 )
 
 
-def no_mapping_message(slack_id: str, email: str | None = None) -> str:
-    """What a member without a verified UltraCart identity is told (``email`` is unused: kept for
-    callers of the first release)."""
+def no_mapping_message(slack_id: str) -> str:
+    """What a member without a verified UltraCart identity is told."""
     return (
         f"I don't know who <@{slack_id}> is in UltraCart yet: {HOW_TO_GET_AN_IDENTITY}. "
         "Until then you can search and change tasks, but not see yours, get DMs or take tasks."
@@ -132,7 +131,7 @@ async def identify(deps: Deps, team: str, slack_id: str, *, required: bool = Tru
         actor.source = EMAIL if actor.user is not None else None
     if actor.user is None:
         if required:
-            raise NotMapped(no_mapping_message(slack_id, profile.email))
+            raise NotMapped(no_mapping_message(slack_id))
         return actor
     actor.is_credential_user = actor.user.user_id is not None and actor.user.user_id == people.my_user_id
     joined = await deps.identities.groups(team, slack_id)
@@ -161,7 +160,7 @@ async def resolve_slack_users(
             continue
         if value.user_id is None or value.user_id == actor.slack_id:
             if actor.user is None:
-                raise NotMapped(no_mapping_message(actor.slack_id, actor.slack_email))
+                raise NotMapped(no_mapping_message(actor.slack_id))
             resolved[key] = (
                 "me" if search and key == "assignee" and actor.is_credential_user else user_ref(actor.user)
             )

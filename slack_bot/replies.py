@@ -114,9 +114,7 @@ async def publish_home(deps: Deps, team: str, slack_id: str) -> None:
     try:
         actor = await identify(deps, team, slack_id, required=False)
         if actor.user is None:
-            view = home_view(
-                [], [], who=":wave: Welcome!", problem=no_mapping_message(slack_id, actor.slack_email)
-            )
+            view = home_view([], [], who=":wave: Welcome!", problem=no_mapping_message(slack_id))
         else:
             mine = await my_tasks(deps, actor)
             who = f"You are *{t.one_line(actor.user.user, 100)}* in UltraCart ({how_known(actor)})."
