@@ -194,19 +194,22 @@ class Property(UCModel):
 
 
 class WorkflowUser(UCModel):
-    user: str | None = Field(default=None, description="The user's display name")
+    """UltraCart's schema: ``user_id``, ``user`` and ``user_icon_url``; no e-mail. On some accounts
+    ``user`` is itself an e-mail address (:func:`email_name`)."""
+
+    user: str | None = Field(default=None, description="The user's name (on some accounts an e-mail address)")
     user_icon_url: str | None = None
     user_id: int | None = None
 
-    @property
-    def email(self) -> str | None:
-        """UltraCart's schema has no email; the sandbox (and perhaps UltraCart) sends one as an extra."""
-        extra = (self.model_extra or {}).get("email")
-        if isinstance(extra, str) and extra:
-            return extra
-        if self.user and "@" in self.user:
-            return self.user
-        return None
+
+def email_name(user: WorkflowUser) -> str | None:
+    """The user's name, lowercased, when UltraCart's ``user`` is itself an e-mail address (else None):
+    the only e-mail an UltraCart user has."""
+    name = (user.user or "").strip()
+    local, at, domain = name.partition("@")
+    if at and local and "." in domain and not any(c.isspace() for c in name):
+        return name.lower()
+    return None
 
 
 class WorkflowGroup(UCModel):

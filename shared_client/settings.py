@@ -9,6 +9,7 @@ without a database path) asks ``current_settings()``.
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -69,6 +70,8 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    uc_workflow_slack_allow_guests: bool = False  # guest accounts may use the bot
+    uc_workflow_slack_channels: str | None = None  # comma-separated channel ids where /task may be used
 
     uc_workflow_mcp_token: SecretStr | None = None
 
@@ -84,6 +87,7 @@ class Settings(BaseSettings):
         "slack_app_token",
         "uc_workflow_mcp_token",
         "uc_workflow_secret_key",
+        "uc_workflow_slack_channels",
         mode="before",
     )
     @classmethod
@@ -114,6 +118,27 @@ class Settings(BaseSettings):
         if parsed.scheme not in {"http", "https"} or not parsed.hostname:
             raise ValueError(f"use an http(s) URL such as {constants.DEFAULT_BASE_URL}")
         return value
+
+    @field_validator("uc_workflow_slack_channels")
+    @classmethod
+    def _channel_ids(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        for part in value.split(","):
+            if part.strip() and not re.fullmatch(r"[CGD][A-Z0-9]{2,40}", part.strip()):
+                raise ValueError(
+                    "use comma-separated Slack channel ids such as C0123ABCD,C0456EFGH (a channel's id is "
+                    "at the bottom of its details in Slack), not channel names"
+                )
+        return value
+
+    @property
+    def slack_channels(self) -> frozenset[str] | None:
+        """``UC_WORKFLOW_SLACK_CHANNELS`` as a set of channel ids (None: every channel)."""
+        if self.uc_workflow_slack_channels is None:
+            return None
+        ids = frozenset(p.strip() for p in self.uc_workflow_slack_channels.split(",") if p.strip())
+        return ids or None
 
     @field_validator("uc_workflow_redis_url")
     @classmethod

@@ -1,11 +1,13 @@
 """Who is who: the Slack user behind a request as an UltraCart user (the actor), Slack users named in a
 command, the Slack user of an UltraCart user, and tools run as the actor, so UltraCart's notes name them.
+
+Only proven identities count (see :mod:`slack_bot.identity`): a connected key, an admin's link, an
+approved ``/task iam``, or an UltraCart user whose name is the member's Slack e-mail.
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta, timezone, tzinfo
 from typing import Any
@@ -13,17 +15,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.errors import SlackApiError
 
-from shared_client.models import WorkflowGroup, WorkflowUser
+from shared_client.models import WorkflowGroup, WorkflowUser, email_name
 from shared_client.tools import Tool
 from shared_client.tools.base import InT, OutT
 from slack_bot import ids
-from slack_bot import text as t
 from slack_bot.deps import Deps, SlackProfile
 from slack_bot.grammar import ArgValue, SlackUser
-from slack_bot.identity import EMAIL, OVERRIDE
+from slack_bot.identity import CONNECTED, EMAIL, IAM, LINK, TRUSTED
 from slack_bot.keys import run_with_key, working_key
 
-EMAIL_MAPPING_TTL = 86400.0
+HOW_KNOWN = {
+    CONNECTED: "your own UltraCart key",
+    LINK: "linked by a workspace admin",
+    IAM: "you asked, a workspace admin approved",
+    EMAIL: "your Slack e-mail is your UltraCart user name",
+}
 
 
 class NotMapped(Exception):
@@ -40,7 +46,7 @@ class Actor:
     team: str
     name: str
     user: WorkflowUser | None = None
-    source: str | None = None  # OVERRIDE, EMAIL or None (not mapped)
+    source: str | None = None  # identity.CONNECTED, LINK, IAM, EMAIL or None (no verified identity)
     slack_email: str | None = None
     is_credential_user: bool = False
     groups: list[WorkflowGroup] = field(default_factory=list)
@@ -65,9 +71,11 @@ def slack_zone(user: dict[str, Any]) -> tzinfo | None:
     return None
 
 
-async def slack_profile(deps: Deps, slack_id: str) -> SlackProfile:
+async def slack_profile(deps: Deps, slack_id: str, *, fresh: bool = False) -> SlackProfile:
+    """The member's users.info, cached for ``deps.profile_ttl`` (``fresh``: asked again, for decisions
+    that grant something, such as whether they are an admin now)."""
     cached = deps.profiles.get(slack_id)
-    if cached is not None and deps.clock() - cached.fetched_at < deps.profile_ttl:
+    if not fresh and cached is not None and deps.clock() - cached.fetched_at < deps.profile_ttl:
         return cached
     response = await deps.client.users_info(user=slack_id)
     user = response.get("user") or {}
@@ -75,50 +83,66 @@ async def slack_profile(deps: Deps, slack_id: str) -> SlackProfile:
     name = (
         profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name")
     )
-    result = SlackProfile(str(name or slack_id), profile.get("email"), deps.clock(), slack_zone(user))
+    result = SlackProfile(
+        str(name or slack_id),
+        profile.get("email"),
+        deps.clock(),
+        slack_zone(user),
+        is_admin=bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")),
+        is_guest=bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
+    )
     deps.profiles[slack_id] = result
     return result
 
 
-def no_mapping_message(slack_id: str, email: str | None) -> str:
-    why = (
-        f"your Slack e-mail ({email}) is not an UltraCart user's"
-        if email
-        else "Slack does not show me your e-mail"
-    )
+HOW_TO_GET_AN_IDENTITY = (
+    "connect your own UltraCart key with `/task connect`, ask a workspace admin to "
+    "`/task link @you USER`, or ask for it with `/task iam USER` (an admin approves)"
+)
+
+
+def no_mapping_message(slack_id: str) -> str:
+    """What a member without a verified UltraCart identity is told."""
     return (
-        f"I can't tell who <@{slack_id}> is in UltraCart: {t.escape(why)}. "
-        'Set it with `/task iam you@company.com` or `/task iam "Your Name"`.'
+        f"I don't know who <@{slack_id}> is in UltraCart yet: {HOW_TO_GET_AN_IDENTITY}. "
+        "Until then you can search and change tasks, but not see yours, get DMs or take tasks."
     )
 
 
 async def identify(deps: Deps, team: str, slack_id: str, *, required: bool = True) -> Actor:
+    """The member as an UltraCart user: their connected key's user, else an admin's link or an approved
+    ``/task iam``, else the UltraCart user whose name is exactly their Slack e-mail. Nothing a member
+    merely says about themselves counts."""
     profile = await slack_profile(deps, slack_id)
     actor = Actor(slack_id, team, profile.name, slack_email=profile.email, zone=profile.zone)
     people = await deps.people()
-    mapping = await deps.identities.get(team, slack_id)
-    fresh_email_mapping = (
-        mapping is not None
-        and mapping.source == EMAIL
-        and time.time() - mapping.updated_at < EMAIL_MAPPING_TTL
-    )
-    if mapping is not None and (mapping.source == OVERRIDE or fresh_email_mapping):
-        actor.user = people.user_by_id(mapping.uc_user_id)
-        actor.source = mapping.source
+    connected = await deps.connected_user(team, slack_id)
+    if connected is not None:
+        actor.user = people.user_by_id(connected) or WorkflowUser(user_id=connected)
+        actor.source = CONNECTED
+    if actor.user is None:
+        mapping = await deps.identities.get(team, slack_id)
+        if mapping is not None and mapping.source in TRUSTED:
+            actor.user = people.user_by_id(mapping.uc_user_id)
+            actor.source = mapping.source if actor.user is not None else None
     if actor.user is None and profile.email:
-        key = profile.email.lower()
-        actor.user = next((u for u in people.users if (u.email or "").lower() == key), None)
-        if actor.user is not None and actor.user.user_id is not None:
-            actor.source = EMAIL
-            await deps.identities.set(team, slack_id, actor.user.user_id, EMAIL)
+        # Slack verifies members' e-mails; UltraCart's users have none, except a name that is one.
+        key = profile.email.strip().lower()
+        actor.user = next((u for u in people.users if email_name(u) == key), None)
+        actor.source = EMAIL if actor.user is not None else None
     if actor.user is None:
         if required:
-            raise NotMapped(no_mapping_message(slack_id, profile.email))
+            raise NotMapped(no_mapping_message(slack_id))
         return actor
     actor.is_credential_user = actor.user.user_id is not None and actor.user.user_id == people.my_user_id
     joined = await deps.identities.groups(team, slack_id)
     actor.groups = [g for g in (people.group_by_id(gid) for gid in joined) if g is not None]
     return actor
+
+
+def how_known(actor: Actor) -> str:
+    """How the bot knows who the member is, in a few words."""
+    return HOW_KNOWN.get(actor.source or "", "not verified")
 
 
 def user_ref(user: WorkflowUser) -> str:
@@ -141,7 +165,7 @@ async def resolve_slack_users(
                 resolved[key] = "me"  # their own key's 'me' (groups included): see run_tool
                 continue
             if actor.user is None:
-                raise NotMapped(no_mapping_message(actor.slack_id, actor.slack_email))
+                raise NotMapped(no_mapping_message(actor.slack_id))
             resolved[key] = (
                 "me" if search and key == "assignee" and actor.is_credential_user else user_ref(actor.user)
             )
@@ -149,21 +173,26 @@ async def resolve_slack_users(
         other = await identify(deps, actor.team, value.user_id, required=False)
         if other.user is None:
             raise NotMapped(
-                f"<@{value.user_id}> has no UltraCart user I can find by e-mail; they can set one with "
-                "`/task iam NAME-OR-EMAIL`, or name the UltraCart user instead of the Slack user."
+                f"I don't know who <@{value.user_id}> is in UltraCart yet: name the UltraCart user instead, "
+                f"or have them {HOW_TO_GET_AN_IDENTITY}."
             )
         resolved[key] = user_ref(other.user)
     return resolved
 
 
 async def slack_user_for(deps: Deps, team: str, uc_user_id: int) -> str | None:
-    """The Slack user of an UltraCart user: one mapped to them, else the Slack account with their e-mail."""
+    """The Slack user of an UltraCart user: one who connected that user's key, else one an admin linked
+    (or approved), else the Slack account whose e-mail is the UltraCart user's name, if that is one."""
+    connected = await deps.connected_members(team)
+    mine = sorted(slack_id for slack_id, uid in connected.items() if uid == uc_user_id)
+    if mine:
+        return mine[0]
     known = await deps.identities.slack_users_for(team, uc_user_id)
     if known:
         return known[0]
     people = await deps.people()
     user = people.user_by_id(uc_user_id)
-    email = (user.email or "").lower() if user else ""
+    email = email_name(user) if user else None
     if not email:
         return None
     if email in deps.slack_ids_by_email:

@@ -11,7 +11,7 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 
 from slack_bot.deps import Deps
 from slack_bot.errors import error_message, report_error
-from slack_bot.listeners import actions, commands, connect, events, options, shortcuts, views
+from slack_bot.listeners import actions, commands, connect, events, linking, options, shortcuts, views
 
 __all__ = ["build_app", "error_message", "report_error"]
 
@@ -35,7 +35,7 @@ def build_app(deps: Deps) -> AsyncApp:
         logger=BOLT_LOG,
         process_before_response=False,  # ack() answers Slack at once; the listener goes on after
     )
-    for surface in (commands, actions, views, shortcuts, events, options, connect):
+    for surface in (commands, actions, views, shortcuts, events, options, connect, linking):
         surface.register(app, deps)
 
     @app.error

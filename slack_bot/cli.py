@@ -114,6 +114,9 @@ async def _serve_with(settings: Settings, args: argparse.Namespace, database: Da
         ultracart_url=settings.ultracart_base_url,
         member_keys=members,
         connected_user=members.vault.connected_user,
+        connected_members=members.vault.connected_members,
+        allow_guests=settings.uc_workflow_slack_allow_guests,
+        channels=settings.slack_channels,
     )
     app = build_app(deps)
     try:

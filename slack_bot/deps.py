@@ -78,6 +78,17 @@ class SlackProfile:
     email: str | None
     fetched_at: float
     zone: tzinfo | None = None  # their Slack time zone: a date they pick means that day there
+    is_admin: bool = False  # a workspace admin or owner (users.info's is_admin / is_owner)
+    is_guest: bool = False  # a guest account (users.info's is_restricted / is_ultra_restricted)
+
+
+async def no_connected_user(team: str, slack_id: str) -> int | None:
+    """Without ``/task connect``: nobody has connected a key."""
+    return None
+
+
+async def no_connected_members(team: str) -> dict[str, int]:
+    return {}
 
 
 @dataclass
@@ -92,6 +103,15 @@ class Deps:
     # ``Settings.ultracart_base_url``: a linked object's URL is a link on a card only to this host (or
     # ultracart.com); whoever made the task chose the URL.
     ultracart_url: str = DEFAULT_BASE_URL
+    # The UltraCart user id of a member's own connected key (``/task connect``), if any: the strongest
+    # proof of who they are (see slack_bot.identity). ``connected_members``: every connected member of a
+    # workspace, Slack id → UltraCart user id (for DMs and ``/task people``).
+    connected_user: Callable[[str, str], Awaitable[int | None]] = no_connected_user
+    connected_members: Callable[[str], Awaitable[dict[str, int]]] = no_connected_members
+    # ``UC_WORKFLOW_SLACK_ALLOW_GUESTS`` and ``UC_WORKFLOW_SLACK_CHANNELS`` (None: every channel).
+    allow_guests: bool = False
+    channels: frozenset[str] | None = None
+    admission_wait: float = 2.0  # how long the guest / channel check may take before the listener acks
     options_wait: float = 2.0  # how long a picker may wait for a cold people cache (Slack allows 3 s)
     profile_ttl: float = 600.0
     # An e-mail with no Slack account may get one (a new member): asked again after this long.
@@ -99,13 +119,11 @@ class Deps:
     clock: Callable[[], float] = time.monotonic  # for the caches' ages
     # Members' own UltraCart keys (/task connect, :mod:`slack_bot.keys`); None: not offered.
     member_keys: MemberKeys | None = None
-    # (team, Slack user) → the UltraCart user id they proved with a working key of their own, else None:
-    # such a member is verified (``member_keys.vault.connected_user``, set by the bot's wiring).
-    connected_user: Callable[[str, str], Awaitable[int | None]] | None = None
     # Caches (per process).
     profiles: dict[str, SlackProfile] = field(default_factory=dict)
     slack_ids_by_email: dict[str, str] = field(default_factory=dict)
     slack_email_misses: dict[str, float] = field(default_factory=dict)  # e-mail → when Slack had none
+    bot_dms: dict[str, str] = field(default_factory=dict)  # member → the channel id of their DM with the bot
     _people_refresh: asyncio.Task[PeopleSnapshot] | None = None
     # Which replica handles each Events API delivery: on the identities' database (a test may replace it).
     events: EventLog = field(init=False, repr=False)

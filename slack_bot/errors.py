@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from shared_client.tools import ToolError
 from slack_bot import text as t
+from slack_bot.access import refusal_in_time
 from slack_bot.actors import NotMapped
 from slack_bot.blocks.help import notice_blocks
 from slack_bot.deps import Deps
@@ -98,12 +99,28 @@ async def report_error(deps: Deps, error: Exception, body: dict[str, Any]) -> No
         log.warning("could not report an error to the user: %s", type(exc).__name__)
 
 
+async def refuse(deps: Deps, ack: AsyncAck, body: dict[str, Any], message: str) -> None:
+    """Answer a refused request (:func:`slack_bot.access.refusal`) with its one line, to that member only."""
+    log.info("refused a request: %s", message)
+    if "command" in body:
+        await ack(text=message)  # the command's own ephemeral answer
+        return
+    await ack()
+    if body.get("type") in {"block_actions", "view_submission", "message_action", "shortcut"}:
+        await reply(deps, origin_of(body), notice_blocks(f":no_entry: {message}"), message)
+
+
 def guarded(deps: Deps, listener: Listener) -> Listener:
     """``listener`` with its failures sent to :func:`report_error`; a request it failed to acknowledge
-    is acknowledged, so Slack never waits out its 3 seconds."""
+    is acknowledged, so Slack never waits out its 3 seconds. A request from someone who may not use the
+    bot here (:func:`slack_bot.access.refusal_in_time`) gets one line instead."""
 
     async def run(ack: AsyncAck, body: dict[str, Any]) -> None:
         try:
+            refused = await refusal_in_time(deps, body)
+            if refused is not None:
+                await refuse(deps, ack, body, refused)
+                return
             await listener(ack, body)
         except Exception as error:
             if ack.response is None:

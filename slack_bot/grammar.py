@@ -77,7 +77,25 @@ class Mine:
 
 @dataclass(frozen=True)
 class SetIdentity:
-    who: str | None  # None: show the current mapping; "auto": go back to matching by e-mail
+    who: str | None  # None: show who I am; else ask the admins to link me to this UltraCart user
+
+
+@dataclass(frozen=True)
+class LinkMember:
+    """``/task link @member USER`` (admins): ``member`` is a Slack user id."""
+
+    member: str
+    who: str
+
+
+@dataclass(frozen=True)
+class UnlinkMember:
+    member: str
+
+
+@dataclass(frozen=True)
+class ShowPeople:
+    pass
 
 
 @dataclass(frozen=True)
@@ -121,6 +139,9 @@ Parsed = (
     | GroupMembership
     | ConnectKey
     | UsageError
+    | LinkMember
+    | UnlinkMember
+    | ShowPeople
 )
 
 # --------------------------------------------------------------------------- usage text
@@ -137,9 +158,12 @@ USAGE: dict[str, str] = {
     "close": "/task close REF [note]",
     "reopen": "/task reopen REF",
     "note": "/task note REF TEXT",
-    "iam": "/task iam NAME-OR-EMAIL (or /task iam auto)",
+    "iam": "/task iam USER (asks the workspace's admins to link you; /task iam alone: who am I)",
     "groups": '/task groups | /task join "GROUP" | /task leave "GROUP"',
     "connect": "/task connect (your own UltraCart key) | /task disconnect",
+    "link": "/task link @member USER (admins)",
+    "unlink": "/task unlink @member (admins)",
+    "people": "/task people (admins: who is who)",
 }
 REF_HELP = f"REF is {TASK_REF_ACCEPTS}"
 ALIASES = {
@@ -319,6 +343,12 @@ def parse(text: str) -> Parsed:
                 f"`{verb}` takes nothing after it; the form asks for your key.", text, words[1], "connect"
             )
         return ConnectKey(verb == "connect")
+    if verb in {"link", "unlink"}:
+        return _link(text, words, verb)
+    if verb == "people":
+        if len(words) > 1:
+            return _error("`people` takes nothing after it.", text, words[1], verb)
+        return ShowPeople()
     if verb in {"groups", "join", "leave"}:
         group = _rest(text, words, 1).strip("\"“”'")
         if verb != "groups" and not group:
@@ -359,6 +389,23 @@ def parse(text: str) -> Parsed:
             {**task_words, "assignee": value},
         )
     return ToolCall(UPDATE_TASK, {"task": ref.text, verb: value.text}, verb, {**task_words, verb: value})
+
+
+def _link(text: str, words: list[Word], verb: str) -> LinkMember | UnlinkMember | UsageError:
+    """``link @member USER`` / ``unlink @member``: the member must be a Slack mention."""
+    if len(words) < 2:
+        return _error(f"`{verb}` needs a Slack member: @mention them.", text, None, verb)
+    mention = _MENTION.match((words[1].raw or words[1].text).strip())
+    if mention is None:
+        return _error(f"{_code(words[1].text)} is not a Slack member: @mention them.", text, words[1], verb)
+    if verb == "unlink":
+        if len(words) > 2:
+            return _error("`unlink` takes only the member.", text, words[2], verb)
+        return UnlinkMember(mention.group(1))
+    who = _rest(text, words, 2).strip().strip("\"“”'")
+    if not who:
+        return _error("`link` needs the UltraCart user (a name or id) after the member.", text, None, verb)
+    return LinkMember(mention.group(1), who)
 
 
 def _date_range(

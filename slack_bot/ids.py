@@ -82,3 +82,9 @@ def with_task(base: str, task_uuid: str) -> str:
 def task_of(block_or_value: str) -> str:
     """The uuid after the first ``:`` (``card_actions:<uuid>`` → ``<uuid>``)."""
     return block_or_value.split(":", 1)[1] if ":" in block_or_value else ""
+
+
+# Identity (slack_bot.linking): buttons whose value is "<slack user id>:<UltraCart user id>".
+IAM_APPROVE = "identity_approve"
+IAM_DECLINE = "identity_decline"
+PEOPLE_LINK = "identity_link"

@@ -210,6 +210,27 @@ class KeyVault:
         member = await self.get(team_id, slack_user_id)
         return member.uc_user_id if member is not None and member.working else None
 
+    async def connected_members(self, team_id: str) -> dict[str, int]:
+        """Every member of a workspace with a working key of their own: Slack id → UltraCart user id (for
+        DMs and ``/task people``). Read without decrypting: a key this secret cannot open is not counted
+        working by ``get`` either, so those are left out too (when the secret is unset, nobody is)."""
+        if self._fernet is None:
+            return {}
+        c = connected_keys.c
+        query = select(c.slack_user_id, c.uc_user_id, c.key_token).where(
+            c.team_id == team_id, c.failed_at.is_(None)
+        )
+        async with self.db.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        found: dict[str, int] = {}
+        for row in rows:
+            try:
+                self._fernet.decrypt(bytes(row.key_token))
+            except InvalidToken:
+                continue
+            found[str(row.slack_user_id)] = int(row.uc_user_id)
+        return found
+
 
 @dataclass
 class _Client:

@@ -12,12 +12,12 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from shared_client.tools import ToolError
 from shared_client.tools.outputs import TaskDetail
 from slack_bot import text as t
-from slack_bot.actors import Actor, identify, no_mapping_message, slack_user_for
+from slack_bot.access import posts_allowed_in
+from slack_bot.actors import Actor, how_known, identify, no_mapping_message, slack_user_for
 from slack_bot.blocks import common as c
 from slack_bot.blocks.card import card_text, task_card
 from slack_bot.blocks.home import home_view
 from slack_bot.deps import Deps, slack_retry_handlers
-from slack_bot.identity import OVERRIDE
 from slack_bot.mine import my_tasks
 from slack_bot.origin import Origin
 
@@ -34,6 +34,8 @@ async def reply(
     """Answer where the request came from: replace the card, or post (ephemeral unless ``public``)."""
     payload = c.dump(blocks)
     text = t.truncate(text, c.MAX_MESSAGE_TEXT)
+    if public and not posts_allowed_in(deps, origin.channel):
+        public = False  # UC_WORKFLOW_SLACK_CHANNELS: cards are posted for everyone only there
     if replace and origin.channel and origin.message_ts and not origin.ephemeral:
         try:
             await deps.client.chat_update(
@@ -112,14 +114,10 @@ async def publish_home(deps: Deps, team: str, slack_id: str) -> None:
     try:
         actor = await identify(deps, team, slack_id, required=False)
         if actor.user is None:
-            view = home_view(
-                [], [], who=":wave: Welcome!", problem=no_mapping_message(slack_id, actor.slack_email)
-            )
+            view = home_view([], [], who=":wave: Welcome!", problem=no_mapping_message(slack_id))
         else:
             mine = await my_tasks(deps, actor)
-            who = f"You are *{t.one_line(actor.user.user, 100)}* in UltraCart" + (
-                " (set with `/task iam`)." if actor.source == OVERRIDE else " (matched by e-mail)."
-            )
+            who = f"You are *{t.one_line(actor.user.user, 100)}* in UltraCart ({how_known(actor)})."
             view = home_view(mine.direct, mine.in_groups, who=who, groups_note=mine.note)
     except ToolError as exc:
         view = home_view([], [], who=":warning: UltraCart did not answer", problem=t.escape(exc.message))

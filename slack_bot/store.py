@@ -62,6 +62,7 @@ __all__ = [
     "connected_keys",
     "group_memberships",
     "identities",
+    "identity_requests",
     "metadata",
     "open_database",
     "shown_url",
@@ -85,7 +86,9 @@ identities = Table(
     Column("team_id", String(ID), primary_key=True),
     Column("slack_user_id", String(ID), primary_key=True),
     Column("uc_user_id", BigInteger, nullable=False),
-    Column("source", String(16), nullable=False),  # identity.OVERRIDE or identity.EMAIL
+    # identity.LINK or identity.IAM (trusted); identity.OVERRIDE (the first release's unverified
+    # `/task iam`, no longer trusted) or identity.EMAIL (the first release's e-mail matches, unused)
+    Column("source", String(16), nullable=False),
     Column("updated_at", Float, nullable=False),  # Unix time
     Index("identities_uc", "uc_user_id"),
 )
@@ -112,6 +115,16 @@ connected_keys = Table(
     Column("verified_at", Float, nullable=False),  # Unix time
     Column("failed_at", Float, nullable=True),  # Unix time UltraCart first refused it; None: working
     Index("connected_keys_uc", "uc_user_id"),
+)
+
+# `/task iam USER` requests waiting for an admin (:mod:`slack_bot.identity`): one per member, the latest.
+identity_requests = Table(
+    "identity_requests",
+    metadata,
+    Column("team_id", String(ID), primary_key=True),
+    Column("slack_user_id", String(ID), primary_key=True),
+    Column("uc_user_id", BigInteger, nullable=False),
+    Column("requested_at", Float, nullable=False),  # Unix time
 )
 
 # Events API deliveries claimed by a replica (:mod:`slack_bot.event_log`): one row per ``event_id``.

@@ -89,7 +89,7 @@ class RestApi:
         key = hashlib.sha256(credential.encode()).hexdigest()[:24]
         caller = await self._identify(key, credential)
         if caller is None:
-            return self._error(ApiError(401, "Invalid credentials: no demo user has that email"))
+            return self._error(ApiError(401, "Invalid credentials: no demo user has that login"))
 
         in_flight = sb.stats.enter(key)
         try:  # the slot is released before a `timeout` fault hangs (in __call__)
@@ -140,8 +140,8 @@ class RestApi:
         cached = self.sb.identities.get(key)
         if cached is not None:
             return cached
-        email = credential[5:] if credential.lower().startswith("user:") else None
-        user = await self.sb.run(self.sb.people.user_for_credential, email)
+        login = credential[5:] if credential.lower().startswith("user:") else None
+        user = await self.sb.run(self.sb.people.user_for_credential, login)
         if user is not None:
             self.sb.identities[key] = user
         return user

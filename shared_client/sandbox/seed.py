@@ -15,9 +15,13 @@ HOUR = 3600.0
 
 @dataclass(frozen=True)
 class SeedUser:
+    """``name`` is UltraCart's ``user``, the only name on the wire. ``login`` is the sandbox's own way to
+    pick a demo user (the credential ``user:LOGIN``); UltraCart's users carry no e-mail and neither does
+    anything the sandbox answers."""
+
     user_id: int
     name: str
-    email: str
+    login: str
     assignable: bool = True
 
 
@@ -32,7 +36,8 @@ USERS: tuple[SeedUser, ...] = (
     SeedUser(1005, "Marcus Lee", "marcus@demo.example"),
     SeedUser(1006, "Jordan Blake", "jordan@demo.example"),
     SeedUser(1007, "Elena Novak", "elena@demo.example"),
-    SeedUser(1008, "Tom Becker", "tom@demo.example"),
+    # Some real accounts' user names are e-mail addresses: this one's is.
+    SeedUser(1008, "tom@demo.example", "tom@demo.example"),
 )
 GROUPS: tuple[tuple[int, str], ...] = (
     (201, "Customer Service"),
@@ -298,13 +303,13 @@ _NAMES = (
 
 
 def _user(user: SeedUser) -> dict[str, Any]:
-    return {"user_id": user.user_id, "user": user.name, "user_icon_url": icon_url(user.email)}
+    return {"user_id": user.user_id, "user": user.name, "user_icon_url": icon_url(user.login)}
 
 
-def icon_url(email: str) -> str:
+def icon_url(login: str) -> str:
     import hashlib
 
-    digest = hashlib.md5(email.lower().encode(), usedforsecurity=False).hexdigest()
+    digest = hashlib.md5(login.lower().encode(), usedforsecurity=False).hexdigest()
     return f"https://www.gravatar.com/avatar/{digest}?d=identicon"
 
 

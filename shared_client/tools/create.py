@@ -55,8 +55,8 @@ class CreateInput(InputModel):
     assignee: str | None = Field(
         default=None,
         max_length=200,
-        description="A user (name, e-mail, id or 'me') or a group (name or id). Prefix 'user:' or 'group:' "
-        "when a name is both.",
+        description="A user (name, id or 'me'; an e-mail only where it is the user's name) or a group "
+        "(name or id). Prefix 'user:' or 'group:' when a name is both.",
         examples=["me", "Sam Rivera", "Customer Service"],
     )
     group: str | None = Field(
@@ -133,7 +133,7 @@ async def _create(ctx: ToolContext, params: CreateInput) -> CreateOutput:
 
     Create a workflow task. Only `name` is required. Optional: details, priority
     (low/medium/high/critical, default medium), status (default open), due (ISO date or date-time),
-    delay_until, assignee (a user by name, e-mail, id or 'me', or a group by name), tags, a linked object
+    delay_until, assignee (a user by name, id or 'me', or a group by name), tags, a linked object
     (object_type + object_id), a first note, properties. Created exactly once even if the connection
     drops. Example: {'name': 'Refund check for order DEMO-0001234', 'priority': 'high', 'assignee': 'Sam
     Rivera', 'due': '2026-12-05', 'object_type': 'order', 'object_id': 'DEMO-0001234'}."""

@@ -1,6 +1,6 @@
 """The people directory: UltraCart's assignable users and groups, cached (in the process, and across
 replicas in Redis when ``UC_WORKFLOW_REDIS_URL`` is set), and turning the way people name each other (a
-name, an e-mail, an id, ``me``, ``unassigned``) into them."""
+name (an e-mail only where a user's name is one), an id, ``me``, ``unassigned``) into them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 from shared_client import constants
 from shared_client.client import WorkflowClient
-from shared_client.models import WorkflowGroup, WorkflowUser
+from shared_client.models import WorkflowGroup, WorkflowUser, email_name
 from shared_client.tools.errors import ToolInputError
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ def _norm(text: str) -> str:
 
 
 def match_users(snapshot: PeopleSnapshot, text: str) -> list[WorkflowUser]:
-    """The assignable users a name, e-mail or id could mean (empty: nobody)."""
+    """The assignable users a name or id could mean (an e-mail where a name is one) (empty: nobody)."""
     return _user_matches(snapshot.users, text)
 
 
@@ -172,15 +172,16 @@ def _user_matches(users: list[WorkflowUser], text: str) -> list[WorkflowUser]:
     key = _norm(text)
     if key.isdigit():
         return [u for u in users if u.user_id == int(key)]
-    exact = [u for u in users if _norm(u.user or "") == key or (u.email and u.email.lower() == key)]
+    # UltraCart's users carry no e-mail: an e-mail finds a user only where their name is that address.
+    exact = [u for u in users if _norm(u.user or "") == key]
     if exact:
         return exact
-    # A unique first name, e-mail local part or substring is enough.
+    # A unique first name, the local part of a name that is an e-mail address, or a substring is enough.
     return [
         u
         for u in users
         if key in _norm(u.user or "")
-        or (u.email and u.email.lower().split("@")[0] == key)
+        or ((email_name(u) or "").split("@")[0] == key)
         or any(part == key for part in _norm(u.user or "").split())
     ]
 
@@ -194,7 +195,7 @@ def _group_matches(groups: list[WorkflowGroup], text: str) -> list[WorkflowGroup
 
 
 def _candidates(users: list[WorkflowUser], groups: list[WorkflowGroup]) -> str:
-    names = [f"{u.user} (user {u.user_id}{', ' + u.email if u.email else ''})" for u in users[:10]]
+    names = [f"{u.user} (user {u.user_id})" for u in users[:10]]
     names += [f"{g.group} (group {g.group_id})" for g in groups[:10]]
     return "; ".join(names)
 
@@ -224,7 +225,7 @@ def resolve_user(snapshot: PeopleSnapshot, text: str, *, field: str = "assignee"
     if _norm(text) in ME_WORDS:
         return _me(snapshot, field)
     how = (
-        f"assignable user matches {text!r}; use a name, e-mail, user id or 'me' "
+        f"assignable user matches {text!r}; use a name, user id or 'me' "
         "(list_assignable_users shows who can take tasks)"
     )
     return _only(
@@ -248,7 +249,8 @@ def resolve_group(snapshot: PeopleSnapshot, text: str, *, field: str = "group") 
 
 
 def resolve_assignee(snapshot: PeopleSnapshot, text: str, *, field: str = "assignee") -> Assignee:
-    """A user or a group by name, e-mail or id; ``me``; or ``unassigned``. Prefixes ``user:``/``group:``
+    """A user or a group by name or id (an e-mail where a user's name is one); ``me``; or ``unassigned``.
+    Prefixes ``user:``/``group:``
     pick the kind when a name is both."""
     key = _norm(text)
     if key in UNASSIGNED_WORDS:
@@ -262,7 +264,7 @@ def resolve_assignee(snapshot: PeopleSnapshot, text: str, *, field: str = "assig
     users = _user_matches(snapshot.users, text)
     groups = _group_matches(snapshot.groups, text)
     # An exact group name beats a fuzzy user match and the other way round.
-    exact_users = [u for u in users if _norm(u.user or "") == key or (u.email or "").lower() == key]
+    exact_users = [u for u in users if _norm(u.user or "") == key]
     exact_groups = [g for g in groups if _norm(g.group or "") == key]
     if len(exact_users) + len(exact_groups) == 1:
         users, groups = exact_users, exact_groups
@@ -271,11 +273,10 @@ def resolve_assignee(snapshot: PeopleSnapshot, text: str, *, field: str = "assig
     if not users and not groups:
         raise ToolInputError.about(
             field,
-            f"nobody matches {text!r}; use a user's name, e-mail or id, a group's name or id, 'me' or "
-            "'unassigned'",
+            f"nobody matches {text!r}; use a user's name or id, a group's name or id, 'me' or 'unassigned'",
         )
     raise ToolInputError.about(
         field,
         f"{text!r} is ambiguous; it matches {_candidates(users, groups)}. "
-        "Use the full name, the e-mail, or prefix user: or group:",
+        "Use the full name or id, or prefix user: or group:",
     )

@@ -12,9 +12,11 @@ from shared_client.tools.context import ToolContext
 
 
 class Person(OutputModel):
+    """UltraCart's user: its id and its name (on some accounts an e-mail address); UltraCart has no
+    other e-mail for a user."""
+
     user_id: int
     name: str | None = None
-    email: str | None = None
 
 
 class Group(OutputModel):
@@ -23,7 +25,7 @@ class Group(OutputModel):
 
 
 def person(user: WorkflowUser) -> Person:
-    return Person(user_id=user.user_id or 0, name=user.user, email=user.email)
+    return Person(user_id=user.user_id or 0, name=user.user)
 
 
 def group_out(group: WorkflowGroup) -> Group:
@@ -37,7 +39,7 @@ class QueryInput(InputModel):
     query: str | None = Field(
         default=None,
         max_length=200,
-        description="Optional filter: part of a name or e-mail (case-insensitive), e.g. 'sam' or 'Customer'.",
+        description="Optional filter: part of a name (case-insensitive), e.g. 'sam' or 'Customer'.",
     )
 
     def matches(self, *texts: str | None) -> bool:
@@ -62,8 +64,8 @@ class GroupsOutput(OutputModel):
 async def _get_me(ctx: ToolContext, _params: NoInput) -> MeOutput:
     """Who am I
 
-    Return the UltraCart user behind the current credential (user_id, name, e-mail when known). Use it
-    to learn who 'me' is before assigning or searching 'my' tasks."""
+    Return the UltraCart user behind the current credential (user_id, name). Use it to learn who 'me'
+    is before assigning or searching 'my' tasks."""
     # A warm people cache (this process's or, with Redis, another replica's) already knows who "me" is
     # (assignment_users carries my_user_id): no call.
     snapshot = await ctx.people.cached()
@@ -81,10 +83,11 @@ GET_ME = tool(_get_me, name="get_me", toolset="people", hints=READ)
 async def _list_users(ctx: ToolContext, params: QueryInput) -> UsersOutput:
     """List assignable users
 
-    List the users tasks can be assigned to (user_id, name, e-mail). Optional `query` keeps those whose
-    name or e-mail contains it, e.g. {'query': 'sam'}. Cached for a few minutes. Other tools already
-    accept people by name or e-mail, so call this only to show choices or settle an ambiguity."""
-    users = [u for u in (await ctx.people.get()).users if params.matches(u.user, u.email)]
+    List the users tasks can be assigned to (user_id, name; UltraCart keeps no e-mail, though on some
+    accounts a user's name is an e-mail address). Optional `query` keeps those whose name contains it,
+    e.g. {'query': 'sam'}. Cached for a few minutes. Other tools already accept people by name or id,
+    so call this only to show choices or settle an ambiguity."""
+    users = [u for u in (await ctx.people.get()).users if params.matches(u.user)]
     return UsersOutput(users=[person(u) for u in users], count=len(users))
 
 

@@ -48,9 +48,10 @@ class SearchInput(InputModel):
     assignee: str | None = Field(
         default=None,
         max_length=200,
-        description="A user by name, e-mail or id; 'me' (mine directly or through my groups); "
+        description="A user by name or id (an e-mail only where it is the user's name); 'me' (mine "
+        "directly or through my groups); "
         "'unassigned' (neither user nor group); or a group name (same as `group`).",
-        examples=["me", "Sam Rivera", "sam@demo.example", "unassigned"],
+        examples=["me", "Sam Rivera", "tom@demo.example", "unassigned"],
     )
     group: str | None = Field(
         default=None, max_length=200, description="A group by name or id, e.g. 'Fraud Review'."
@@ -72,7 +73,7 @@ class SearchInput(InputModel):
     created_by: str | None = Field(
         default=None,
         max_length=200,
-        description=f"Creator: an assignable user's name, e-mail or id, 'me', any user id, or "
+        description=f"Creator: an assignable user's name or id, 'me', any user id, or "
         f"'{SYSTEM_USER_NAME}' (tasks made by UltraCart's rules).",
     )
     overdue: bool | None = Field(default=None, description="true: only open tasks whose due date has passed.")
@@ -169,7 +170,7 @@ def decode_cursor(cursor: str, query: str) -> int:
 
 
 async def _creator(ctx: ToolContext, text: str) -> WorkflowUser:
-    """A creator: an assignable user (name, e-mail, id, 'me'), any user id, or the System user of rule-made
+    """A creator: an assignable user (name, id, 'me'), any user id, or the System user of rule-made
     tasks (creators need not be assignable, and UltraCart knows them by id or name). Any other name is an
     error, as for an assignee: a search that silently finds nothing would read as "no such tasks"."""
     text = text.strip()
@@ -183,7 +184,7 @@ async def _creator(ctx: ToolContext, text: str) -> WorkflowUser:
             return WorkflowUser(user_id=resolve_user(snapshot, text, field="created_by").user_id)
         raise ToolInputError.about(
             "created_by",
-            f"no user matches {text!r}; use an assignable user's name, e-mail or id (list_assignable_users "
+            f"no user matches {text!r}; use an assignable user's name or id (list_assignable_users "
             f"shows them), 'me', any user id, or '{SYSTEM_USER_NAME}' for the tasks UltraCart's rules make",
         )
 

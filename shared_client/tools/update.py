@@ -42,8 +42,9 @@ class UpdateInput(InputModel):
     assignee: str | None = Field(
         default=None,
         max_length=200,
-        description="Reassign to a user (name, e-mail, id, 'me') or a group (name or id), or 'unassigned'. "
-        "Assigning a user clears the group; assigning a group clears the user.",
+        description="Reassign to a user (name, id or 'me'; an e-mail only where it is the user's name) or "
+        "a group (name or id), or 'unassigned'. Assigning a user clears the group; assigning a group "
+        "clears the user.",
     )
     group: str | None = Field(
         default=None, max_length=200, description="Reassign to this group (clears the user)."

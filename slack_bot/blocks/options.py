@@ -16,8 +16,6 @@ MAX_GROUP_OPTIONS = 25
 
 def user_option(user: WorkflowUser) -> Option:
     label = user.user or f"user {user.user_id}"
-    if user.email and user.email != user.user:
-        label = f"{label} ({user.email})"
     return c.option(label, f"{ids.USER_PREFIX}{user.user_id}")
 
 
@@ -44,7 +42,7 @@ def assignee_option_groups(
             budget -= len(extra)
     matching_groups = [g for g in groups if _matches(key, g.group)][: min(MAX_GROUP_OPTIONS, budget)]
     budget -= len(matching_groups)
-    matching_users = [u for u in users if _matches(key, u.user, u.email)][:budget]
+    matching_users = [u for u in users if _matches(key, u.user)][:budget]
     if matching_users:
         result.append(OptionGroup(label="People", options=[user_option(u) for u in matching_users]))
     if matching_groups:

@@ -15,16 +15,15 @@ from shared_client.tools import (
     ToolError,
     ToolInputError,
 )
-from shared_client.tools.directory import resolve_group, resolve_user
-from slack_bot import grammar, ids
+from shared_client.tools.directory import resolve_group
+from slack_bot import grammar, ids, linking
 from slack_bot import text as t
-from slack_bot.actors import identify, no_mapping_message, resolve_slack_users, run_tool
+from slack_bot.actors import identify, resolve_slack_users, run_tool
 from slack_bot.blocks.help import help_blocks, notice_blocks, usage_blocks
 from slack_bot.blocks.modals import create_modal, search_modal, titled_prefill
 from slack_bot.changes import add_note, announce_change, change_task
 from slack_bot.deps import Deps
 from slack_bot.errors import guard
-from slack_bot.identity import OVERRIDE
 from slack_bot.listeners.connect import disconnect, open_connect
 from slack_bot.origin import Origin, meta_for, origin_of
 from slack_bot.replies import reply, show_card
@@ -57,7 +56,16 @@ async def handle_command(deps: Deps, body: dict[str, Any]) -> None:
     elif isinstance(parsed, grammar.Mine):
         await show_mine(deps, origin, await identify(deps, origin.team, origin.user), offset=0)
     elif isinstance(parsed, grammar.SetIdentity):
-        await set_identity(deps, origin, parsed.who)
+        if parsed.who is None:
+            await linking.show_identity(deps, origin)
+        else:
+            await linking.request_identity(deps, origin, parsed.who)
+    elif isinstance(parsed, grammar.LinkMember):
+        await linking.link_member(deps, origin, parsed.member, parsed.who)
+    elif isinstance(parsed, grammar.UnlinkMember):
+        await linking.unlink_member(deps, origin, parsed.member)
+    elif isinstance(parsed, grammar.ShowPeople):
+        await linking.show_people(deps, origin)
     elif isinstance(parsed, grammar.GroupMembership):
         await membership(deps, origin, parsed)
     elif isinstance(parsed, grammar.ConnectKey):
@@ -94,31 +102,6 @@ async def run_call(deps: Deps, origin: Origin, call: grammar.ToolCall, text: str
 async def _refused(deps: Deps, origin: Origin, error: ToolError) -> None:
     message = t.escape(error.message)
     await reply(deps, origin, notice_blocks(f":warning: {message}"), message)
-
-
-async def set_identity(deps: Deps, origin: Origin, who: str | None) -> None:
-    if who is not None and who.strip().lower() in {"auto", "reset", "email", "e-mail"}:
-        await deps.identities.forget(origin.team, origin.user)
-        who = None
-    if who is not None:
-        try:
-            user = resolve_user(await deps.people(), who.strip().strip('"“”'), field="iam")
-        except ToolInputError as exc:
-            await _refused(deps, origin, exc)
-            return
-        if user.user_id is not None:
-            await deps.identities.set(origin.team, origin.user, user.user_id, OVERRIDE)
-    actor = await identify(deps, origin.team, origin.user, required=False)
-    if actor.user is None:
-        message = no_mapping_message(origin.user, actor.slack_email)
-    else:
-        how = (
-            "set with `/task iam`; `/task iam auto` goes back to your e-mail"
-            if actor.source == OVERRIDE
-            else "matched by your Slack e-mail; `/task iam NAME-OR-EMAIL` overrides it"
-        )
-        message = f"You are *{t.one_line(actor.user.user, 200)}* in UltraCart ({how})."
-    await reply(deps, origin, notice_blocks(message), "Your UltraCart identity")
 
 
 async def membership(deps: Deps, origin: Origin, request: grammar.GroupMembership) -> None:

@@ -41,7 +41,7 @@ async def test_stdio_server(sandbox_env: dict[str, str], db_path: Path, mode: st
         assert {t.name for t in listed.tools} == {t.name for t in select_tools(read_only=True)}
         me = await client.call_tool("get_me", {})
         assert not me.is_error and me.structured_content is not None
-        assert me.structured_content["me"]["email"]
+        assert me.structured_content["me"] == {"user_id": 1001, "name": "Demo Owner"}
         found = await client.call_tool("search_tasks", {"status": "open", "limit": 3})
         assert not found.is_error, text_of(found)
         bad = await client.call_tool("search_tasks", {"priority": "whenever"})

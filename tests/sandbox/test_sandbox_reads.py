@@ -13,7 +13,10 @@ from shared_client.sandbox.wire import OBJECT_TYPES, PRIORITIES, STATUSES
 async def test_me(client: httpx.AsyncClient) -> None:
     body = (await client.get("/workflow/me")).json()
     assert body["success"] is True
-    assert body["user"]["user"] == "Demo Owner" and body["user"]["email"] == "owner@demo.example"
+    # Exactly UltraCart's WorkflowUser: no e-mail, not even the sandbox's own login.
+    assert body["user"]["user"] == "Demo Owner"
+    assert set(body["user"]) == {"user_id", "user", "user_icon_url"}
+    assert "owner@demo.example" not in str(body)
 
 
 async def test_assignment_users_pages_and_my_user_id(client: httpx.AsyncClient) -> None:
@@ -27,12 +30,15 @@ async def test_assignment_users_pages_and_my_user_id(client: httpx.AsyncClient) 
         "next_offset": 3,
         "total_records": 8,
     }
-    assert {"user_id", "user", "user_icon_url", "email"} <= set(first["users"][0])
+    assert all(set(u) == {"user_id", "user", "user_icon_url"} for u in first["users"])
     last = (await client.get("/workflow/assignment_users", params={"_limit": 3, "_offset": 6})).json()
     assert last["metadata"]["result_set"] == {"count": 2, "offset": 6, "limit": 3, "total_records": 8}
     everyone = (await client.get("/workflow/assignment_users", params={"_limit": 1000})).json()
     assert everyone["metadata"]["result_set"]["limit"] == 200  # clamped to the maximum
-    assert "System" not in {u["user"] for u in everyone["users"]}
+    names = {u["user"] for u in everyone["users"]}
+    assert "System" not in names
+    assert "tom@demo.example" in names  # an account whose user name is an e-mail address
+    assert "alice@demo.example" not in str(everyone)  # logins are the sandbox's, not UltraCart's
 
 
 async def test_assignment_groups(client: httpx.AsyncClient) -> None:

@@ -27,6 +27,7 @@ METHOD_SCOPES = {
     "chat.update": "chat:write",
     "conversations.open": "im:write",
     "users.info": "users:read",
+    "users.list": "users:read",
     "users.lookupByEmail": "users:read.email",
 }
 SCOPE_FREE = {
@@ -69,6 +70,30 @@ class SlackUser:
     email: str | None
     tz: str = "UTC"  # users.info's tz and tz_offset (seconds east of UTC)
     tz_offset: int = 0
+    is_admin: bool = False  # users.info's is_admin (a workspace admin)
+    is_owner: bool = False
+    is_restricted: bool = False  # a guest (multi-channel); is_ultra_restricted: single-channel
+    is_ultra_restricted: bool = False
+
+    def info(self, with_email: bool) -> dict[str, Any]:
+        """The user object of users.info and users.list."""
+        profile: dict[str, Any] = {"real_name": self.name, "display_name": self.name}
+        if self.email and with_email:
+            profile["email"] = self.email
+        return {
+            "id": self.id,
+            "name": self.name.lower(),
+            "real_name": self.name,
+            "tz": self.tz,
+            "tz_offset": self.tz_offset,
+            "is_admin": self.is_admin,
+            "is_owner": self.is_owner,
+            "is_restricted": self.is_restricted,
+            "is_ultra_restricted": self.is_ultra_restricted,
+            "is_bot": False,
+            "deleted": False,
+            "profile": profile,
+        }
 
 
 @dataclass
@@ -220,19 +245,14 @@ class MockSlack:
             user = self.users.get(str(args.get("user")))
             if user is None:
                 return {"ok": False, "error": "user_not_found"}
-            profile: dict[str, Any] = {"real_name": user.name, "display_name": user.name}
-            if user.email and "users:read.email" in self.scopes:
-                profile["email"] = user.email
-            return {
-                "ok": True,
-                "user": {
-                    "id": user.id,
-                    "name": user.name.lower(),
-                    "tz": user.tz,
-                    "tz_offset": user.tz_offset,
-                    "profile": profile,
-                },
-            }
+            return {"ok": True, "user": user.info("users:read.email" in self.scopes)}
+        if method == "users.list":  # one page per `limit` members, as Slack pages
+            members = [u.info("users:read.email" in self.scopes) for u in self.users.values()]
+            limit = int(args.get("limit") or 200)
+            start = int(str(args.get("cursor") or "0") or "0")
+            page = members[start : start + limit]
+            more = str(start + limit) if start + limit < len(members) else ""
+            return {"ok": True, "members": page, "response_metadata": {"next_cursor": more}}
         if method == "users.lookupByEmail":
             email = str(args.get("email", "")).lower()
             for user in self.users.values():

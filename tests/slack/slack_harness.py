@@ -4,6 +4,7 @@ shaped like Slack's, a mock Slack Web API on 127.0.0.1, and the sandbox in proce
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import itertools
@@ -28,7 +29,7 @@ from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
 from shared_client.tools import ToolContext, get_tool
 from slack_bot.app import build_app
 from slack_bot.deps import Deps, slack_web_client
-from slack_bot.identity import IdentityStore
+from slack_bot.identity import LINK, IdentityStore
 from slack_bot.store import open_database, sqlite_url
 
 SANDBOX_URL = "http://sandbox.test/rest/v2"
@@ -45,12 +46,19 @@ TEAM = "T1"
 CHANNEL = "C0GENERAL"
 
 SLACK_USERS = {
-    "UOWNER": SlackUser("UOWNER", "Demo Owner", "owner@demo.example"),  # the credential's own user
+    # The workspace's owner, the credential's own UltraCart user.
+    "UOWNER": SlackUser("UOWNER", "Demo Owner", "owner@demo.example", is_owner=True),
     "UALICE": SlackUser("UALICE", "Alice", "alice@demo.example"),
     "USAM": SlackUser("USAM", "Sam", "sam@demo.example"),
     "UPRIYA": SlackUser("UPRIYA", "Priya", "priya@demo.example"),
     "USTRANGER": SlackUser("USTRANGER", "Stranger", "stranger@elsewhere.example"),
+    # UltraCart's user 1008 is named tom@demo.example: the member with that Slack e-mail is him, unlinked.
+    "UTOM": SlackUser("UTOM", "Tom", "tom@demo.example"),
+    "UGUEST": SlackUser("UGUEST", "Gus Guest", "gus@elsewhere.example", is_restricted=True),
 }
+# Who the harness links (as an admin would, with /task link) at start: UltraCart's users carry no e-mail,
+# so nothing else says who these members are.
+LINKED = {"UOWNER": 1001, "UALICE": 1002, "USAM": 1003, "UPRIYA": 1004}
 
 
 def sign(body: bytes, timestamp: int, secret: str = SIGNING_SECRET) -> str:
@@ -341,6 +349,9 @@ async def start_bot(
     api_key: str = "slack-test-owner",
     gate: asyncio.Event | None = None,
     database_url: str | None = None,
+    linked: dict[str, int] | None = None,
+    allow_guests: bool = False,
+    channels: frozenset[str] | None = None,
 ) -> Bot:
     already_running = asyncio.all_tasks()
 
@@ -358,7 +369,7 @@ async def start_bot(
 
     cleanups.append(end_leftover_work)
 
-    slack = MockSlack(users=dict(SLACK_USERS), token=bot_token)
+    slack = MockSlack(users={k: dataclasses.replace(u) for k, u in SLACK_USERS.items()}, token=bot_token)
     await slack.start()
     cleanups.append(slack.stop)
     db = tmp_path / "sandbox.sqlite3"
@@ -380,7 +391,17 @@ async def start_bot(
     database = await open_database(database_url or own_file)
     cleanups.insert(0, database.aclose)  # last: after the app's leftover work is cancelled and done
     identities = IdentityStore(database)
-    deps = Deps(ctx, web_client, signing_secret, identities, response_url_prefixes=(slack.root,))
+    for member, uc_user_id in (LINKED if linked is None else linked).items():
+        await identities.set(TEAM, member, uc_user_id, LINK)
+    deps = Deps(
+        ctx,
+        web_client,
+        signing_secret,
+        identities,
+        response_url_prefixes=(slack.root,),
+        allow_guests=allow_guests,
+        channels=channels,
+    )
     app = build_app(deps)
     runner = web.AppRunner(app.web_app(path="/slack/events"))
     await runner.setup()

@@ -89,7 +89,7 @@ LONG_META = Meta(
 ).dump()
 ERRORS: list[Exception] = [
     ToolError(EVIL * 100),
-    NotMapped(no_mapping_message("U123", EVIL * 10)),
+    NotMapped(no_mapping_message("U123") + escape(EVIL * 10)),
     SlackApiError("x", {"ok": False, "error": EVIL * 10}),
     RuntimeError(EVIL),
 ]
@@ -203,7 +203,7 @@ CASES: dict[str, Callable[[], list[Payload]]] = {
                 groups_note="g" * 5000,
             )
         ),
-        view(home.home_view([], [], who="hi", problem=no_mapping_message("U1", EVIL * 100))),
+        view(home.home_view([], [], who="hi", problem=no_mapping_message("U1") + escape(EVIL * 100))),
     ],
     "modals.create_modal": lambda: [
         view(

@@ -9,7 +9,6 @@ from typing import Any
 from unittest.mock import AsyncMock, MagicMock
 
 import pytest
-from mock_slack import SlackUser
 from slack_harness import TEAM, Bot
 
 from shared_client.logs import RedactSecrets
@@ -20,15 +19,16 @@ from slack_bot import ids
 from slack_bot.actors import NotMapped, identify, slack_user_for
 from slack_bot.app import report_error
 from slack_bot.deps import Deps
-from slack_bot.identity import EMAIL, OVERRIDE, IdentityStore
+from slack_bot.identity import CONNECTED, EMAIL, LINK, OVERRIDE, IdentityStore
 from slack_bot.listeners.commands import handle_command
 from slack_bot.origin import origin_of
-from slack_bot.store import Database
+from slack_bot.store import Database, identities
 
 PEOPLE = PeopleSnapshot(
     users=[
-        WorkflowUser(user_id=1, user="Owner", email="owner@x.example"),
-        WorkflowUser(user_id=2, user="Sam Rivera", email="sam@x.example"),
+        WorkflowUser(user_id=1, user="Owner"),
+        WorkflowUser(user_id=2, user="Sam Rivera"),
+        WorkflowUser(user_id=3, user="Tom@X.example"),  # a user name that is an e-mail address
     ],
     groups=[WorkflowGroup(group_id=9, group="Warehouse")],
     my_user_id=1,
@@ -103,15 +103,37 @@ async def test_error_handler_hides_unexpected_errors(database: Database) -> None
     assert "xoxb-secret" not in text and "Something went wrong" in text
 
 
-async def test_identity_by_email_then_override(database: Database) -> None:
-    deps = fake_deps(database)
+async def test_an_identity_comes_only_from_proof(database: Database) -> None:
+    deps = fake_deps(database)  # Slack e-mail sam@x.example; no UltraCart user is named that
+    actor = await identify(deps, "T1", "USAM", required=False)
+    assert actor.user is None and actor.source is None
+    # The first release's unverified `/task iam` row is trusted by nothing.
+    insert = deps.identities.db.insert(identities).values(
+        team_id="T1", slack_user_id="USAM", uc_user_id=1, source=OVERRIDE, updated_at=0.0
+    )
+    async with deps.identities.db.begin() as connection:
+        await connection.execute(insert)
+    assert (await identify(deps, "T1", "USAM", required=False)).user is None
+    await deps.identities.set("T1", "USAM", 2, LINK)  # an admin's link
     actor = await identify(deps, "T1", "USAM")
-    assert actor.user is not None and actor.user.user_id == 2 and actor.source == EMAIL
+    assert actor.user is not None and actor.user.user_id == 2 and actor.source == LINK
     assert not actor.is_credential_user
-    await deps.identities.set("T1", "USAM", 1, OVERRIDE)
+    assert await deps.identities.slack_users_for("T1", 2) == ["USAM"]
+
+    async def connected(team: str, slack_id: str) -> int | None:
+        return 1 if (team, slack_id) == ("T1", "USAM") else None
+
+    deps.connected_user = connected  # their own key beats a link
     actor = await identify(deps, "T1", "USAM")
-    assert actor.user is not None and actor.user.user_id == 1 and actor.is_credential_user
-    assert await deps.identities.slack_users_for("T1", 1) == ["USAM"]
+    assert actor.user is not None and actor.user.user_id == 1 and actor.source == CONNECTED
+    assert actor.is_credential_user
+
+
+async def test_an_email_is_an_identity_only_when_it_is_the_ultracart_users_name(database: Database) -> None:
+    actor = await identify(fake_deps(database, email="tom@x.EXAMPLE"), "T1", "USAM")
+    assert actor.user is not None and actor.user.user_id == 3 and actor.source == EMAIL
+    with pytest.raises(NotMapped, match="/task connect"):
+        await identify(fake_deps(database, email="x.example"), "T1", "USAM")
 
 
 async def test_no_email_no_mapping(database: Database) -> None:
@@ -183,19 +205,19 @@ def test_cli_refuses_to_start_without_slack_credentials(tmp_path: Path) -> None:
 async def test_an_email_with_no_slack_account_is_asked_again_after_minutes(bot: Bot) -> None:
     now = [1000.0]
     bot.deps.clock = lambda: now[0]
-    marcus = 1005  # the sandbox's Marcus Lee, marcus@demo.example: no Slack account yet
+    tom = bot.slack.users.pop("UTOM")  # the sandbox's tom@demo.example: no Slack account yet
 
     def lookups() -> int:
         return len(bot.slack.of("users.lookupByEmail"))
 
-    assert await slack_user_for(bot.deps, TEAM, marcus) is None
+    assert await slack_user_for(bot.deps, TEAM, 1008) is None
     assert lookups() == 1
-    bot.slack.users["UMARCUS"] = SlackUser("UMARCUS", "Marcus", "marcus@demo.example")  # he joins Slack
+    bot.slack.users["UTOM"] = tom  # he joins Slack
     now[0] += bot.deps.email_miss_ttl - 1
-    assert await slack_user_for(bot.deps, TEAM, marcus) is None  # the miss is remembered a while
+    assert await slack_user_for(bot.deps, TEAM, 1008) is None  # the miss is remembered a while
     assert lookups() == 1
     now[0] += 2
-    assert await slack_user_for(bot.deps, TEAM, marcus) == "UMARCUS"  # then asked again
+    assert await slack_user_for(bot.deps, TEAM, 1008) == "UTOM"  # then asked again
     now[0] += 10 * bot.deps.email_miss_ttl
-    assert await slack_user_for(bot.deps, TEAM, marcus) == "UMARCUS"  # a found one is kept
+    assert await slack_user_for(bot.deps, TEAM, 1008) == "UTOM"  # a found one is kept
     assert lookups() == 2

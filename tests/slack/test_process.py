@@ -268,17 +268,15 @@ async def test_two_replicas_on_one_postgresql_share_links_and_handle_each_event_
             replicas.append(await BotProcess.start(env, tmp_path))
         a, b = replicas
         async with aiohttp.ClientSession() as http:
-            # A link made through replica A ...
-            await a.command(http, slack, "USTRANGER", "iam sam@demo.example")
-            told = await slack.wait_for("chat.postEphemeral", lambda c: c.args.get("user") == "USTRANGER")
-            assert "You are *Sam" in told.text_of_blocks()
+            # A link an admin made through replica A ...
+            await a.command(http, slack, "UOWNER", 'link <@USTRANGER> "Sam Rivera"')
+            told = await slack.wait_for("chat.postEphemeral", lambda c: c.args.get("user") == "UOWNER")
+            assert "<@USTRANGER> is now *Sam Rivera*" in told.text_of_blocks()
             # ... is who they are through replica B (without it B could not tell: no e-mail match).
             await b.command(http, slack, "USTRANGER", "iam")
-            again = await slack.wait_for(
-                "chat.postEphemeral", lambda c: c.args.get("user") == "USTRANGER", after=told.index + 1
-            )
+            again = await slack.wait_for("chat.postEphemeral", lambda c: c.args.get("user") == "USTRANGER")
             text = again.text_of_blocks()
-            assert "You are *Sam" in text and "set with `/task iam`" in text
+            assert "You are *Sam" in text and "linked by a workspace admin" in text
 
             # One event, delivered to A, then again to B as Slack's retry: one App Home published.
             body = event_body("UALICE", "EvTwoReplicas1")

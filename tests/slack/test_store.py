@@ -13,7 +13,7 @@ import pytest
 
 from shared_client.settings import ConfigurationError
 from slack_bot.event_log import EventLog
-from slack_bot.identity import EMAIL, OVERRIDE, IdentityStore
+from slack_bot.identity import EMAIL, IAM, LINK, OVERRIDE, IdentityStore
 from slack_bot.store import Database, DatabaseUnavailable, open_database, shown_url, sqlite_url
 from tests.services import free_port
 
@@ -62,39 +62,52 @@ async def test_links_are_set_read_and_forgotten(db: Database) -> None:
     clock = Clock()
     store = IdentityStore(db, clock=clock)
     assert await store.get("T1", "UALICE") is None
-    await store.set("T1", "UALICE", 7, EMAIL)
+    await store.set("T1", "UALICE", 7, LINK)
     found = await store.get("T1", "UALICE")
-    assert found is not None and (found.uc_user_id, found.source, found.updated_at) == (7, EMAIL, clock.now)
+    assert found is not None and (found.uc_user_id, found.source, found.updated_at) == (7, LINK, clock.now)
     clock.now += 5
-    await store.set("T1", "USAM", 7, EMAIL)
+    await store.set("T1", "USAM", 7, IAM)
     clock.now += 5
-    await store.set("T1", "UPRIYA", 7, OVERRIDE)
-    await store.set("T2", "UOTHER", 7, OVERRIDE)  # another workspace
-    # Overrides first, then the most recent.
-    assert await store.slack_users_for("T1", 7) == ["UPRIYA", "USAM", "UALICE"]
-    await store.set("T1", "UALICE", 8, OVERRIDE)  # re-linked: the same row, changed
+    await store.set("T1", "UPRIYA", 7, LINK)
+    await store.set("T2", "UOTHER", 7, LINK)  # another workspace
+    assert await store.slack_users_for("T1", 7) == ["UPRIYA", "USAM", "UALICE"]  # the most recent first
+    assert [(m.slack_user_id, m.source) for m in await store.links("T1")] == [
+        ("UALICE", LINK),
+        ("UPRIYA", LINK),
+        ("USAM", IAM),
+    ]
+    await store.set("T1", "UALICE", 8, LINK)  # re-linked: the same row, changed
     alice = await store.get("T1", "UALICE")
-    assert alice is not None and (alice.uc_user_id, alice.source) == (8, OVERRIDE)
+    assert alice is not None and (alice.uc_user_id, alice.source) == (8, LINK)
     assert await store.slack_users_for("T1", 8) == ["UALICE"]
-    await store.forget("T1", "UALICE")
+    assert await store.forget("T1", "UALICE")
+    assert not await store.forget("T1", "UALICE")  # nothing left to forget
     assert await store.get("T1", "UALICE") is None
     assert await store.slack_users_for("T1", 8) == []
     assert await store.slack_users_for("T1", 2**40) == []  # UltraCart ids fit (BigInteger)
 
 
-async def test_an_email_match_never_replaces_an_iam_choice(db: Database) -> None:
-    # Replica B looked the member up by e-mail before replica A stored their `/task iam`: B's late write
-    # of the e-mail match must not undo the choice.
+async def test_only_an_admins_decision_is_stored(db: Database) -> None:
+    """The first release's unverified `/task iam` rows and e-mail matches are trusted by nothing."""
     store = IdentityStore(db)
-    await store.set("T1", "USAM", 1, OVERRIDE)
-    await store.set("T1", "USAM", 2, EMAIL)
-    sam = await store.get("T1", "USAM")
-    assert sam is not None and (sam.uc_user_id, sam.source) == (1, OVERRIDE)
-    await store.forget("T1", "USAM")  # `/task iam auto`
-    await store.set("T1", "USAM", 2, EMAIL)
-    await store.set("T1", "USAM", 3, EMAIL)  # an e-mail match refreshed
-    sam = await store.get("T1", "USAM")
-    assert sam is not None and (sam.uc_user_id, sam.source) == (3, EMAIL)
+    for source in (OVERRIDE, EMAIL, "anything"):
+        with pytest.raises(ValueError, match="set by an admin"):
+            await store.set("T1", "USAM", 1, source)
+    assert await store.get("T1", "USAM") is None
+
+
+async def test_an_iam_request_is_answered_once(db: Database) -> None:
+    clock = Clock()
+    store = IdentityStore(db, clock=clock)
+    await store.request("T1", "USTRANGER", 3)
+    await store.request("T1", "USTRANGER", 4)  # a newer request replaces it
+    pending = await store.pending("T1", "USTRANGER")
+    assert pending is not None and (pending.uc_user_id, pending.requested_at) == (4, clock.now)
+    assert await store.get("T1", "USTRANGER") is None  # a request changes nobody's identity
+    assert not await store.take_request("T1", "USTRANGER", 3)  # the replaced request: gone
+    answers = await asyncio.gather(*(store.take_request("T1", "USTRANGER", 4) for _ in range(5)))
+    assert sorted(answers) == [False, False, False, False, True]  # two admins at once: one answers
+    assert await store.pending("T1", "USTRANGER") is None
 
 
 async def test_group_memberships(db: Database) -> None:
@@ -115,12 +128,12 @@ async def test_concurrent_upserts_from_two_replicas_leave_one_row(
 ) -> None:
     a, b = await asyncio.gather(open_db(), open_db())  # two engines: two replicas' pools
     stores = [IdentityStore(a), IdentityStore(b)]
-    writes = [stores[i % 2].set("T1", "USAM", 100 + i, OVERRIDE) for i in range(30)]
+    writes = [stores[i % 2].set("T1", "USAM", 100 + i, LINK) for i in range(30)]
     joins = [stores[i % 2].join("T1", "USAM", 5) for i in range(30)]
-    emails = [stores[i % 2].set("T1", "UALICE", 200 + i, EMAIL) for i in range(30)]
+    emails = [stores[i % 2].set("T1", "UALICE", 200 + i, IAM) for i in range(30)]
     await asyncio.gather(*writes, *joins, *emails)  # no IntegrityError, no deadlock
     sam = await stores[1].get("T1", "USAM")
-    assert sam is not None and sam.source == OVERRIDE and 100 <= sam.uc_user_id < 130
+    assert sam is not None and sam.source == LINK and 100 <= sam.uc_user_id < 130
     assert await stores[0].slack_users_for("T1", sam.uc_user_id) == ["USAM"]
     assert await stores[0].groups("T1", "USAM") == [5]
     alice = await stores[0].get("T1", "UALICE")
@@ -131,10 +144,10 @@ async def test_two_replicas_see_each_others_links(postgres_url: str) -> None:
     a, b = await asyncio.gather(open_database(postgres_url), open_database(postgres_url))
     try:
         replica_a, replica_b = IdentityStore(a), IdentityStore(b)
-        await replica_a.set("T1", "UALICE", 4, OVERRIDE)
+        await replica_a.set("T1", "UALICE", 4, LINK)
         await replica_a.join("T1", "UALICE", 12)
         seen = await replica_b.get("T1", "UALICE")
-        assert seen is not None and (seen.uc_user_id, seen.source) == (4, OVERRIDE)
+        assert seen is not None and (seen.uc_user_id, seen.source) == (4, LINK)
         assert await replica_b.groups("T1", "UALICE") == [12]
         await replica_b.forget("T1", "UALICE")
         assert await replica_a.get("T1", "UALICE") is None
@@ -149,7 +162,7 @@ async def test_replicas_starting_at_once_create_the_tables_once(
     # Four processes' worth of create_all on one empty database at the same moment.
     opened = await asyncio.gather(*(open_db() for _ in range(4)))
     stores = [IdentityStore(d) for d in opened]
-    await stores[0].set("T1", "U1", 1, EMAIL)
+    await stores[0].set("T1", "U1", 1, LINK)
     assert [await s.get("T1", "U1") is not None for s in stores] == [True] * 4
 
 
@@ -180,8 +193,11 @@ async def test_the_first_releases_sqlite_file_is_opened_as_it_is(tmp_path: Path)
         sam = await store.get("T1", "USAM")
         assert sam is not None and (sam.uc_user_id, sam.source, sam.updated_at) == (3, OVERRIDE, 1700000000.5)
         assert await store.groups("T1", "USAM") == [9]
-        await store.set("T1", "USAM", 4, OVERRIDE)
+        # The first release's unverified `/task iam` is read but trusted by nothing: no DMs go by it.
+        assert await store.slack_users_for("T1", 3) == []
+        await store.set("T1", "USAM", 4, LINK)
         assert await store.slack_users_for("T1", 4) == ["USAM"]
+        await store.request("T1", "USAM", 5)  # the new table was added beside the old ones
         assert await EventLog(db).claim("Ev1", "T1")  # the new table was added beside the old ones
     finally:
         await db.aclose()

@@ -21,12 +21,12 @@ from typing import Any
 from .. import seed
 from ..wire import MERCHANT_ID, OBJECT_TYPES, PRIORITIES, STATUSES, task_context_for, utc_iso
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: users carry no e-mail on the wire; Tom's user name is his e-mail
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS users (
-    user_id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    user_id INTEGER PRIMARY KEY, name TEXT NOT NULL, login TEXT NOT NULL UNIQUE COLLATE NOCASE,
     icon_url TEXT, assignable INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS groups (group_id INTEGER PRIMARY KEY, name TEXT NOT NULL COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS group_members (
@@ -164,6 +164,8 @@ class Database:
             seeded = conn.execute("SELECT value FROM meta WHERE key = 'seeded'").fetchone()
             if seeded is None:
                 _seed(conn, time.time())
+            elif seeded[0] != SCHEMA_VERSION:
+                _upgrade(conn)
             have = conn.execute("SELECT COUNT(*) FROM tasks WHERE synthetic = 1").fetchone()[0]
             if seed_tasks > have:
                 _seed_synthetic(conn, seed_tasks - have, time.time())
@@ -174,8 +176,8 @@ class Database:
 
 def _seed(conn: sqlite3.Connection, now: float) -> None:
     conn.executemany(
-        "INSERT INTO users (user_id, name, email, icon_url, assignable) VALUES (?, ?, ?, ?, ?)",
-        [(u.user_id, u.name, u.email, seed.icon_url(u.email), int(u.assignable)) for u in seed.USERS],
+        "INSERT INTO users (user_id, name, login, icon_url, assignable) VALUES (?, ?, ?, ?, ?)",
+        [(u.user_id, u.name, u.login, seed.icon_url(u.login), int(u.assignable)) for u in seed.USERS],
     )
     conn.executemany("INSERT INTO groups (group_id, name) VALUES (?, ?)", seed.GROUPS)
     conn.executemany("INSERT INTO group_members (group_id, user_id) VALUES (?, ?)", seed.MEMBERSHIPS)
@@ -188,6 +190,16 @@ def _seed(conn: sqlite3.Connection, now: float) -> None:
         [(f[0], f[1], f[2], f[3], int(now)) for f in seed.demo_files()],
     )
     conn.execute("INSERT INTO meta (key, value) VALUES ('seeded', ?)", (SCHEMA_VERSION,))
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """A file seeded by an earlier sandbox: its users' ``email`` column is the login now, and the seeded
+    users get today's names (tasks keep theirs)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(users)")}
+    if "email" in columns and "login" not in columns:
+        conn.execute("ALTER TABLE users RENAME COLUMN email TO login")
+    conn.executemany("UPDATE users SET name = ? WHERE user_id = ?", [(u.name, u.user_id) for u in seed.USERS])
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'seeded'", (SCHEMA_VERSION,))
 
 
 def _seed_synthetic(conn: sqlite3.Connection, count: int, now: float) -> None:

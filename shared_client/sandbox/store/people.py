@@ -11,25 +11,21 @@ from .database import Database
 
 
 def _user_dict(row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "user_id": row["user_id"],
-        "user": row["name"],
-        "user_icon_url": row["icon_url"],
-        "email": row["email"],
-    }
+    """A ``WorkflowUser`` exactly as UltraCart's schema has it: no e-mail (the login stays inside)."""
+    return {"user_id": row["user_id"], "user": row["name"], "user_icon_url": row["icon_url"]}
 
 
 class PeopleStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def user_for_credential(self, email: str | None) -> dict[str, Any] | None:
-        """`email` None means the account owner."""
+    def user_for_credential(self, login: str | None) -> dict[str, Any] | None:
+        """The demo user of a sandbox login (``user:LOGIN``); ``login`` None means the account owner."""
         conn = self._db.conn
-        if email is None:
+        if login is None:
             row = conn.execute("SELECT * FROM users WHERE user_id = ?", (seed.OWNER.user_id,)).fetchone()
         else:
-            row = conn.execute("SELECT * FROM users WHERE email = ?", (email.strip(),)).fetchone()
+            row = conn.execute("SELECT * FROM users WHERE login = ?", (login.strip(),)).fetchone()
         return None if row is None else _user_dict(row)
 
     def list_users(self, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
