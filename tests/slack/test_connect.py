@@ -81,6 +81,7 @@ async def connect_rig(bot: Bot, secret: str | None) -> Rig:
     members = MemberKeys(KeyVault(bot.deps.identities.db, secret), client_for, sandbox=True)
     bot.deps.member_keys = members
     bot.deps.connected_user = members.vault.connected_user
+    bot.deps.connected_members = members.vault.connected_members
     bot.cleanups.append(members.aclose)
     return Rig(bot, ultracart, members)
 
@@ -157,6 +158,20 @@ async def test_mine_is_ultracarts_own_answer_for_the_members_key(rig: Rig) -> No
     searches = [s for s in rig.ultracart.seen[mark:] if s[0] == ALICE_KEY and "search" in s[2]]
     assert len(searches) == 1, rig.ultracart.seen[mark:]  # one search, 'me': no per-group searches
     assert "/task join" not in shown  # no note that groups are missing: UltraCart included them
+
+
+async def test_a_member_known_only_by_their_key_is_who_the_key_says(rig: Rig) -> None:
+    # USTRANGER has no link and no e-mail match: before connecting "mine" asks who they are; after,
+    # their key's 'me' (Alice) is who they are, for "mine" and for a DM about a task assigned to Alice.
+    bot = rig.bot
+    _, before = await bot.command("mine", user=MEMBER)
+    assert "connect" in (await bot.response(before)).text_of_blocks().lower()
+    assert (await connect(bot, ALICE_KEY))["response_action"] == "update"
+    assert await bot.deps.connected_members("T1") == {MEMBER: 1002}
+    mark = len(rig.ultracart.seen)
+    _, name = await bot.command("mine", user=MEMBER)
+    await bot.response(name)
+    assert any(s[0] == ALICE_KEY and "search" in s[2] for s in rig.ultracart.seen[mark:])
 
 
 async def test_a_refused_key_is_an_inline_error_and_nothing_is_stored(rig: Rig) -> None:
