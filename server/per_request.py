@@ -99,6 +99,7 @@ class _Caller:
     context: ToolContext
     users: int = 0
     verifying: asyncio.Lock = field(default_factory=asyncio.Lock)
+    verified: bool = False  # UltraCart accepted the key once: its client is worth keeping
 
 
 class CallerContexts:
@@ -204,6 +205,7 @@ class CallerContexts:
             raise KeyUnverified from None
         logger.info("verified a caller key (%s…) with UltraCart", fingerprint[:12])
         self._remember(fingerprint, True)
+        caller.verified = True
 
     def release(self, context: ToolContext) -> None:
         for fingerprint, caller in self._callers.items():
@@ -213,8 +215,12 @@ class CallerContexts:
 
     def _release(self, fingerprint: str, caller: _Caller) -> None:
         caller.users -= 1
-        if caller.users == 0 and self._verdict(fingerprint) is False:
-            self._callers.pop(fingerprint, None)  # no client is kept for a refused key
+        if caller.users == 0 and (not caller.verified or self._verdict(fingerprint) is False):
+            # No client is kept for a key UltraCart refused, or could not be asked about: made-up keys
+            # must not pile up a client (and its connection pool) each while UltraCart is unreachable.
+            if self._callers.get(fingerprint) is not caller:
+                return
+            self._callers.pop(fingerprint)
             closing = asyncio.get_running_loop().create_task(caller.context.client.aclose())
             self._closing.add(closing)
             closing.add_done_callback(self._closing.discard)

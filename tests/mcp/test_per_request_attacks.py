@@ -109,3 +109,31 @@ async def test_acquire_refuses_a_key_that_is_no_simple_key_without_a_client() ->
         await callers.acquire("caf\u00e9-not-a-simple-key-0123456789")
     assert callers.clients == 0 and callers.verifications == 0 and not seen
     await callers.aclose()
+
+
+async def test_keys_ultracart_could_not_verify_leave_no_client_behind() -> None:
+    """While UltraCart cannot be asked (down, or rate limiting this server), callers sending made-up keys
+    must not pile up one client (and connection pool) each."""
+    from server.per_request import KeyUnverified
+
+    asked: list[str] = []
+
+    def down(request: httpx.Request) -> httpx.Response:
+        asked.append(request.headers.get(KEY_HEADER, ""))
+        return httpx.Response(503, json={"error": {"user_message": "down"}})
+
+    def client_for(key: str) -> WorkflowClient:
+        return WorkflowClient(
+            api_key=key,
+            base_url="https://secure.ultracart.example/rest/v2",
+            transport=httpx.MockTransport(down),
+            gate_key=f"attack-test-down:{key}",
+            call_deadline=0.5,
+        )
+
+    callers = CallerContexts(client_for, sandbox=False, description="test")
+    for n in range(3):
+        with pytest.raises(KeyUnverified):
+            await callers.acquire(f"made-up-key-{n}-0123456789")
+    assert asked and callers.clients == 0
+    await callers.aclose()
