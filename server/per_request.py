@@ -64,11 +64,21 @@ REFUSED_KEY = (
     f"UltraCart refused the key in the {KEY_HEADER} header: send a valid UltraCart simple key "
     "(one with access to Workflow)."
 )
+MALFORMED_KEY = (
+    f"The {KEY_HEADER} header holds no UltraCart simple key: send the key itself (printable ASCII "
+    f"characters, at most {MAX_KEY_LENGTH})."
+)
 UNVERIFIED_KEY = (
     f"UltraCart could not be asked about the key in the {KEY_HEADER} header just now: try again shortly."
 )
 
 _current: ContextVar[ToolContext | None] = ContextVar("uc_workflow_caller_context", default=None)
+
+
+def well_formed(key: str) -> bool:
+    """Whether ``key`` can be a simple key at all: printable ASCII, not too long. Anything else is refused
+    without asking UltraCart (an HTTP header cannot carry it there: the client would fail to send it)."""
+    return 0 < len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable()
 
 
 def key_fingerprint(key: str) -> str:
@@ -89,6 +99,7 @@ class _Caller:
     context: ToolContext
     users: int = 0
     verifying: asyncio.Lock = field(default_factory=asyncio.Lock)
+    verified: bool = False  # UltraCart accepted the key once: its client is worth keeping
 
 
 class CallerContexts:
@@ -162,7 +173,7 @@ class CallerContexts:
         """The key's context, verified (once per ``verified_for``), leased until ``release``. KeyRefused when
         UltraCart refuses the key, KeyUnverified when UltraCart cannot be asked now."""
         fingerprint = key_fingerprint(key)
-        if len(key) > MAX_KEY_LENGTH or self._verdict(fingerprint) is False:
+        if not well_formed(key) or self._verdict(fingerprint) is False:
             raise KeyRefused
         caller = self._caller(fingerprint, key)
         caller.users += 1
@@ -194,6 +205,7 @@ class CallerContexts:
             raise KeyUnverified from None
         logger.info("verified a caller key (%s…) with UltraCart", fingerprint[:12])
         self._remember(fingerprint, True)
+        caller.verified = True
 
     def release(self, context: ToolContext) -> None:
         for fingerprint, caller in self._callers.items():
@@ -203,8 +215,12 @@ class CallerContexts:
 
     def _release(self, fingerprint: str, caller: _Caller) -> None:
         caller.users -= 1
-        if caller.users == 0 and self._verdict(fingerprint) is False:
-            self._callers.pop(fingerprint, None)  # no client is kept for a refused key
+        if caller.users == 0 and (not caller.verified or self._verdict(fingerprint) is False):
+            # No client is kept for a key UltraCart refused, or could not be asked about: made-up keys
+            # must not pile up a client (and its connection pool) each while UltraCart is unreachable.
+            if self._callers.get(fingerprint) is not caller:
+                return
+            self._callers.pop(fingerprint)
             closing = asyncio.get_running_loop().create_task(caller.context.client.aclose())
             self._closing.add(closing)
             closing.add_done_callback(self._closing.discard)
@@ -265,6 +281,10 @@ class CallerKeyMiddleware:
         if not key:
             logger.warning("refused a request without %s from %s", KEY_HEADER, where)
             await _refusal(401, MISSING_KEY)(scope, receive, send)
+            return
+        if not well_formed(key):
+            logger.warning("refused a request whose %s holds no simple key from %s", KEY_HEADER, where)
+            await _refusal(401, MALFORMED_KEY)(scope, receive, send)
             return
         try:
             context = await self.contexts.acquire(key)

@@ -1,4 +1,5 @@
-"""Who may use the bot, and where: guest accounts are refused unless ``UC_WORKFLOW_SLACK_ALLOW_GUESTS=1``;
+"""Who may use the bot, and where: guest accounts, and people from other organizations in a Slack Connect
+channel (``is_stranger``), are refused unless ``UC_WORKFLOW_SLACK_ALLOW_GUESTS=1``;
 with ``UC_WORKFLOW_SLACK_CHANNELS`` set, ``/task`` works only in those channels and in a member's DM with
 the bot, and nothing is posted for everyone to see anywhere else. Also who the workspace's admins are
 (``/task link``, ``/task people``, approving ``/task iam``).
@@ -19,6 +20,10 @@ from slack_bot.origin import Origin, origin_of
 
 GUESTS_REFUSED = (
     "Guest accounts can't use this app; "
+    "the workspace's admins can allow them with UC_WORKFLOW_SLACK_ALLOW_GUESTS=1."
+)
+STRANGERS_REFUSED = (
+    "People from other organizations (in a Slack Connect channel) can't use this app; "
     "the workspace's admins can allow them with UC_WORKFLOW_SLACK_ALLOW_GUESTS=1."
 )
 TOO_SLOW = "Slack took too long to tell me who you are; try again in a moment."
@@ -60,8 +65,12 @@ async def refusal(deps: Deps, body: dict[str, Any]) -> str | None:
     origin = origin_of(body)
     if not origin.user:
         return None
-    if not deps.allow_guests and (await slack_profile(deps, origin.user)).is_guest:
-        return GUESTS_REFUSED
+    if not deps.allow_guests:
+        profile = await slack_profile(deps, origin.user)
+        if profile.is_stranger:
+            return STRANGERS_REFUSED
+        if profile.is_guest:
+            return GUESTS_REFUSED
     if "command" in body and not await command_allowed_in(deps, origin):
         return channel_refused(deps)
     return None
@@ -105,5 +114,5 @@ async def admins(deps: Deps) -> list[str]:
     return [
         str(m["id"])
         for m in await members(deps)
-        if m.get("is_admin") or m.get("is_owner") or m.get("is_primary_owner")
+        if not m.get("is_stranger") and (m.get("is_admin") or m.get("is_owner") or m.get("is_primary_owner"))
     ]

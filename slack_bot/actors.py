@@ -83,13 +83,18 @@ async def slack_profile(deps: Deps, slack_id: str, *, fresh: bool = False) -> Sl
     name = (
         profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name")
     )
+    # From another organization (Slack Connect): its admins are no admins here, and it is no member.
+    stranger = bool(user.get("is_stranger"))
     result = SlackProfile(
         str(name or slack_id),
-        profile.get("email"),
+        # Only an e-mail Slack has confirmed says who someone is.
+        profile.get("email") if user.get("is_email_confirmed") is not False else None,
         deps.clock(),
         slack_zone(user),
-        is_admin=bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")),
+        is_admin=not stranger
+        and bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")),
         is_guest=bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
+        is_stranger=stranger,
     )
     deps.profiles[slack_id] = result
     return result
@@ -202,7 +207,9 @@ async def slack_user_for(deps: Deps, team: str, uc_user_id: int) -> str | None:
         return None
     try:
         found = await deps.client.users_lookupByEmail(email=email)
-        slack_id = str((found.get("user") or {}).get("id") or "") or None
+        member = found.get("user") or {}
+        confirmed = member.get("is_email_confirmed") is not False and not member.get("is_stranger")
+        slack_id = (str(member.get("id") or "") or None) if confirmed else None
     except SlackApiError as exc:
         if exc.response.get("error") != "users_not_found":
             raise

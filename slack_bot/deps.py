@@ -80,6 +80,7 @@ class SlackProfile:
     zone: tzinfo | None = None  # their Slack time zone: a date they pick means that day there
     is_admin: bool = False  # a workspace admin or owner (users.info's is_admin / is_owner)
     is_guest: bool = False  # a guest account (users.info's is_restricted / is_ultra_restricted)
+    is_stranger: bool = False  # from another organization, in a Slack Connect channel (is_stranger)
 
 
 async def no_connected_user(team: str, slack_id: str) -> int | None:

@@ -258,7 +258,7 @@ async def show_people(deps: Deps, origin: Origin) -> None:
     by_email = {
         str((m.get("profile") or {}).get("email") or "").lower(): str(m["id"])
         for m in members
-        if (m.get("profile") or {}).get("email")
+        if (m.get("profile") or {}).get("email") and m.get("is_email_confirmed") is not False
     }
     for user in people.users:
         matched = by_email.get(email_name(user) or "")

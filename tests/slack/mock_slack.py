@@ -74,13 +74,15 @@ class SlackUser:
     is_owner: bool = False
     is_restricted: bool = False  # a guest (multi-channel); is_ultra_restricted: single-channel
     is_ultra_restricted: bool = False
+    is_stranger: bool = False  # from another organization (Slack Connect), seen in a shared channel
+    is_email_confirmed: bool = True
 
     def info(self, with_email: bool) -> dict[str, Any]:
         """The user object of users.info and users.list."""
         profile: dict[str, Any] = {"real_name": self.name, "display_name": self.name}
         if self.email and with_email:
             profile["email"] = self.email
-        return {
+        found: dict[str, Any] = {
             "id": self.id,
             "name": self.name.lower(),
             "real_name": self.name,
@@ -92,8 +94,12 @@ class SlackUser:
             "is_ultra_restricted": self.is_ultra_restricted,
             "is_bot": False,
             "deleted": False,
+            "is_email_confirmed": self.is_email_confirmed,
             "profile": profile,
         }
+        if self.is_stranger:
+            found["is_stranger"] = True
+        return found
 
 
 @dataclass
@@ -257,7 +263,7 @@ class MockSlack:
             email = str(args.get("email", "")).lower()
             for user in self.users.values():
                 if (user.email or "").lower() == email:
-                    return {"ok": True, "user": {"id": user.id, "name": user.name}}
+                    return {"ok": True, "user": user.info(True)}
             return {"ok": False, "error": "users_not_found"}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(args.get("users", "")).lstrip("U")}}
