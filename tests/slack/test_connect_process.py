@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
-import urllib.parse
 from pathlib import Path
 
 import aiohttp
 from cryptography.fernet import Fernet
-from mock_slack import BOT_TOKEN, MockSlack
-from slack_harness import SIGNING_SECRET, SLACK_USERS, sign
+from mock_slack import BOT_TOKEN, MockSlack, signed_form
+from slack_harness import SIGNING_SECRET, SLACK_USERS
 from test_connect import ALICE, ALICE_KEY
 from test_process import _listening_port, run_to_exit, slack_env
 
@@ -33,13 +31,7 @@ async def test_a_secret_key_that_is_not_a_fernet_key_is_one_line(tmp_path: Path)
 
 
 async def post(http: aiohttp.ClientSession, url: str, fields: dict[str, str]) -> tuple[int, str]:
-    body = urllib.parse.urlencode(fields).encode()
-    ts = int(time.time())
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": str(ts),
-        "X-Slack-Signature": sign(body, ts),
-    }
+    body, headers = signed_form(fields, SIGNING_SECRET)
     async with http.post(url, data=body, headers=headers) as response:
         return response.status, await response.text()
 

@@ -12,7 +12,7 @@ import urllib.parse
 from pathlib import Path
 
 import aiohttp
-from mock_slack import BOT_TOKEN, MockSlack
+from mock_slack import BOT_TOKEN, MockSlack, signed_form
 from slack_harness import SIGNING_SECRET, SLACK_USERS, sign
 
 from tests.services import free_port
@@ -63,15 +63,9 @@ async def test_the_command_serves_signed_slash_commands(tmp_path: Path) -> None:
             "response_url": slack.response_url("r1"),
             "trigger_id": "trig.process",
         }
-        body = urllib.parse.urlencode(fields).encode()
+        body, headers = signed_form(fields, SIGNING_SECRET)
         url = f"http://127.0.0.1:{port}/slack/events"
         async with aiohttp.ClientSession() as http:
-            ts = int(time.time())
-            headers = {
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Slack-Request-Timestamp": str(ts),
-                "X-Slack-Signature": sign(body, ts),
-            }
             async with http.post(url, data=body, headers=headers) as response:
                 assert response.status == 200
             opened = await slack.wait_for("views.open", timeout=20)

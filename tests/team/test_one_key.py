@@ -11,14 +11,10 @@ what they share).
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import re
 import sys
-import time
-import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +26,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import ListeningProcess, LiveSandbox, StartSandbox, start_listening
-from tests.slack.mock_slack import BOT_TOKEN, MockSlack, SlackUser
+from tests.slack.mock_slack import BOT_TOKEN, MockSlack, SlackUser, signed_form
 
 KEY = "team-owner-key"  # the sandbox's owner: any key that is not a demo user's e-mail
 SIGNING_SECRET = "team-signing-secret-0123456789"
@@ -39,11 +35,6 @@ SLACK_READY = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/slack/events")
 MCP_CALLS = 6  # per server
 SLACK_COMMANDS = 4
 CLI_PROCESSES = 4
-
-
-def sign(body: bytes, timestamp: int) -> str:
-    base = b"v0:" + str(timestamp).encode() + b":" + body
-    return "v0=" + hmac.new(SIGNING_SECRET.encode(), base, hashlib.sha256).hexdigest()
 
 
 @dataclass
@@ -159,13 +150,7 @@ async def slash_command(url: str, slack: MockSlack, text: str, name: str) -> Non
         "response_url": slack.response_url(name),
         "trigger_id": f"trig.{name}",
     }
-    body = urllib.parse.urlencode(fields).encode()
-    ts = int(time.time())
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": str(ts),
-        "X-Slack-Signature": sign(body, ts),
-    }
+    body, headers = signed_form(fields, SIGNING_SECRET)
     async with aiohttp.ClientSession() as http, http.post(url, data=body, headers=headers) as response:
         assert response.status == 200
 
