@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from typing import TYPE_CHECKING
 
@@ -134,26 +133,11 @@ async def _not_here(scope: Scope, receive: Receive, send: Send) -> None:
     """405 for a GET (the server-to-client stream) or DELETE of a session another replica holds: mcp's
     client then does without the stream, or leaves the session to expire on its replica."""
     from mcp.types import INVALID_REQUEST
+    from starlette.responses import JSONResponse
 
-    body = json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": None,
-            "error": {
-                "code": INVALID_REQUEST,
-                "message": "This replica does not hold the session: it serves its POSTs, not its stream.",
-            },
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 405,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"allow", b"POST"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    error = {
+        "code": INVALID_REQUEST,
+        "message": "This replica does not hold the session: it serves its POSTs, not its stream.",
+    }
+    answer = JSONResponse({"jsonrpc": "2.0", "id": None, "error": error}, 405, headers={"allow": "POST"})
+    await answer(scope, receive, send)
