@@ -50,11 +50,10 @@ from shared_client.pacing import (
     Binding,
     BucketSet,
     BudgetSpec,
-    GateWait,
     Hold,
-    Outranked,
     Priority,
     rate_limited_period,
+    still_waiting,
 )
 from shared_client.redis_support import SharedStateUnavailable
 
@@ -402,11 +401,7 @@ class FileGateBackend:
                 if ahead == 0 and try_flock(fd):
                     acquired = True
                     return _FileHold(self, fd)
-                left = remaining()
-                if left is not None and left <= 0:
-                    raise GateWait(max(0.0, allowed or 0.0))
-                if outranked():
-                    raise Outranked
+                left = still_waiting(remaining, allowed, outranked)
                 near = ahead <= 1  # first, or next: it polls often, so the gate is never left idle
                 if woken:
                     pause = _WOKEN_HEAD_POLL if near else _WOKEN_QUEUED_POLL

@@ -33,12 +33,11 @@ from redis.exceptions import RedisError
 from shared_client.pacing import (
     Binding,
     BudgetSpec,
-    GateWait,
     Hold,
-    Outranked,
     Priority,
     bucket_name,
     rate_limited_period,
+    still_waiting,
 )
 from shared_client.redis_support import redis_client, unavailable
 
@@ -347,11 +346,7 @@ class RedisGateBackend:
                 if place == 0:
                     done = True
                     return _RedisHold(self, scripts, token, _binding(reply[1:]))
-                left = remaining()
-                if left is not None and left <= 0:
-                    raise GateWait(max(0.0, allowed or 0.0))
-                if outranked():
-                    raise Outranked
+                left = still_waiting(remaining, allowed, outranked)
                 near = place <= 2  # first, or next: it polls often, so the gate is never left idle
                 pause = delay if near else _QUEUED_POLL
                 await asyncio.sleep(pause if left is None else min(pause, left))

@@ -274,6 +274,20 @@ class Outranked(Exception):
     """A backend's waiter gives way: a better waiter of its own process arrived (``outranked()``)."""
 
 
+def still_waiting(
+    remaining: Callable[[], float | None], allowed: float | None, outranked: Callable[[], bool]
+) -> float | None:
+    """For a backend's wait loop, between tries: the seconds the caller may still wait (None: no bound);
+    GateWait (having waited ``allowed``) when none are left, Outranked when the process's own interactive
+    call arrived behind this waiter."""
+    left = remaining()
+    if left is not None and left <= 0:
+        raise GateWait(max(0.0, allowed or 0.0))
+    if outranked():
+        raise Outranked
+    return left
+
+
 class Hold(Protocol):
     """The backend's gate, held: the budget is read and counted through it, and ``leave`` frees it."""
 
