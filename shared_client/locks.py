@@ -75,9 +75,9 @@ def lock_dir() -> Path:
     return current_settings().lock_dir
 
 
-def _open(name: str) -> int:
+def _open(locate: Callable[[], Path]) -> int:
     """Runs in a worker thread, briefly: the settings' first read (a ``.env`` file) and mkdir touch disk."""
-    path = lock_dir() / f"{name}.lock"
+    path = locate()
     path.parent.mkdir(parents=True, exist_ok=True)
     return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
 
@@ -103,8 +103,8 @@ def _release(fd: int) -> None:
         os.close(fd)
 
 
-async def _open_lock_file(name: str) -> int:
-    opening = asyncio.ensure_future(asyncio.to_thread(_open, name))
+async def _open_lock_file(locate: Callable[[], Path]) -> int:
+    opening = asyncio.ensure_future(asyncio.to_thread(_open, locate))
     try:
         return await asyncio.shield(opening)
     except asyncio.CancelledError:
@@ -138,11 +138,26 @@ async def machine_lock(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> AsyncIterator[HeldLock]:
     """Exclusive across the processes of this machine for the key made of ``parts`` (hashed: the file
-    name never holds a credential or a task's text). LockTimeout when another holder keeps it longer than
-    ``max_wait`` seconds (of ``clock``); between tries, ``sleep`` backs off from 5 ms to 250 ms."""
+    name never holds a credential or a task's text), in the state directory's ``locks``. LockTimeout when
+    another holder keeps it longer than ``max_wait`` seconds (of ``clock``)."""
     name = lock_name(*parts)
+    async with file_lock(lambda: lock_dir() / f"{name}.lock", max_wait=max_wait, clock=clock, sleep=sleep):
+        yield HeldLock()
+
+
+@contextlib.asynccontextmanager
+async def file_lock(
+    locate: Callable[[], Path],
+    *,
+    max_wait: float = LOCK_TIMEOUT,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> AsyncIterator[None]:
+    """An exclusive ``flock`` on the file ``locate()`` names (made if missing, 0600; ``locate`` runs in a
+    worker thread), across every process that opens that file. LockTimeout after ``max_wait`` seconds;
+    between tries, ``sleep`` backs off from 5 ms to 250 ms."""
     started = clock()
-    fd = await _open_lock_file(name)
+    fd = await _open_lock_file(locate)
     try:
         delay = FIRST_POLL
         while not try_flock(fd):
@@ -155,6 +170,6 @@ async def machine_lock(
         os.close(fd)
         raise
     try:
-        yield HeldLock()
+        yield
     finally:
         _release(fd)

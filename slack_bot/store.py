@@ -17,7 +17,6 @@ Upserts go through :meth:`Database.insert`, the dialect's own ``INSERT … ON CO
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -52,6 +51,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from shared_client.locks import LockTimeout, file_lock
 from shared_client.redis_support import url_passwords
 from shared_client.settings import ConfigurationError
 
@@ -254,9 +254,18 @@ class Database:
         :class:`ConfigurationError` naming the setting and the URL without its password."""
         try:
             path = self.sqlite_path
-            if path is not None:
-                await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-            await self._create_tables()
+            if path is None:
+                await self._create_tables()
+            else:
+                # Replicas starting at once on one file: one at a time (PostgreSQL's advisory lock, here an
+                # flock on the database file itself, which SQLite's own POSIX record locks do not see).
+                # Without it a connection switching to WAL meets another's DDL and gets "database is
+                # locked" at once, busy timeout or not.
+                async with file_lock(lambda: path, max_wait=CONNECT_TIMEOUT):
+                    await self._create_tables()
+        except LockTimeout as exc:
+            await self.engine.dispose()
+            raise ConfigurationError(self._cannot_open(exc)) from None
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             await self.engine.dispose()
             raise ConfigurationError(self._cannot_open(exc)) from None
