@@ -14,10 +14,11 @@ one). The same change seen twice (a poll repeated after a crash, an overlapping 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from shared_client.models import WorkflowNote, WorkflowTask, WorkflowUser, format_uc_datetime
 
@@ -25,6 +26,8 @@ __all__ = [
     "NOTIFIABLE",
     "Change",
     "ChangeKind",
+    "ChangeLog",
+    "RecentChanges",
     "became_overdue",
     "diff",
     "is_overdue",
@@ -82,7 +85,8 @@ class Change:
             case ChangeKind.CREATED:
                 return "created" + (f" by {d['by']}" if d.get("by") else "")
             case ChangeKind.ASSIGNED:
-                return f"assigned to {d.get('to') or 'someone'}" + (f" (was {d['was']})" if d.get("was") else "")
+                was = f" (was {d['was']})" if d.get("was") else ""
+                return f"assigned to {d.get('to') or 'someone'}{was}"
             case ChangeKind.UNASSIGNED:
                 return "unassigned" + (f" (was {d['was']})" if d.get("was") else "")
             case ChangeKind.NOTE:
@@ -164,7 +168,8 @@ def _note_id(note: WorkflowNote) -> str:
 def _files(task: WorkflowTask) -> dict[str, str]:
     """Every attachment of the task and of its notes: an id → its file name."""
     found: dict[str, str] = {}
-    for attachment in [*(task.attachments or []), *(a for n in task.notes or [] for a in n.attachments or [])]:
+    on_notes = (a for n in task.notes or [] for a in n.attachments or [])
+    for attachment in [*(task.attachments or []), *on_notes]:
         ident = attachment.file_uuid or attachment.upload_key or attachment.file_name or ""
         if ident:
             found[_hash(ident)] = attachment.file_name or "a file"
@@ -262,3 +267,24 @@ def became_overdue(task: WorkflowTask, now: datetime, *, already: str | None) ->
         due,
         {"due": due, "user_id": task.assigned_to_user_id, "group_id": task.assigned_to_group_id},
     )
+
+
+@dataclass(frozen=True)
+class RecentChanges:
+    """What the change feed of this deployment knows about some tasks since a time."""
+
+    changes: dict[str, list[Change]]  # task uuid → its changes since then, oldest first (absent: none seen)
+    watching_since: datetime  # the feed's baseline: before it, nothing is known
+    polled_at: datetime  # the feed's last poll: changes after it are not known yet
+
+
+class ChangeLog(Protocol):
+    """Read access to the change feed's events (``shared_client.feed.store.FeedStore`` is one)."""
+
+    async def changes_since(
+        self, fingerprint: str, task_uuids: Sequence[str], since: datetime
+    ) -> RecentChanges | None:
+        """The changes the feed of credential ``fingerprint`` saw on these tasks at or after ``since``;
+        None when no feed runs for that credential in this deployment (none ever did, or it stopped: its
+        last poll is older than a few intervals)."""
+        ...
