@@ -115,11 +115,11 @@ class FeedRunner:
         """Rounds for ever, ``interval`` apart (stretched when tight); cancel to stop."""
         try:
             while True:
+                self._wake.clear()  # a wake() during the round brings the next one at once
                 await self.run_round()
                 self.rounds += 1
                 async with self.round_done:
                     self.round_done.notify_all()
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.interval * self.stretch)
         finally:

@@ -263,3 +263,80 @@ async def test_only_the_leader_polls_and_consumers_follow(
     assert seen == [owner.fingerprint]
     await one.lease.release()
     assert (await two.run_round()).leader
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class SlowFeed(ChangeFeed):
+    """A real feed whose polls take ``took`` seconds on a fake clock (as when the budget makes them wait)."""
+
+    took = 0.0
+    fail: Exception | None = None
+    clock_ref: FakeMonotonic | None = None
+
+    async def poll(self) -> Any:
+        assert self.clock_ref is not None
+        self.clock_ref.now += self.took
+        if self.fail is not None:
+            raise self.fail
+        return await super().poll()
+
+
+async def test_a_tight_budget_or_a_failure_puts_the_next_poll_off(
+    make_client: MakeClient, database: Database, tmp_path: Path
+) -> None:
+    from shared_client.pacing import Priority, current_priority
+
+    owner = make_client().client
+    mono = FakeMonotonic()
+    feed = SlowFeed(owner, FeedStore(database), interval=60, leader="t", clock=Clock())
+    feed.clock_ref = mono
+    priorities: list[Priority] = []
+
+    async def consumer(store: FeedStore, fingerprint: str) -> None:
+        priorities.append(current_priority())
+        raise RuntimeError("a consumer's failure is logged, not the runner's")
+
+    runner = FeedRunner(feed, FileLease(tmp_path, owner.fingerprint), consumers=[consumer], monotonic=mono)
+    assert (await runner.run_round()).result is not None and runner.stretch == 1
+    assert priorities == [Priority.BACKGROUND]  # the round is background work, behind interactive calls
+    feed.took = 40.0  # its requests waited for the budget
+    await runner.run_round()
+    assert runner.stretch == 2
+    await runner.run_round()
+    assert runner.stretch == 4
+    feed.took, feed.fail = 0.0, RuntimeError("UltraCart is down")
+    failed = await runner.run_round()
+    assert failed.leader and failed.result is None and failed.error and runner.stretch == 8
+    assert len(priorities) == 4  # consumers run after a failed poll too (left-over Slack posts go out)
+    await runner.run_round()
+    assert runner.stretch == 8  # capped
+    feed.fail = None
+    await runner.run_round()
+    assert runner.stretch == 1
+
+
+async def test_the_loop_polls_every_interval_and_on_wake(
+    make_client: MakeClient, database: Database, tmp_path: Path
+) -> None:
+    owner = make_client().client
+    feed = ChangeFeed(owner, FeedStore(database), interval=3600, leader="t")
+    runner = FeedRunner(feed, FileLease(tmp_path, owner.fingerprint))
+    task = asyncio.ensure_future(runner.run())
+    try:
+        async with asyncio.timeout(20):
+            await runner.wait_rounds(1)
+            runner.wake()  # an hour's interval, yet the next round comes at once
+            await runner.wait_rounds(1)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    # Stopped: its lease is free for another replica.
+    assert await FileLease(tmp_path, owner.fingerprint).acquire()
