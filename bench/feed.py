@@ -6,8 +6,8 @@ Run: ``python bench/feed.py``.
    (60 s: 60 polls), with 100 changes an hour made with another user's key between polls (priority, status,
    assignee, notes, due dates, new tasks), spread over the hour. The polls run back to back (the hour is
    compressed; what the feed asks for does not depend on the wall clock between polls, only on what changed),
-   and every request the feed makes is counted by the sandbox. Target: at most 10% of UltraCart's hourly budget
-   (100 of 1,000), the baseline (the first poll, once per deployment) shown apart.
+   and every request the feed makes is counted. Target: at most 10% of UltraCart's hourly budget (100 of
+   1,000), the baseline (the first poll, once per deployment) shown apart.
 2. Latency. The Slack bot's feed at a 5 s interval, its notifier DMing the assignee through a local mock of
    Slack's Web API; a task is assigned to a linked member with another user's key at a random moment, and the
    time until the DM reaches Slack is measured, side by side with the interval.
@@ -38,21 +38,24 @@ SEED = 10_000
 CHANGES_PER_HOUR = 100
 POLLS_PER_HOUR = 60  # UC_WORKFLOW_POLL_SECONDS default: 60
 HOURLY_BUDGET = 1000
-OTHER = {"x-ultracart-simple-key": "user:alice@demo.example", "X-UltraCart-Api-Version": constants.API_VERSION}
+OTHER = {
+    "x-ultracart-simple-key": "user:alice@demo.example",
+    "X-UltraCart-Api-Version": constants.API_VERSION,
+}
 PRIORITIES = ["1 - low", "2 - medium", "3 - high", "4 - critical"]
 STATUSES = ["open", "delayed", "awaiting customer feedback"]
 USERS = [1002, 1003, 1004, 1005, 1006, 1007]
 
 
-def _change_one(http: httpx.Client, uuids: list[str], rng: random.Random) -> None:
+async def _change_one(http: httpx.AsyncClient, uuids: list[str], rng: random.Random) -> None:
     """One change as UltraCart's screens make it: GET the task, change one thing, PUT it whole."""
     what = rng.choice(["priority", "status", "assign", "note", "due", "create"])
     if what == "create":
-        made = http.post("/workflow/tasks", json={"task_name": f"New {rng.random():.6f}"})
+        made = await http.post("/workflow/tasks", json={"task_name": f"New {rng.random():.6f}"})
         made.raise_for_status()
         return
     uuid = rng.choice(uuids)
-    task = http.get(f"/workflow/tasks/{uuid}").json()["task"]
+    task = (await http.get(f"/workflow/tasks/{uuid}")).json()["task"]
     if what == "priority":
         task["priority"] = rng.choice([p for p in PRIORITIES if p != task.get("priority")])
     elif what == "status":
@@ -65,7 +68,7 @@ def _change_one(http: httpx.Client, uuids: list[str], rng: random.Random) -> Non
     else:
         due = datetime.now(UTC) + timedelta(days=rng.randint(1, 30))
         task["due_dts"] = due.isoformat(timespec="seconds")
-    http.put(f"/workflow/tasks/{uuid}", json=task).raise_for_status()
+    (await http.put(f"/workflow/tasks/{uuid}", json=task)).raise_for_status()
 
 
 async def budget_hour(sb: Sandbox, polls: int, changes: int) -> dict[str, Any]:
@@ -78,8 +81,9 @@ async def budget_hour(sb: Sandbox, polls: int, changes: int) -> dict[str, Any]:
                 started = time.perf_counter()
                 baseline = await feed.poll()
                 baseline_s = time.perf_counter() - started
-                with httpx.Client(base_url=sb.api, headers=OTHER, timeout=60) as http:
-                    page = http.post("/workflow/tasks/search", json={"status": "open"}, params={"_limit": 500})
+                async with httpx.AsyncClient(base_url=sb.api, headers=OTHER, timeout=60) as http:
+                    body, limit = {"status": "open"}, {"_limit": 500}
+                    page = await http.post("/workflow/tasks/search", json=body, params=limit)
                     uuids = [t["workflow_task_uuid"] for t in page.json()["tasks"]]
                     # `changes` changes over `polls` polls: which poll each falls before, at random.
                     slots = sorted(rng.randrange(polls) for _ in range(changes))
@@ -89,7 +93,7 @@ async def budget_hour(sb: Sandbox, polls: int, changes: int) -> dict[str, Any]:
                     for number in range(polls):
                         while slots and slots[0] == number:
                             slots.pop(0)
-                            _change_one(http, uuids, rng)
+                            await _change_one(http, uuids, rng)
                         t0 = time.perf_counter()
                         result = await feed.poll()
                         poll_times.append(time.perf_counter() - t0)
