@@ -7,15 +7,11 @@ Here that store is opened for each question and closed after it: nothing stays c
 replica). The server never creates a database: an SQLite file that does not exist means no feed runs.
 A database that fails is one log line (its URL without the password), then ``RETRY_AFTER`` seconds of
 answers from the tasks' own history, without waiting on it again.
-
-FINISH (lead): ``_feed_store`` finds ``FeedStore`` once ``shared_client/feed/store.py`` exists; until then
-``change_log_for`` is None and every answer comes from the tasks' history.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -34,28 +30,17 @@ logger = logging.getLogger(__name__)
 
 StoreFactory = Callable[["Database"], "ChangeLog"]
 RETRY_AFTER = 60.0  # seconds without asking a database that failed (a dead one takes 10 s to say so)
-STORE_MODULE = "shared_client.feed.store"
-
-
-def _feed_store() -> StoreFactory | None:
-    """``FeedStore`` of :mod:`shared_client.feed.store`, if that module exists yet."""
-    try:
-        module = importlib.import_module(STORE_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != STORE_MODULE:
-            raise
-        return None
-    factory = getattr(module, "FeedStore", None)
-    return factory if callable(factory) else None
 
 
 def change_log_for(settings: Settings, store: StoreFactory | None = None) -> ChangeLog | None:
     """The change log of this deployment's database (``settings.database_url``, the Slack bot's), or None
-    when there is no store to read it with or the URL is not one this project can use (logged once)."""
-    store = store or _feed_store()
-    if store is None:
-        return None  # SQLAlchemy is not even imported
+    when the URL is not one this project can use (logged once). ``store``: ``FeedStore`` by default."""
     from shared_client.database import Database
+
+    if store is None:
+        from shared_client.feed.store import FeedStore
+
+        store = FeedStore
 
     url = settings.database_url
     try:

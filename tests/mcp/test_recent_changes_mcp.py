@@ -4,7 +4,6 @@ change log the server reads, on real SQLite and PostgreSQL databases."""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -15,10 +14,11 @@ from mcp import Client
 from mcp.types import TextContent
 
 from server.app import build_server
-from server.changes import RETRY_AFTER, STORE_MODULE, DatabaseChangeLog, change_log_for
+from server.changes import RETRY_AFTER, DatabaseChangeLog, change_log_for
 from server.per_request import CallerContexts
 from shared_client.database import Database, open_database, sqlite_url
 from shared_client.feed.events import Change, ChangeKind, RecentChanges
+from shared_client.models import WorkflowTasksRequest
 from shared_client.settings import Settings
 from shared_client.tools import ToolContext, get_tool
 from tests.change_logs import HandMadeChangeLog
@@ -124,12 +124,38 @@ def settings_on(url: str) -> Settings:
     return Settings(uc_workflow_database_url=url)
 
 
-def test_no_change_log_until_the_feed_store_exists() -> None:
-    found = change_log_for(settings_on(sqlite_url("/nonexistent/feed.sqlite3")))
-    if importlib.util.find_spec(STORE_MODULE) is None:
-        assert found is None
-    else:
-        assert isinstance(found, DatabaseChangeLog)
+async def test_the_feed_of_the_deployment_says_what_changed(make_client: MakeClient, tmp_path: Path) -> None:
+    """The change feed (as the Slack bot runs it) writes to the deployment's database; the MCP server's
+    list_recent_changes reads it there, through the default store, and says what changed."""
+    from shared_client.feed.poller import ChangeFeed
+    from shared_client.feed.store import FeedStore
+    from shared_client.models import Priority
+
+    url = sqlite_url(tmp_path / "slack.sqlite3")
+    owner, alice = make_client().client, make_client(key="user:alice@demo.example").client
+    database = await open_database(url)
+    try:
+        feed = ChangeFeed(owner, FeedStore(database), interval=60)
+        await feed.poll()  # the baseline
+        task = (await owner.search_tasks(WorkflowTasksRequest(status="open"), limit=1)).tasks[0]  # type: ignore[index]
+        uuid = task.workflow_task_uuid or ""
+        full = (await alice.get_task(uuid)).task
+        assert full is not None
+        full.priority = Priority.CRITICAL if full.priority != Priority.CRITICAL else Priority.LOW
+        await alice.update_task(uuid, full)
+        await feed.poll()
+    finally:
+        await database.aclose()
+    log = change_log_for(settings_on(url))
+    assert isinstance(log, DatabaseChangeLog)
+    context = ToolContext(owner, sandbox=True, description="the sandbox", change_log=log)
+    async with Client(build_server(context)) as client:
+        result = await client.call_tool("list_recent_changes", {"since": "1 minute ago", "limit": 500})
+    data = result.structured_content
+    assert isinstance(data, dict) and data["complete"] is True
+    (row,) = [t for t in data["tasks"] if t["number"] == task.global_task_number]
+    assert row["changes_source"].startswith("feed")
+    assert any("priority:" in line and str(full.priority) in line for line in row["changes"])
 
 
 async def test_an_sqlite_file_that_does_not_exist_is_not_created(tmp_path: Path) -> None:
