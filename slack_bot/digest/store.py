@@ -206,13 +206,20 @@ class DigestSettings:
                     set_={name: insert.excluded[name] for name in values},
                 )
             )
+            member = (d.team_id == team_id, d.slack_user_id == slack_user_id)
+            day = today.date().isoformat()
             if (today.hour, today.minute) >= chosen:
-                day = today.date().isoformat()
                 await connection.execute(
                     update(digest_settings)
-                    .where(d.team_id == team_id, d.slack_user_id == slack_user_id)
-                    .where(or_(d.last_date.is_(None), d.last_date < day))
+                    .where(*member, or_(d.last_date.is_(None), d.last_date < day))
                     .values(last_date=day, claimed_at=None, sent_at=None, attempts=0)
+                )
+            else:
+                # Today's was skipped (set after its time), not sent: the new time today is still to come.
+                await connection.execute(
+                    update(digest_settings)
+                    .where(*member, d.last_date == day, d.claimed_at.is_(None))
+                    .values(last_date=None)
                 )
         setting = await self.get(team_id, slack_user_id)
         assert setting is not None
