@@ -135,11 +135,11 @@ class Deps:
     # Which replica handles each Events API delivery: on the identities' database (a test may replace it).
     events: EventLog = field(init=False, repr=False)
     # Members' daily digests (/task digest, :mod:`slack_bot.digest`), with the clock they go by.
-    digests: DigestSettings = field(init=False, repr=False)
+    digest_settings: DigestSettings = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.events = EventLog(self.identities.db)
-        self.digests = DigestSettings(self.identities.db)
+        self.digest_settings = DigestSettings(self.identities.db)
 
     async def people(self) -> PeopleSnapshot:
         return await self.tools.people.get()

@@ -39,7 +39,7 @@ def _is_on(setting: DigestSetting, now: datetime) -> str:
 
 
 async def handle_digest(deps: Deps, origin: Origin, request: grammar.DigestSetting) -> None:
-    settings = deps.digests
+    settings = deps.digest_settings
     now = settings.clock()
     if request.action == "show":
         current = await settings.get(origin.team, origin.user)

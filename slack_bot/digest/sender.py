@@ -50,11 +50,11 @@ async def trusted_user(
 
 class Digests:
     """``await digests(store, fingerprint)``: send the digests that are due now (``clock``: now, an aware
-    datetime; by default the one ``/task digest`` goes by, ``deps.digests.clock``)."""
+    datetime; by default the one ``/task digest`` goes by, ``deps.digest_settings.clock``)."""
 
     def __init__(self, deps: Deps, *, clock: Callable[[], datetime] | None = None) -> None:
         self.deps = deps
-        self.settings = deps.digests
+        self.settings = deps.digest_settings
         self._clock = clock
 
     def now(self) -> datetime:

@@ -237,6 +237,17 @@ class DigestSettings:
             )
         return before
 
+    async def set_zone(self, team_id: str, slack_user_id: str, zone: str) -> None:
+        """The member's Slack time zone changed (they travelled): their digest goes by the new one. A day
+        already done stays done (``last_date`` only moves forward), so a move west sends nothing twice."""
+        d = digest_settings.c
+        async with self.db.begin() as connection:
+            await connection.execute(
+                update(digest_settings)
+                .where(d.team_id == team_id, d.slack_user_id == slack_user_id)
+                .values(zone=zone)
+            )
+
     def due_date(self, setting: DigestSetting, now: datetime) -> date | None:
         """The local date whose digest is due for this member now, if any: the time has come and that
         day's digest is not claimed yet, or its claim was never recorded as sent and may be retried."""

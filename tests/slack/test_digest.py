@@ -12,7 +12,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +110,7 @@ def feed_of(bot: Bot, clock: Clock) -> FeedStore:
 
 
 def with_clock(bot: Bot, clock: Clock) -> Digests:
-    bot.deps.digests.clock = clock
+    bot.deps.digest_settings.clock = clock
     return Digests(bot.deps)
 
 
@@ -397,7 +397,7 @@ async def test_a_bad_time_is_refused_clearly_and_changes_nothing(bot: Bot) -> No
         answer = await command(bot, typed)
         assert "is not a digest setting" in answer and ACCEPTED in answer
         assert "/task digest on|off|HH:MM" in answer
-    assert await bot.deps.digests.get(TEAM, "UALICE") is None
+    assert await bot.deps.digest_settings.get(TEAM, "UALICE") is None
 
 
 # ---------------------------------------------------------------------- what it lists
@@ -472,7 +472,10 @@ async def test_app_home_shows_the_same_lists_with_no_more_ultracart_calls(bot: B
     now = datetime.now(UTC)
     offset = round((12 * 3600 - (now.hour * 3600 + now.minute * 60)) / 900) * 900
     offset = (offset + 12 * 3600) % (24 * 3600) - 12 * 3600
-    set_zone(bot, "UALICE", "", offset)
+    set_zone(bot, "UALICE", "America/New_York", -18000)
+    assert "*on* at 09:00 (America/New_York)" in await command(bot, "digest on")
+    set_zone(bot, "UALICE", "", offset)  # Alice travelled: Slack has only her offset now
+    bot.deps.profiles.pop("UALICE")  # (her profile is asked again at the next look, as after 10 minutes)
     create = get_tool("create_task")
 
     async def made(name: str, due: datetime) -> str:
@@ -497,6 +500,8 @@ async def test_app_home_shows_the_same_lists_with_no_more_ultracart_calls(bot: B
     assert "Home overdue one" in without_feed["Overdue"]
     assert "Home due today" in without_feed["Due today"]
     assert "Newly assigned" not in without_feed  # no change feed here: not known
+    moved = await bot.deps.digest_settings.get(TEAM, "UALICE")
+    assert moved is not None and moved.zone_name == zone_name(timezone(timedelta(seconds=offset)))
 
     clock = Clock(now)
     store = FeedStore(bot.deps.identities.db, clock=clock.unix)
