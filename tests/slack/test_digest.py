@@ -18,11 +18,15 @@ from typing import Any
 
 import pytest
 from mock_slack import Call
-from slack_harness import TEAM, Bot, MakeBot
+from slack_harness import TEAM, Bot, MakeBot, sandbox_client
 
 from shared_client.feed.events import Change, ChangeKind
+from shared_client.feed.lease import FileLease
+from shared_client.feed.poller import ChangeFeed
+from shared_client.feed.runner import FeedRunner
 from shared_client.feed.store import FeedStore
-from shared_client.models import WorkflowTask
+from shared_client.models import WorkflowTask, WorkflowTasksRequest
+from shared_client.sandbox import SandboxConfig
 from shared_client.tools import get_tool
 from slack_bot import grammar, ids
 from slack_bot.digest.command import when
@@ -526,3 +530,43 @@ async def test_app_home_shows_the_same_lists_with_no_more_ultracart_calls(bot: B
     _, name = await bot.block_action(action, channel="DALICE")
     card = await bot.response(name)
     assert "Home newly assigned" in json.dumps(card.args.get("blocks"))
+
+
+# ---------------------------------------------------------------------- with the feed's own runner
+
+
+async def test_a_task_assigned_in_ultracart_is_in_the_next_digest(bot: Bot, tmp_path: Path) -> None:
+    """The real feed on the sandbox: a baseline, then Sam assigns a task to Alice with his own key (as
+    UltraCart's screens would); the runner's next round hands it to the digests, due an hour later."""
+    now = datetime.now(UTC)
+    offset = round((12 * 3600 - (now.hour * 3600 + now.minute * 60)) / 900) * 900
+    offset = (offset + 12 * 3600) % (24 * 3600) - 12 * 3600
+    set_zone(bot, "UALICE", "", offset)  # about noon for Alice, whatever the time of the test
+    clock = Clock(now)
+    digests = with_clock(bot, clock)
+    assert "today at 12:30" in await command(bot, "digest 12:30")
+
+    client = bot.deps.tools.client
+    feed = ChangeFeed(client, FeedStore(bot.deps.identities.db), interval=60, leader="test")
+    runner = FeedRunner(feed, FileLease(tmp_path, client.fingerprint), consumers=[digests])
+    first = await runner.run_round()
+    assert first.leader and first.result is not None and first.result.baseline
+    assert dms(bot, "UALICE") == []
+
+    page = await client.search_tasks(WorkflowTasksRequest(status="open"), limit=100)
+    target = next(t for t in page.tasks or [] if t.assigned_to_user_id != 1002 and t.due_dts is None)
+    sam = sandbox_client(SandboxConfig(db_path=bot.db, rate_limit=None), api_key="user:sam@demo.example")
+    bot.cleanups.append(sam.aclose)
+    uuid = target.workflow_task_uuid or ""
+    current = (await sam.get_task(uuid)).task
+    assert current is not None
+    current.assigned_to_user_id, current.assigned_to_group_id = 1002, None
+    await sam.update_task(uuid, current)
+
+    clock.now = now + timedelta(hours=1)  # about 13:00 for Alice: her 12:30 digest is due
+    second = await runner.run_round()
+    assert second.result is not None and any(c.kind == ChangeKind.ASSIGNED for c in second.result.changes)
+    [digest] = dms(bot, "UALICE")
+    assert lists_of(digest.blocks)["Newly assigned"] == [f"#{target.global_task_number}"]
+    await runner.run_round()
+    assert len(dms(bot, "UALICE")) == 1
