@@ -92,6 +92,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
 async def _serve_with(settings: Settings, args: argparse.Namespace, database: Database) -> None:
 
     from shared_client.factory import build_backend_async
+    from shared_client.feed.store import FeedStore
     from shared_client.tools import ToolContext
     from slack_bot.app import build_app
     from slack_bot.deps import Deps, slack_web_client
@@ -104,7 +105,11 @@ async def _serve_with(settings: Settings, args: argparse.Namespace, database: Da
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     backend = await build_backend_async(settings, force_sandbox=args.sandbox)  # announces the sandbox once
     tools = ToolContext(
-        backend.client, sandbox=backend.sandbox, description=backend.description, allow_local_files=False
+        backend.client,
+        sandbox=backend.sandbox,
+        description=backend.description,
+        allow_local_files=False,
+        change_log=FeedStore(database),  # list_recent_changes reads the bot's own feed
     )
     client = slack_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     identities = IdentityStore(database)
