@@ -96,6 +96,7 @@ async def _serve_with(settings: Settings, args: argparse.Namespace, database: Da
     from shared_client.tools import ToolContext
     from slack_bot.app import build_app
     from slack_bot.deps import Deps, slack_web_client
+    from slack_bot.digest.sender import Digests
     from slack_bot.identity import IdentityStore
     from slack_bot.watch import feed_runner, running_feed
 
@@ -126,7 +127,8 @@ async def _serve_with(settings: Settings, args: argparse.Namespace, database: Da
         channels=settings.slack_channels,
     )
     app = build_app(deps)
-    runner = feed_runner(settings, database, backend.client, consumers=[])
+    runner = feed_runner(settings, database, backend.client, consumers=[Digests(deps)])
+    deps.feed, deps.feed_fingerprint = runner.feed.store, runner.feed.fingerprint  # App Home: newly assigned
     try:
         me = await slack_check("SLACK_BOT_TOKEN", client.auth_test(), settings.slack_api_url)
         who = f"as @{me.get('user')} in {me.get('team')}; UltraCart: {backend.description}"
