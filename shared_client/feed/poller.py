@@ -109,9 +109,6 @@ class ChangeFeed:
         begin: datetime | None = None
         if state is not None and state.watermark is not None:
             begin = datetime.fromtimestamp(state.watermark - self.overlap, UTC)
-        baseline_at = (
-            (now - timedelta(seconds=BASELINE_SKEW)).timestamp() if state is None else state.baseline_at
-        )
         seen: dict[str, WorkflowTask] = {}
         calls = 0
         async for tasks in self._pages(begin if not baseline else None):
@@ -125,8 +122,15 @@ class ChangeFeed:
         )
         if state is not None and state.watermark is not None:
             watermark = max(watermark or state.watermark, state.watermark)
-        elif watermark is None:
-            watermark = now.timestamp()  # an empty account: from now on
+        # An empty account keeps no watermark (the next poll lists every task, which costs one request): our
+        # clock is not UltraCart's, and a watermark from ours, ahead, would skip the first tasks for good.
+        if state is not None:
+            baseline_at = state.baseline_at
+        else:
+            # created_dts is on UltraCart's clock: so is the baseline, when the account shows its clock (the
+            # newest change is at or before UltraCart's "now"); ours may be ahead.
+            reference = min(now.timestamp(), watermark) if watermark is not None else now.timestamp()
+            baseline_at = reference - BASELINE_SKEW
         snapshot = await self.store.snapshot(self.fingerprint, list(seen)) if not baseline else {}
         changed: list[WorkflowTask] = []
         changes: list[Change] = []

@@ -5,19 +5,24 @@ sandbox, real SQLite, PostgreSQL and Redis."""
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shared_client.database import Database, open_database, sqlite_url
+from shared_client.feed.events import ChangeKind
 from shared_client.feed.lease import RedisLease
 from shared_client.feed.poller import ChangeFeed
 from shared_client.feed.runner import FeedRunner
 from shared_client.feed.store import FeedStore
+from shared_client.models import WorkflowTask
 from tests.conftest import MakeClient
-from tests.feed.test_feed import Clock, FakeMonotonic, feed_on
+from tests.feed.test_feed import ALICE, SAM_ID, Clock, FakeMonotonic, feed_on
 
 
 @pytest.fixture
@@ -112,3 +117,68 @@ async def test_a_stretched_leader_keeps_its_lease_while_it_waits(
                 with pytest.raises(asyncio.CancelledError):
                     await task
     assert len(follower.led) >= 3 and not any(follower.led)
+
+
+# --- helpers on the sandbox's own data (as UltraCart's bulk operations or an empty account would leave it) --
+
+
+def _sandbox(db_path: Path, sql: str, *args: Any) -> None:
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(sql, args)
+
+
+async def stamp(db_path: Path, uuids: list[str], epoch: int) -> None:
+    """Give these tasks one last_update_dts, as a bulk change by one of UltraCart's rules would."""
+
+    def run() -> None:
+        iso = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with sqlite3.connect(db_path) as conn:
+            for uuid in uuids:
+                (gtn,) = conn.execute("SELECT gtn FROM tasks WHERE uuid = ?", (uuid,)).fetchone()
+                conn.execute("UPDATE tasks SET updated_ts = ? WHERE gtn = ?", (epoch, gtn))
+                (doc,) = conn.execute("SELECT doc FROM task_docs WHERE gtn = ?", (gtn,)).fetchone()
+                data = json.loads(doc)
+                data["last_update_dts"] = iso
+                conn.execute("UPDATE task_docs SET doc = ? WHERE gtn = ?", (json.dumps(data), gtn))
+
+    await asyncio.to_thread(run)
+
+
+# --- clocks ------------------------------------------------------------------------------------------------
+
+
+async def test_our_clock_ahead_of_ultracarts_still_reports_new_tasks(
+    make_client: MakeClient, database: Database
+) -> None:
+    """Our clock 10 minutes ahead of UltraCart's: a task created after the baseline is still `created` (and
+    `assigned`): the baseline's time must be on UltraCart's clock, which created_dts is on."""
+    owner, alice = make_client().client, make_client(key=ALICE).client
+    clock = Clock()
+    clock.now += timedelta(minutes=10)
+    feed = feed_on(owner, database, clock)
+    assert (await feed.poll()).baseline
+    made = (await alice.insert_task(WorkflowTask(task_name="Chargeback", assigned_to_user_id=SAM_ID))).task
+    assert made is not None
+    result = await feed.poll()
+    kinds = [c.kind for c in result.changes if c.task_uuid == made.workflow_task_uuid]
+    assert kinds == [ChangeKind.CREATED, ChangeKind.ASSIGNED]
+
+
+async def test_an_empty_account_with_our_clock_ahead_misses_no_task(
+    make_client: MakeClient, database: Database, db_path: Path
+) -> None:
+    """An account with no task yet: the watermark must not come from our clock (3 minutes ahead), or the
+    first tasks UltraCart stamps before our "now" less the overlap are never read."""
+    owner, alice = make_client().client, make_client(key=ALICE).client
+    await asyncio.to_thread(_sandbox, db_path, "DELETE FROM task_docs")
+    await asyncio.to_thread(_sandbox, db_path, "DELETE FROM tasks")
+    clock = Clock()
+    clock.now += timedelta(minutes=3)
+    feed = feed_on(owner, database, clock)
+    first = await feed.poll()
+    assert first.baseline and first.tasks_seen == 0
+    made = (await alice.insert_task(WorkflowTask(task_name="First task"))).task
+    assert made is not None
+    second = await feed.poll()
+    assert second.tasks_seen == 1
+    assert await FeedStore(database).task(owner.fingerprint, made.workflow_task_uuid or "") is not None
