@@ -5,7 +5,8 @@ the tasks updated since the watermark (the newest ``last_update_dts`` seen, Ultr
 overlap, at the maximum page size, sorted by ``last_update_dts`` ascending, and pages by moving
 ``last_update_dts_begin`` to the last task of the page (keyset paging): a task updated while we page moves
 to the end, where we will meet it, and nothing shifts under an offset. A page whose tasks all share one second
-is walked by offset within that second. The overlap re-reads tasks already seen, which the snapshot
+is walked by offset within that second (again from its start when its count changed meanwhile: a task
+that left it shifted the offsets). The overlap re-reads tasks already seen, which the snapshot
 recognises (same version: nothing changed); it covers UltraCart's one-second timestamps and a change
 committed just after we asked.
 
@@ -37,6 +38,7 @@ OVERLAP = 120.0  # seconds re-read before the watermark
 BASELINE_SKEW = 300.0  # seconds: a task created this long before the baseline began still counts as new
 SORT = "+last_update_dts"
 SECOND = timedelta(seconds=1)
+MAX_REWALKS = 3  # a second walked again because it changed under us, at most this often in one poll
 
 
 @dataclass
@@ -74,6 +76,8 @@ class ChangeFeed:
     async def _pages(self, begin: datetime | None) -> AsyncIterator[list[WorkflowTask]]:
         """Every task updated at or after ``begin`` (every task: None), page by page (see the module)."""
         cursor, offset, pinned = begin, 0, False
+        size: int | None = None  # how many tasks the second being walked had at its first page
+        rewalks = 0
         while True:
             request = WorkflowTasksRequest(last_update_dts_begin=cursor)
             if pinned:
@@ -83,11 +87,18 @@ class ChangeFeed:
             yield tasks
             more = bool(page.result_set and page.result_set.more) and bool(tasks)
             if pinned:
+                total = page.result_set.total_records if page.result_set else None
+                if size is not None and total != size and rewalks < MAX_REWALKS:
+                    # A task left this second (it changed) while we walked it: every later offset moved up
+                    # by one and a task slid past us unread. Walk the second again from its start.
+                    offset, size, rewalks = 0, None, rewalks + 1
+                    continue
+                size = total if size is None else size
                 if more:
                     offset += len(tasks)
                     continue
                 assert cursor is not None
-                cursor, offset, pinned = cursor + SECOND, 0, False
+                cursor, offset, pinned, size, rewalks = cursor + SECOND, 0, False, None, 0
                 continue
             if not more:
                 return
@@ -96,8 +107,10 @@ class ChangeFeed:
                 offset += len(tasks)
                 continue
             if all(t.last_update_dts == last for t in tasks):
-                # A page of one second (then nothing between the cursor and it): walk that second by offset.
-                cursor, offset, pinned = last, len(tasks), True
+                # A page of one second (then nothing between the cursor and it): walk that second by offset,
+                # from its start, so that its first page says how many tasks it holds (a change while we
+                # walk it shows as a different count).
+                cursor, offset, pinned = last, 0, True
             else:
                 cursor, offset = last, 0
 

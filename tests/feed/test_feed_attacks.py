@@ -7,22 +7,23 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from shared_client.client import WorkflowClient
 from shared_client.database import Database, open_database, sqlite_url
 from shared_client.feed.events import ChangeKind
 from shared_client.feed.lease import RedisLease
 from shared_client.feed.poller import ChangeFeed
 from shared_client.feed.runner import FeedRunner
 from shared_client.feed.store import FeedStore
-from shared_client.models import WorkflowTask
+from shared_client.models import Priority, WorkflowTask, WorkflowTasksRequest
 from tests.conftest import MakeClient
-from tests.feed.test_feed import ALICE, SAM_ID, Clock, FakeMonotonic, feed_on
+from tests.feed.test_feed import ALICE, SAM_ID, Clock, FakeMonotonic, change, feed_on
 
 
 @pytest.fixture
@@ -144,6 +145,27 @@ async def stamp(db_path: Path, uuids: list[str], epoch: int) -> None:
     await asyncio.to_thread(run)
 
 
+class Interfering:
+    """The real client, with something happening on UltraCart just before the second request that walks one
+    second by offset (``last_update_dts_end`` set): the hook gets the page read just before."""
+
+    def __init__(self, client: WorkflowClient, hook: Callable[[list[WorkflowTask]], Awaitable[None]]) -> None:
+        self.client = client
+        self.fingerprint = client.fingerprint
+        self.hook = hook
+        self.pinned = 0
+        self.last: list[WorkflowTask] = []
+
+    async def search_tasks(self, request: WorkflowTasksRequest, **kw: Any) -> Any:
+        if request.last_update_dts_end is not None:
+            self.pinned += 1
+            if self.pinned == 2:
+                await self.hook(self.last)
+        page = await self.client.search_tasks(request, **kw)
+        self.last = page.tasks or []
+        return page
+
+
 # --- clocks ------------------------------------------------------------------------------------------------
 
 
@@ -182,3 +204,43 @@ async def test_an_empty_account_with_our_clock_ahead_misses_no_task(
     second = await feed.poll()
     assert second.tasks_seen == 1
     assert await FeedStore(database).task(owner.fingerprint, made.workflow_task_uuid or "") is not None
+
+
+# --- paging ------------------------------------------------------------------------------------------------
+
+
+async def test_a_task_leaving_a_crowded_second_while_it_is_walked_hides_no_other(
+    make_client: MakeClient, database: Database, db_path: Path
+) -> None:
+    """Seven tasks stamped in one second, read three a page: that second is walked by offset. One of the
+    tasks already read changes (it leaves the second) before the next page: every later offset shifts by one,
+    and the task that slid into the gap must still be read, in this poll or the next (the second is older than
+    the next poll's overlap)."""
+    owner, alice = make_client().client, make_client(key=ALICE).client
+    base = feed_on(owner, database, page_size=3)
+    await base.poll()
+    state = await FeedStore(database).state(owner.fingerprint)
+    assert state is not None and state.watermark is not None
+    uuids = []
+    for number in range(7):
+        made = (await alice.insert_task(WorkflowTask(task_name=f"Bulk {number}"))).task
+        assert made is not None
+        uuids.append(made.workflow_task_uuid or "")
+    second = int(state.watermark - base.overlap)  # the oldest second the next poll reads
+    await stamp(db_path, uuids, second)
+
+    async def move(already_read: list[WorkflowTask]) -> None:
+        await change(alice, already_read[0].workflow_task_uuid or "", priority=Priority.HIGH)
+
+    shaken = ChangeFeed(
+        cast(WorkflowClient, Interfering(owner, move)),
+        FeedStore(database),
+        interval=60,
+        leader="test",
+        clock=Clock(),
+        page_size=3,
+    )
+    first = await shaken.poll()
+    later = await feed_on(owner, database, page_size=3).poll()
+    created = {c.task_uuid for c in [*first.changes, *later.changes] if c.kind == ChangeKind.CREATED}
+    assert created == set(uuids)
