@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -15,15 +16,15 @@ from typing import Any, cast
 import pytest
 
 from shared_client.client import WorkflowClient
-from shared_client.database import Database, open_database, sqlite_url
+from shared_client.database import Database, DatabaseUnavailable, open_database, sqlite_url
 from shared_client.feed.events import ChangeKind
 from shared_client.feed.lease import RedisLease
 from shared_client.feed.poller import ChangeFeed
 from shared_client.feed.runner import FeedRunner
 from shared_client.feed.store import FeedStore
-from shared_client.models import Priority, WorkflowTask, WorkflowTasksRequest
+from shared_client.models import Priority, WorkflowNote, WorkflowTask, WorkflowTasksRequest
 from tests.conftest import MakeClient
-from tests.feed.test_feed import ALICE, SAM_ID, Clock, FakeMonotonic, change, feed_on
+from tests.feed.test_feed import ALICE, SAM_ID, Clock, FakeMonotonic, change, feed_on, some_open_task
 
 
 @pytest.fixture
@@ -34,12 +35,15 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def any_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        url = sqlite_url(tmp_path / "feed.sqlite3")
-    else:
-        url = request.getfixturevalue("postgres_url")
-    db = await open_database(url)
+        return sqlite_url(tmp_path / "feed.sqlite3")
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def any_database(any_database_url: str) -> AsyncIterator[Database]:
+    db = await open_database(any_database_url)
     yield db
     await db.aclose()
 
@@ -244,3 +248,169 @@ async def test_a_task_leaving_a_crowded_second_while_it_is_walked_hides_no_other
     later = await feed_on(owner, database, page_size=3).poll()
     created = {c.task_uuid for c in [*first.changes, *later.changes] if c.kind == ChangeKind.CREATED}
     assert created == set(uuids)
+
+
+# --- replicas and restarts ---------------------------------------------------------------------------------
+
+
+async def test_two_replicas_starting_at_once_record_one_baseline(
+    make_client: MakeClient, any_database: Database
+) -> None:
+    """Both find no state and list every task; one baseline is kept, the other poll commits nothing and
+    raises nothing (SQLite and PostgreSQL: the conflict is a row count of 0 on both)."""
+    owner = make_client().client
+    one, two = feed_on(owner, any_database), feed_on(owner, any_database)
+    first, second = await asyncio.gather(one.poll(), two.poll())
+    assert first.baseline and second.baseline
+    assert sorted([first.committed, second.committed]) == [False, True]
+    state = await FeedStore(any_database).state(owner.fingerprint)
+    assert state is not None and state.version == 1
+    assert (await feed_on(owner, any_database).poll()).changes == []
+
+
+async def test_two_leaders_polling_at_once_record_each_change_once(
+    make_client: MakeClient, any_database: Database
+) -> None:
+    """A leader paused past its lease and its successor poll from one state version at the same time: one
+    commits, the other writes nothing."""
+    owner, alice = make_client().client, make_client(key=ALICE).client
+    await feed_on(owner, any_database).poll()
+    task = await some_open_task(owner)
+    await change(alice, task.workflow_task_uuid or "", priority=Priority.HIGH)
+    first, second = await asyncio.gather(
+        feed_on(owner, any_database).poll(), feed_on(owner, any_database).poll()
+    )
+    assert sorted([first.committed, second.committed]) == [False, True]
+    recorded = await FeedStore(any_database).changes_after(owner.fingerprint, 0)
+    assert [c.kind for _, c in recorded] == [ChangeKind.PRIORITY]
+    state = await FeedStore(any_database).state(owner.fingerprint)
+    assert state is not None and state.version == 2
+
+
+async def test_a_restart_after_a_long_outage_pages_through_everything_once(
+    make_client: MakeClient, database: Database
+) -> None:
+    """More changes since the watermark than a page holds (3 here, 500 in production): every one is found,
+    and the next poll finds nothing again."""
+    owner, alice = make_client().client, make_client(key=ALICE).client
+    await feed_on(owner, database, page_size=3).poll()
+    task = await some_open_task(owner)
+    uuids = []
+    for number in range(8):
+        made = (await alice.insert_task(WorkflowTask(task_name=f"While down {number}"))).task
+        assert made is not None
+        uuids.append(made.workflow_task_uuid or "")
+    await change(alice, task.workflow_task_uuid or "", priority=Priority.HIGH)
+    result = await feed_on(owner, database, page_size=3).poll()
+    assert {c.task_uuid for c in result.changes if c.kind == ChangeKind.CREATED} == set(uuids)
+    assert [c.kind for c in result.changes if c.task_uuid == task.workflow_task_uuid] == [ChangeKind.PRIORITY]
+    assert result.calls >= 3
+    assert (await feed_on(owner, database, page_size=3).poll()).changes == []
+
+
+async def test_a_crash_between_the_poll_and_the_commit_loses_and_repeats_nothing(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    """The database goes away after UltraCart answered and before the commit (the process dies there): the
+    restarted feed finds the same change once."""
+    owner, alice = make_client().client, make_client(key=ALICE).client
+    url = sqlite_url(tmp_path / "crash.sqlite3")
+    db = await open_database(url)
+    await feed_on(owner, db).poll()
+    task = await some_open_task(owner)
+    await change(alice, task.workflow_task_uuid or "", priority=Priority.CRITICAL)
+
+    class Dying(FeedStore):
+        async def commit(self, *args: Any, **kw: Any) -> bool:
+            raise DatabaseUnavailable("UC_WORKFLOW_DATABASE_URL", OSError("killed"))
+
+    with pytest.raises(DatabaseUnavailable):
+        await ChangeFeed(owner, Dying(db), interval=60, leader="dying", clock=Clock()).poll()
+    await db.aclose()
+    again = await open_database(url)
+    try:
+        result = await feed_on(owner, again).poll()
+        assert [c.kind for c in result.changes] == [ChangeKind.PRIORITY]
+        assert (await feed_on(owner, again).poll()).changes == []
+    finally:
+        await again.aclose()
+
+
+# --- what UltraCart sends ----------------------------------------------------------------------------------
+
+
+async def test_an_edited_note_and_a_new_download_key_are_not_changes(
+    make_client: MakeClient, database: Database
+) -> None:
+    owner, alice = make_client().client, make_client(key=ALICE).client
+    task = await some_open_task(owner)
+    uuid = task.workflow_task_uuid or ""
+    current = (await alice.get_task(uuid)).task
+    assert current is not None
+    await change(alice, uuid, notes=[*(current.notes or []), WorkflowNote(note="Frist draft")])
+    feed = feed_on(owner, database)
+    await feed.poll()
+    edited = (await alice.get_task(uuid)).task
+    assert edited is not None and edited.notes
+    edited.notes[-1].note = "First draft"
+    await change(alice, uuid, notes=edited.notes)
+    assert (await feed.poll()).changes == []  # an edit is not a new note
+    with_files = next(
+        t for t in (await owner.search_tasks(WorkflowTasksRequest(), limit=500)).tasks or [] if t.attachments
+    )
+    one = (await owner.get_task(with_files.workflow_task_uuid or "")).task
+    assert one is not None and one.attachments
+    # Seen again and again (the overlap), its temporary download URL is new each time: no attachment event.
+    await change(alice, with_files.workflow_task_uuid or "", priority=Priority.HIGH)
+    result = await feed.poll()
+    assert [c.kind for c in result.changes if c.task_uuid == with_files.workflow_task_uuid] == [
+        ChangeKind.PRIORITY
+    ]
+    assert (await feed.poll()).changes == []
+
+
+async def test_two_changes_to_a_task_in_one_second_either_side_of_a_poll_are_both_found(
+    make_client: MakeClient, database: Database, db_path: Path
+) -> None:
+    """UltraCart's timestamps have seconds: the second change keeps the first one's last_update_dts."""
+    owner, alice = make_client().client, make_client(key=ALICE).client
+    feed = feed_on(owner, database)
+    await feed.poll()
+    task = await some_open_task(owner)
+    uuid = task.workflow_task_uuid or ""
+    moment = int(datetime.now(UTC).timestamp())
+    await change(alice, uuid, priority=Priority.HIGH)
+    await stamp(db_path, [uuid], moment)
+    assert [c.kind for c in (await feed.poll()).changes] == [ChangeKind.PRIORITY]
+    await change(alice, uuid, priority=Priority.CRITICAL)
+    await stamp(db_path, [uuid], moment)
+    later = await feed.poll()
+    assert [(c.kind, c.detail.get("to")) for c in later.changes] == [(ChangeKind.PRIORITY, "4 - critical")]
+    recorded = await FeedStore(database).changes_after(owner.fingerprint, 0)
+    assert len(recorded) == 2
+
+
+# --- secrets -----------------------------------------------------------------------------------------------
+
+
+async def test_the_runners_log_lines_carry_no_secret(
+    make_client: MakeClient, database: Database, redis_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis down (its URL has a password), then UltraCart refusing the key: the warnings name neither."""
+    password, key = "hunter2-redis-secret", "user:nobody-0123456789abcdef@demo.example"
+    url = redis_server.url.replace("redis://", f"redis://:{password}@", 1)
+    owner = make_client(key=key).client
+    redis_server.stop()
+    caplog.set_level(logging.DEBUG, logger="shared_client")
+    runner = FeedRunner(feed_on(owner, database), RedisLease(url, owner.fingerprint, ttl=30))
+    down = await runner.run_round()
+    assert not down.leader and down.error
+    from shared_client.feed.lease import FileLease
+
+    refused = FeedRunner(feed_on(owner, database), FileLease(database.sqlite_path.parent, owner.fingerprint))  # type: ignore[union-attr]
+    failed = await refused.run_round()
+    assert failed.leader and failed.error
+    assert caplog.records
+    for record in caplog.records:
+        text = record.getMessage()
+        assert password not in text and key not in text
