@@ -158,7 +158,7 @@ class ChangeFeed:
                 continue
             changed.append(task)
             if not baseline:
-                changes.extend(diff(old.task if old else None, task, baseline=start))
+                changes.extend(diff(old.task if old else None, task, baseline=start, seen_at=now))
             overdue = became_overdue(task, now, already=old.overdue_for if old else None)
             if overdue is not None:
                 if baseline:

@@ -390,6 +390,36 @@ async def test_two_changes_to_a_task_in_one_second_either_side_of_a_poll_are_bot
     assert len(recorded) == 2
 
 
+async def test_a_task_without_last_update_dts_has_each_change_recorded(
+    make_client: MakeClient, database: Database, db_path: Path
+) -> None:
+    """UltraCart leaves last_update_dts out of a task: every change still counts once, even one that brings a
+    field back to an earlier value (high, then critical, then high again)."""
+    owner, alice = make_client().client, make_client(key=ALICE).client
+    clock = Clock()
+    feed = feed_on(owner, database, clock)
+    await feed.poll()
+    task = await some_open_task(owner)
+    uuid = task.workflow_task_uuid or ""
+
+    def drop_marker() -> None:
+        with sqlite3.connect(db_path) as conn:
+            (gtn,) = conn.execute("SELECT gtn FROM tasks WHERE uuid = ?", (uuid,)).fetchone()
+            (doc,) = conn.execute("SELECT doc FROM task_docs WHERE gtn = ?", (gtn,)).fetchone()
+            data = json.loads(doc)
+            data.pop("last_update_dts", None)
+            conn.execute("UPDATE task_docs SET doc = ? WHERE gtn = ?", (json.dumps(data), gtn))
+
+    found = []
+    for priority in (Priority.HIGH, Priority.CRITICAL, Priority.HIGH):
+        await change(alice, uuid, priority=priority)
+        await asyncio.to_thread(drop_marker)
+        clock.now += timedelta(seconds=60)  # one interval later
+        found += [c.detail.get("to") for c in (await feed.poll()).changes if c.task_uuid == uuid]
+    assert found == ["3 - high", "4 - critical", "3 - high"]
+    assert len(await FeedStore(database).changes_after(owner.fingerprint, 0)) == 3
+
+
 # --- secrets -----------------------------------------------------------------------------------------------
 
 
