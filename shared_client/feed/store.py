@@ -52,7 +52,9 @@ __all__ = [
 
 FP = 64  # a credential fingerprint (pacing.credential_fingerprint)
 UUID = 64
-STALE_INTERVALS = 5  # a feed whose last poll is older than this many intervals is not running
+# A feed whose last poll is older than this many intervals is not running. More than the runner's MAX_STRETCH
+# (8): a feed backing off for a tight budget is still running between its polls.
+STALE_INTERVALS = 10
 
 feed_state = Table(
     "feed_state",

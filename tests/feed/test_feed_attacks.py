@@ -444,3 +444,21 @@ async def test_the_runners_log_lines_carry_no_secret(
     for record in caplog.records:
         text = record.getMessage()
         assert password not in text and key not in text
+
+
+async def test_a_feed_backing_off_for_a_tight_budget_is_still_running(
+    make_client: MakeClient, database: Database
+) -> None:
+    """The runner may put polls off by up to MAX_STRETCH intervals: list_recent_changes must not take such a
+    feed for stopped (and drop what it knows) between two of its polls."""
+    from shared_client.feed.runner import MAX_STRETCH
+
+    owner = make_client().client
+    await feed_on(owner, database).poll()
+    state = await FeedStore(database).state(owner.fingerprint)
+    assert state is not None
+    between = state.polled_at + state.interval * MAX_STRETCH - 1  # just before a fully stretched next poll
+    reader = FeedStore(database, clock=lambda: between)
+    assert await reader.changes_since(owner.fingerprint, [], datetime.now(UTC)) is not None
+    gone = FeedStore(database, clock=lambda: state.polled_at + state.interval * (MAX_STRETCH + 3))
+    assert await gone.changes_since(owner.fingerprint, [], datetime.now(UTC)) is None
