@@ -462,3 +462,37 @@ async def test_a_feed_backing_off_for_a_tight_budget_is_still_running(
     assert await reader.changes_since(owner.fingerprint, [], datetime.now(UTC)) is not None
     gone = FeedStore(database, clock=lambda: state.polled_at + state.interval * (MAX_STRETCH + 3))
     assert await gone.changes_since(owner.fingerprint, [], datetime.now(UTC)) is None
+
+
+# --- big accounts ------------------------------------------------------------------------------------------
+
+
+async def test_the_baselines_snapshot_is_written_in_few_statements(
+    make_client: MakeClient, any_database: Database
+) -> None:
+    """A baseline is one transaction over every task of the account: written row by row, 10,000 tasks held
+    SQLite's write lock (every other writer of the bot waits, up to its 10 s busy timeout) for about 6 s on
+    this machine (PostgreSQL: 5 s). The snapshot rows and the overdue marks go in batches (0.6 s)."""
+    from sqlalchemy import event
+
+    owner = make_client().client
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        if "feed_tasks" in statement:
+            statements.append(statement)
+
+    event.listen(any_database.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        result = await feed_on(owner, any_database).poll()
+    finally:
+        event.remove(any_database.engine.sync_engine, "before_cursor_execute", count)
+    assert result.baseline and result.tasks_seen >= 40
+    assert 1 <= len(statements) <= 3  # the rows, the overdue marks
+    uuids = [
+        t.workflow_task_uuid or ""
+        for t in (await owner.search_tasks(WorkflowTasksRequest(), limit=500)).tasks or []
+    ]
+    snapshot = await FeedStore(any_database).snapshot(owner.fingerprint, uuids)
+    assert len(snapshot) == len(uuids) == result.tasks_seen
+    assert any(s.overdue_for for s in snapshot.values())  # those overdue already, marked silently
