@@ -35,6 +35,7 @@ __all__ = ["OVERLAP", "ChangeFeed", "PollResult"]
 LOG = logging.getLogger(__name__)
 
 OVERLAP = 120.0  # seconds re-read before the watermark
+FUTURE_LIMIT = 3600.0  # seconds: a last_update_dts further ahead of our clock does not move the watermark
 BASELINE_SKEW = 300.0  # seconds: a task created this long before the baseline began still counts as new
 SORT = "+last_update_dts"
 SECOND = timedelta(seconds=1)
@@ -129,8 +130,15 @@ class ChangeFeed:
             for task in tasks:
                 if task.workflow_task_uuid:
                     seen[task.workflow_task_uuid] = task  # a task met twice: the later page is newer
+        # A last_update_dts far ahead of our clock is no clock skew but bad data (an import, a bug): moving
+        # the watermark there would make every later poll ask for changes after it, and find none.
+        believable = now.timestamp() + FUTURE_LIMIT
         watermark = max(
-            (t.last_update_dts.timestamp() for t in seen.values() if t.last_update_dts is not None),
+            (
+                t.last_update_dts.timestamp()
+                for t in seen.values()
+                if t.last_update_dts is not None and t.last_update_dts.timestamp() <= believable
+            ),
             default=None,
         )
         if state is not None and state.watermark is not None:

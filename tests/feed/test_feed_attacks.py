@@ -496,3 +496,25 @@ async def test_the_baselines_snapshot_is_written_in_few_statements(
     snapshot = await FeedStore(any_database).snapshot(owner.fingerprint, uuids)
     assert len(snapshot) == len(uuids) == result.tasks_seen
     assert any(s.overdue_for for s in snapshot.values())  # those overdue already, marked silently
+
+
+async def test_one_task_stamped_in_the_future_does_not_blind_the_feed(
+    make_client: MakeClient, database: Database, db_path: Path
+) -> None:
+    """One task whose last_update_dts UltraCart has a year ahead (an import, a bug): the watermark must not
+    jump there, or every later poll asks only for tasks changed after next year and finds none."""
+    owner, alice = make_client().client, make_client(key=ALICE).client
+    feed = feed_on(owner, database)
+    await feed.poll()
+    task = await some_open_task(owner)  # low or medium priority
+    bogus = next(
+        t
+        for t in (await owner.search_tasks(WorkflowTasksRequest(status="open"), limit=100)).tasks or []
+        if t.workflow_task_uuid != task.workflow_task_uuid
+    )
+    await change(alice, bogus.workflow_task_uuid or "", priority=Priority.HIGH)
+    await stamp(db_path, [bogus.workflow_task_uuid or ""], int(datetime.now(UTC).timestamp()) + 365 * 86400)
+    await feed.poll()
+    await change(alice, task.workflow_task_uuid or "", priority=Priority.CRITICAL)
+    result = await feed.poll()
+    assert [c.kind for c in result.changes if c.task_uuid == task.workflow_task_uuid] == [ChangeKind.PRIORITY]
