@@ -159,6 +159,8 @@ class ChangeFeed:
         start = datetime.fromtimestamp(baseline_at, UTC)
         for uuid, task in seen.items():
             old = snapshot.get(uuid)
+            if old is not None and _older(task, old.task, believable):
+                continue  # a stale answer (a lagging replica or index): no change back, no snapshot back
             if old is not None and old.content == content_of(task):
                 overdue = became_overdue(task, now, already=old.overdue_for)
                 if overdue is not None:
@@ -195,3 +197,11 @@ class ChangeFeed:
         if not committed:
             LOG.info("change feed: another leader committed first; this poll is dropped")
         return PollResult(baseline, committed, calls, len(seen), changes if committed else [])
+
+
+def _older(task: WorkflowTask, than: WorkflowTask, believable: float) -> bool:
+    """``task`` is a version before ``than`` (both stamped; one second is no order: two versions share it).
+    A ``than`` stamped beyond ``believable`` (bad data, see the watermark) orders nothing."""
+    if task.last_update_dts is None or than.last_update_dts is None:
+        return False
+    return task.last_update_dts < than.last_update_dts and than.last_update_dts.timestamp() <= believable

@@ -518,3 +518,62 @@ async def test_one_task_stamped_in_the_future_does_not_blind_the_feed(
     await change(alice, task.workflow_task_uuid or "", priority=Priority.CRITICAL)
     result = await feed.poll()
     assert [c.kind for c in result.changes if c.task_uuid == task.workflow_task_uuid] == [ChangeKind.PRIORITY]
+
+
+async def test_a_stale_answer_with_an_older_version_changes_nothing(
+    make_client: MakeClient, database: Database, db_path: Path
+) -> None:
+    """The search answers with an older version of a task than the feed has already seen (a lagging replica
+    or index behind it): that is no change back, and the snapshot must not go back either."""
+    owner, alice = make_client().client, make_client(key=ALICE).client
+    feed = feed_on(owner, database)
+    await feed.poll()
+    task = await some_open_task(owner)
+    uuid = task.workflow_task_uuid or ""
+
+    def doc() -> str:
+        with sqlite3.connect(db_path) as conn:
+            (text,) = conn.execute(
+                "SELECT doc FROM task_docs WHERE gtn = (SELECT gtn FROM tasks WHERE uuid = ?)", (uuid,)
+            ).fetchone()
+            return str(text)
+
+    def put_back(text: str) -> None:
+        with sqlite3.connect(db_path) as conn:
+            conn.execute(
+                "UPDATE task_docs SET doc = ? WHERE gtn = (SELECT gtn FROM tasks WHERE uuid = ?)",
+                (text, uuid),
+            )
+
+    await change(alice, uuid, priority=Priority.LOW if task.priority != Priority.LOW else Priority.MEDIUM)
+    older = json.loads(await asyncio.to_thread(doc))
+    await change(alice, uuid, priority=Priority.CRITICAL)
+    await feed.poll()
+    newer = await asyncio.to_thread(doc)
+    # The older version, ten seconds before the newer one (UltraCart's timestamps have seconds).
+    then = datetime.fromisoformat(json.loads(newer)["last_update_dts"]) - timedelta(seconds=10)
+    older["last_update_dts"] = then.strftime("%Y-%m-%dT%H:%M:%SZ")
+    await asyncio.to_thread(
+        put_back, json.dumps(older)
+    )  # the search (still finding it as changed) answers the old one
+    assert (await feed.poll()).changes == []
+    snapshot = await FeedStore(database).task(owner.fingerprint, uuid)
+    assert snapshot is not None and snapshot.priority == Priority.CRITICAL
+    await asyncio.to_thread(put_back, newer)
+    assert (await feed.poll()).changes == []
+
+
+async def test_a_task_stamped_in_the_future_and_then_corrected_is_followed_again(
+    make_client: MakeClient, database: Database, db_path: Path
+) -> None:
+    """The bogus date is corrected: the task's real, earlier version is no stale answer."""
+    owner, alice = make_client().client, make_client(key=ALICE).client
+    feed = feed_on(owner, database)
+    await feed.poll()
+    task = await some_open_task(owner)
+    uuid = task.workflow_task_uuid or ""
+    await stamp(db_path, [uuid], int(datetime.now(UTC).timestamp()) + 365 * 86400)
+    await feed.poll()
+    await change(alice, uuid, priority=Priority.CRITICAL)  # UltraCart stamps it now again
+    result = await feed.poll()
+    assert [c.kind for c in result.changes if c.task_uuid == uuid] == [ChangeKind.PRIORITY]
