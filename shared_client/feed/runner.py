@@ -120,15 +120,19 @@ class FeedRunner:
                 self.rounds += 1
                 async with self.round_done:
                     self.round_done.notify_all()
-                await self._wait(self.interval * self.stretch, leading=outcome.leader)
+                # Only after a poll that worked (slow or not): a replica whose polls fail (its database, its
+                # network) lets the lease lapse while it backs off, so that a healthy one may take over.
+                await self._wait(
+                    self.interval * self.stretch, leading=outcome.leader and outcome.error is None
+                )
         finally:
             with contextlib.suppress(Exception):
                 await self.lease.release()
 
     async def _wait(self, delay: float, *, leading: bool) -> None:
-        """Until the next round (or a :meth:`wake`). A leader keeps its lease meanwhile, one interval at a
-        time: a wait stretched past the lease's TTL must not hand the feed to a replica that was never
-        stretched (it would poll at once, and the back-off would be lost)."""
+        """Until the next round (or a :meth:`wake`). A ``leading`` runner keeps its lease meanwhile, one
+        interval at a time: a wait stretched past the lease's TTL for a tight budget must not hand the feed to
+        a replica that was never stretched (it would poll at once, and the back-off would be lost)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + delay
         while True:

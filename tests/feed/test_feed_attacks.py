@@ -77,7 +77,17 @@ async def test_slow_consumers_do_not_put_the_next_poll_off(
 
 class FailingFeed(ChangeFeed):
     async def poll(self) -> Any:
-        raise RuntimeError("UltraCart is answering 429s")
+        raise RuntimeError("this replica cannot reach its database")
+
+
+class WaitedFeed(ChangeFeed):
+    """A real feed whose polls take 40 s on a fake monotonic clock (its requests waited for the budget)."""
+
+    mono: FakeMonotonic
+
+    async def poll(self) -> Any:
+        self.mono.now += 40.0
+        return await super().poll()
 
 
 class Recording(FeedRunner):
@@ -89,6 +99,26 @@ class Recording(FeedRunner):
         return outcome
 
 
+async def _follower_rounds_during_the_leaders_wait(leader: FeedRunner, follower: Recording) -> list[bool]:
+    """The follower's rounds (one an interval) from the end of the leader's first round to its next one."""
+    follower.led = []
+    leading = asyncio.ensure_future(leader.run())
+    following: asyncio.Future[None] | None = None
+    try:
+        async with asyncio.timeout(20):
+            await leader.wait_rounds(1)
+            assert leader.stretch == 8  # the next round is 8 intervals (past the lease's TTL) away
+            following = asyncio.ensure_future(follower.run())
+            await leader.wait_rounds(1)
+    finally:
+        for task in (leading, following):
+            if task is not None:
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+    return follower.led
+
+
 async def test_a_stretched_leader_keeps_its_lease_while_it_waits(
     make_client: MakeClient, database: Database, redis_url: str
 ) -> None:
@@ -96,8 +126,27 @@ async def test_a_stretched_leader_keeps_its_lease_while_it_waits(
     replica (never stretched) takes over and polls at once: the back-off is lost across replicas."""
     owner = make_client().client
     name = f"stretch-{owner.fingerprint[:8]}-{id(database)}"
-    interval = 0.3
-    store = FeedStore(database)
+    interval, store, mono = 0.3, FeedStore(database), FakeMonotonic()
+    feed = WaitedFeed(owner, store, interval=interval, leader="one", clock=Clock())
+    feed.mono = mono
+    leader = FeedRunner(feed, RedisLease(redis_url, name, ttl=1.0), monotonic=mono)
+    follower = Recording(
+        ChangeFeed(owner, store, interval=interval, leader="two", clock=Clock()),
+        RedisLease(redis_url, name, ttl=1.0),
+    )
+    leader.stretch = 4  # after rounds that waited for the budget; this one waits too: 2.4 s to the next
+    led = await _follower_rounds_during_the_leaders_wait(leader, follower)
+    assert len(led) >= 3 and not any(led)
+
+
+async def test_a_leader_whose_polls_fail_lets_another_replica_try(
+    make_client: MakeClient, database: Database, redis_url: str
+) -> None:
+    """Failures are not a tight budget: a replica that cannot poll (its own database or network) does not
+    keep the feed to itself while it backs off; a healthy replica takes over once the lease lapses."""
+    owner = make_client().client
+    name = f"failing-{owner.fingerprint[:8]}-{id(database)}"
+    interval, store = 0.3, FeedStore(database)
     leader = FeedRunner(
         FailingFeed(owner, store, interval=interval, leader="one"), RedisLease(redis_url, name, ttl=1.0)
     )
@@ -105,23 +154,9 @@ async def test_a_stretched_leader_keeps_its_lease_while_it_waits(
         ChangeFeed(owner, store, interval=interval, leader="two", clock=Clock()),
         RedisLease(redis_url, name, ttl=1.0),
     )
-    follower.led = []
-    leader.stretch = 4  # after rounds that waited for the budget; this one fails too: the next is 2.4 s away
-    leading = asyncio.ensure_future(leader.run())
-    following: asyncio.Future[None] | None = None
-    try:
-        async with asyncio.timeout(20):
-            await leader.wait_rounds(1)
-            assert leader.stretch == 8
-            following = asyncio.ensure_future(follower.run())
-            await leader.wait_rounds(1)  # the leader's next round, 8 intervals (past its lease's TTL) later
-    finally:
-        for task in (leading, following):
-            if task is not None:
-                task.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await task
-    assert len(follower.led) >= 3 and not any(follower.led)
+    leader.stretch = 4
+    led = await _follower_rounds_during_the_leaders_wait(leader, follower)
+    assert any(led)
 
 
 # --- helpers on the sandbox's own data (as UltraCart's bulk operations or an empty account would leave it) --
@@ -577,3 +612,20 @@ async def test_a_task_stamped_in_the_future_and_then_corrected_is_followed_again
     await change(alice, uuid, priority=Priority.CRITICAL)  # UltraCart stamps it now again
     result = await feed.poll()
     assert [c.kind for c in result.changes if c.task_uuid == uuid] == [ChangeKind.PRIORITY]
+
+
+async def test_with_redis_down_nobody_polls_and_the_state_stays(
+    make_client: MakeClient, database: Database, redis_server: Any
+) -> None:
+    """The lease's Redis goes away after a round: no replica can be sure to lead, so none polls (the contract:
+    no silent fall-back to per-machine behaviour); the feed's state is untouched, and the error names the
+    setting."""
+    owner = make_client().client
+    runner = FeedRunner(feed_on(owner, database), RedisLease(redis_server.url, owner.fingerprint, ttl=30))
+    assert (await runner.run_round()).leader
+    before = await FeedStore(database).state(owner.fingerprint)
+    redis_server.kill()
+    down = await runner.run_round()
+    assert not down.leader and down.result is None
+    assert down.error and "UC_WORKFLOW_REDIS_URL" in down.error
+    assert await FeedStore(database).state(owner.fingerprint) == before
