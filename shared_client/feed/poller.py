@@ -86,7 +86,9 @@ class ChangeFeed:
             page = await self.client.search_tasks(request, limit=self.page_size, offset=offset, sort=SORT)
             tasks = page.tasks or []
             yield tasks
-            more = bool(page.result_set and page.result_set.more) and bool(tasks)
+            # UltraCart says so in result_set; an answer without it may have more when its page is full.
+            paging = page.result_set
+            more = bool(tasks) and (bool(paging.more) if paging is not None else len(tasks) >= self.page_size)
             if pinned:
                 total = page.result_set.total_records if page.result_set else None
                 if size is not None and total != size and rewalks < MAX_REWALKS:

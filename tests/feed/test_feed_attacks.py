@@ -629,3 +629,30 @@ async def test_with_redis_down_nobody_polls_and_the_state_stays(
     assert not down.leader and down.result is None
     assert down.error and "UC_WORKFLOW_REDIS_URL" in down.error
     assert await FeedStore(database).state(owner.fingerprint) == before
+
+
+class WithoutPaging:
+    """The real client, its answers without the paging metadata (UltraCart leaving out result_set)."""
+
+    def __init__(self, client: WorkflowClient) -> None:
+        self.client = client
+        self.fingerprint = client.fingerprint
+
+    async def search_tasks(self, request: WorkflowTasksRequest, **kw: Any) -> Any:
+        page = await self.client.search_tasks(request, **kw)
+        page.metadata = None
+        return page
+
+
+async def test_answers_without_paging_metadata_still_page_through_the_baseline(
+    make_client: MakeClient, database: Database
+) -> None:
+    """Without result_set nothing says there is a next page: a full page must be taken to mean there may be
+    one, or the baseline records the first page only and the next polls report the rest of the account's
+    old tasks as created."""
+    owner = make_client().client
+    bare = cast(WorkflowClient, WithoutPaging(owner))
+    feed = ChangeFeed(bare, FeedStore(database), interval=60, leader="t", clock=Clock(), page_size=3)
+    first = await feed.poll()
+    assert first.baseline and first.tasks_seen >= 40
+    assert (await feed.poll()).changes == []
