@@ -656,3 +656,31 @@ async def test_answers_without_paging_metadata_still_page_through_the_baseline(
     first = await feed.poll()
     assert first.baseline and first.tasks_seen >= 40
     assert (await feed.poll()).changes == []
+
+
+async def test_a_new_task_without_created_dts_is_still_created(
+    make_client: MakeClient, database: Database, db_path: Path
+) -> None:
+    """UltraCart leaves created_dts out of a task that appears after the baseline: it was not there when the
+    baseline listed every task, so it is new (its assignee is told), not learned silently."""
+    owner, alice = make_client().client, make_client(key=ALICE).client
+    feed = feed_on(owner, database)
+    await feed.poll()
+    made = (await alice.insert_task(WorkflowTask(task_name="No birth date", assigned_to_user_id=SAM_ID))).task
+    assert made is not None
+    uuid = made.workflow_task_uuid or ""
+
+    def drop_created() -> None:
+        with sqlite3.connect(db_path) as conn:
+            (gtn,) = conn.execute("SELECT gtn FROM tasks WHERE uuid = ?", (uuid,)).fetchone()
+            (doc,) = conn.execute("SELECT doc FROM task_docs WHERE gtn = ?", (gtn,)).fetchone()
+            data = json.loads(doc)
+            data.pop("created_dts", None)
+            conn.execute("UPDATE task_docs SET doc = ? WHERE gtn = ?", (json.dumps(data), gtn))
+
+    await asyncio.to_thread(drop_created)
+    result = await feed.poll()
+    assert [c.kind for c in result.changes if c.task_uuid == uuid] == [
+        ChangeKind.CREATED,
+        ChangeKind.ASSIGNED,
+    ]
