@@ -116,15 +116,37 @@ class FeedRunner:
         try:
             while True:
                 self._wake.clear()  # a wake() during the round brings the next one at once
-                await self.run_round()
+                outcome = await self.run_round()
                 self.rounds += 1
                 async with self.round_done:
                     self.round_done.notify_all()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.interval * self.stretch)
+                # Only after a poll that worked (slow or not): a replica whose polls fail (its database, its
+                # network) lets the lease lapse while it backs off, so that a healthy one may take over.
+                await self._wait(
+                    self.interval * self.stretch, leading=outcome.leader and outcome.error is None
+                )
         finally:
             with contextlib.suppress(Exception):
                 await self.lease.release()
+
+    async def _wait(self, delay: float, *, leading: bool) -> None:
+        """Until the next round (or a :meth:`wake`). A ``leading`` runner keeps its lease meanwhile, one
+        interval at a time: a wait stretched past the lease's TTL for a tight budget must not hand the feed to
+        a replica that was never stretched (it would poll at once, and the back-off would be lost)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + delay
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), min(remaining, self.interval))
+                return
+            if leading and deadline - loop.time() > 0:
+                try:
+                    leading = await self.lease.acquire()
+                except Exception:  # Redis down: the next round says so
+                    leading = False
 
     async def wait_rounds(self, count: int) -> None:
         """Wait until ``count`` more rounds have run (tests: under ``asyncio.timeout``)."""

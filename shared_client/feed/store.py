@@ -32,6 +32,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     or_,
     select,
     update,
@@ -52,7 +53,10 @@ __all__ = [
 
 FP = 64  # a credential fingerprint (pacing.credential_fingerprint)
 UUID = 64
-STALE_INTERVALS = 5  # a feed whose last poll is older than this many intervals is not running
+# A feed whose last poll is older than this many intervals is not running. More than the runner's MAX_STRETCH
+# (8): a feed backing off for a tight budget is still running between its polls.
+STALE_INTERVALS = 10
+BATCH = 1000  # snapshot rows a statement
 
 feed_state = Table(
     "feed_state",
@@ -280,8 +284,10 @@ class FeedStore:
                     return False
             overdue = {c.task_uuid: c.version for c in changes if c.kind == ChangeKind.OVERDUE}
             overdue.update(overdue_marks or {})
-            for task in tasks:
-                row = {
+            rows = [
+                {
+                    "fingerprint": fingerprint,
+                    "task_uuid": task.workflow_task_uuid,
                     "number": task.global_task_number,
                     "version": version_of(task),
                     "doc": content_of(task),
@@ -290,18 +296,28 @@ class FeedStore:
                     "due_at": _ts(task.due_dts),
                     "closed": bool(task.status is not None and task.status.is_closed),
                 }
-                statement = self.db.insert(feed_tasks).values(
-                    fingerprint=fingerprint, task_uuid=task.workflow_task_uuid, **row
+                for task in tasks
+            ]
+            upsert = self.db.insert(feed_tasks)
+            kept = ("number", "version", "doc", "user_id", "group_id", "due_at", "closed")
+            upsert = upsert.on_conflict_do_update(
+                index_elements=["fingerprint", "task_uuid"],
+                set_={name: upsert.excluded[name] for name in kept},
+            )
+            # One statement for all the rows (executemany, in batches): a baseline of 10,000 tasks is one
+            # transaction, and row-by-row it held SQLite's write lock for seconds.
+            for start in range(0, len(rows), BATCH):
+                await conn.execute(upsert, rows[start : start + BATCH])
+            marks = [{"mark_uuid": uuid, "mark_due": due} for uuid, due in overdue.items()]
+            mark = (
+                update(feed_tasks)
+                .where(
+                    feed_tasks.c.fingerprint == fingerprint, feed_tasks.c.task_uuid == bindparam("mark_uuid")
                 )
-                await conn.execute(
-                    statement.on_conflict_do_update(index_elements=["fingerprint", "task_uuid"], set_=row)
-                )
-            for uuid, due in overdue.items():
-                await conn.execute(
-                    update(feed_tasks)
-                    .where(feed_tasks.c.fingerprint == fingerprint, feed_tasks.c.task_uuid == uuid)
-                    .values(overdue_for=due)
-                )
+                .values(overdue_for=bindparam("mark_due"))
+            )
+            for start in range(0, len(marks), BATCH):  # a baseline marks every task overdue already
+                await conn.execute(mark, marks[start : start + BATCH])
             for change in changes:
                 at = _version_time(change, now)
                 await conn.execute(
