@@ -37,7 +37,7 @@ LOG = logging.getLogger(__name__)
 OVERLAP = 120.0  # seconds re-read before the watermark
 FUTURE_LIMIT = 3600.0  # seconds: a last_update_dts further ahead of our clock does not move the watermark
 BASELINE_SKEW = 300.0  # seconds: a task created this long before the baseline began still counts as new
-SORT = "+last_update_dts"
+SORT = "+last_update_dts,+global_task_number"  # ties in one second in a stable order
 SECOND = timedelta(seconds=1)
 MAX_REWALKS = 3  # a second walked again because it changed under us, at most this often in one poll
 

@@ -102,6 +102,7 @@ feed_changes = Table(
     Column("seen_at", Float, nullable=False),  # Unix time the feed found it (our clock)
     UniqueConstraint("fingerprint", "task_uuid", "kind", "version", "part", name="feed_changes_once"),
     Index("feed_changes_task", "fingerprint", "task_uuid", "at"),
+    Index("feed_changes_seen", "fingerprint", "kind", "seen_at"),  # the digest's "newly assigned"
 )
 
 
