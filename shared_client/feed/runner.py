@@ -33,6 +33,7 @@ LOG = logging.getLogger(__name__)
 Consumer = Callable[[FeedStore, str], Awaitable[None]]
 """Awaited by the leader after each round with the store and the credential's fingerprint."""
 
+PRUNE_EVERY = 3600.0  # seconds between two prunings of old changes (FeedStore.prune)
 MAX_STRETCH = 8  # a tight budget or failures put the next poll off by at most this many intervals
 
 
@@ -58,6 +59,7 @@ class FeedRunner:
         self.monotonic = monotonic
         self.stretch = 1
         self.rounds = 0
+        self._pruned_at: float | None = None
         self._wake = asyncio.Event()
         self.round_done = asyncio.Condition()  # notified after every round (tests wait on it)
 
@@ -89,6 +91,12 @@ class FeedRunner:
                     outcome.error = _line(exc)
                     LOG.warning("change feed: the poll failed (%s); retrying later", outcome.error)
                 took = self.monotonic() - started
+                if self._pruned_at is None or self.monotonic() - self._pruned_at > PRUNE_EVERY:
+                    self._pruned_at = self.monotonic()
+                    try:
+                        await self.feed.store.prune(self.feed.fingerprint)
+                    except Exception as exc:
+                        LOG.warning("change feed: pruning old changes failed (%s)", _line(exc))
                 for consumer in self.consumers:
                     try:
                         await consumer(self.feed.store, self.feed.fingerprint)

@@ -33,6 +33,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
+    delete,
     or_,
     select,
     update,
@@ -55,6 +56,7 @@ FP = 64  # a credential fingerprint (pacing.credential_fingerprint)
 UUID = 64
 # A feed whose last poll is older than this many intervals is not running. More than the runner's MAX_STRETCH
 # (8): a feed backing off for a tight budget is still running between its polls.
+KEEP_CHANGES = 30 * 86400.0  # seconds a found change is kept
 STALE_INTERVALS = 10
 BATCH = 1000  # snapshot rows a statement
 
@@ -102,7 +104,7 @@ feed_changes = Table(
     Column("seen_at", Float, nullable=False),  # Unix time the feed found it (our clock)
     UniqueConstraint("fingerprint", "task_uuid", "kind", "version", "part", name="feed_changes_once"),
     Index("feed_changes_task", "fingerprint", "task_uuid", "at"),
-    Index("feed_changes_seen", "fingerprint", "kind", "seen_at"),  # the digest's "newly assigned"
+    Index("feed_changes_seen", "fingerprint", "seen_at"),  # the digest's "newly assigned"; pruning
 )
 
 
@@ -338,6 +340,17 @@ class FeedStore:
                     )
                 )
         return True
+
+    async def prune(self, fingerprint: str, *, keep: float = KEEP_CHANGES) -> int:
+        """Forget the changes found more than ``keep`` seconds ago (consumers are long past them; the
+        digest looks back a week at most, ``list_recent_changes`` then answers from the tasks' history)."""
+        async with self.db.begin() as conn:
+            gone = await conn.execute(
+                delete(feed_changes).where(
+                    feed_changes.c.fingerprint == fingerprint, feed_changes.c.seen_at < self.clock() - keep
+                )
+            )
+        return int(gone.rowcount or 0)
 
     async def changes_after(
         self, fingerprint: str, after_id: int, *, limit: int = 1000
