@@ -115,6 +115,102 @@ async def budget_hour(sb: Sandbox, polls: int, changes: int) -> dict[str, Any]:
     }
 
 
+SIGNING_SECRET = "bench-feed-signing-secret"
+SAM_SLACK, SAM_UC = "USAM", 1003
+LATENCY_INTERVAL = 5.0
+
+
+async def _bot_ready(proc: asyncio.subprocess.Process, seen: list[str]) -> None:
+    assert proc.stderr is not None
+    while line := (await proc.stderr.readline()).decode(errors="replace"):
+        seen.append(line)
+        if "listening on http://" in line:
+            return
+    raise RuntimeError("uc-workflow-slack exited: " + "".join(seen[-20:]))
+
+
+async def _drain(proc: asyncio.subprocess.Process) -> None:
+    assert proc.stderr is not None
+    while await proc.stderr.readline():
+        pass
+
+
+async def change_to_dm(sb: Sandbox, samples: int) -> list[float]:
+    """Seconds from a change (a task assigned to Sam with Alice's key) to Sam's DM, through the real bot."""
+    import os
+
+    from bench._slack import SLACK_TESTS
+
+    if str(SLACK_TESTS) not in sys.path:
+        sys.path.insert(0, str(SLACK_TESTS))
+    from mock_slack import BOT_TOKEN, MockSlack
+    from slack_harness import SLACK_USERS
+
+    from slack_bot.identity import LINK, IdentityStore
+    from slack_bot.store import open_database as open_bot_database
+
+    rng = random.Random(5)
+    slack = MockSlack(users=dict(SLACK_USERS))
+    await slack.start()
+    latencies: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="uc-bench-feed-bot-") as tmp:
+        url = sqlite_url(Path(tmp) / "bot.sqlite3")
+        db = await open_bot_database(url)
+        await IdentityStore(db).set("T1", SAM_SLACK, SAM_UC, LINK)  # as an admin's /task link would
+        await db.aclose()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ULTRACART_", "UC_WORKFLOW_", "SLACK_"))}
+        env.update(
+            ULTRACART_API_KEY="bench-feed-owner",
+            ULTRACART_BASE_URL=sb.api,
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=slack.api_url,
+            UC_WORKFLOW_DATABASE_URL=url,
+            UC_WORKFLOW_STATE_DIR=str(Path(tmp) / "state"),
+            UC_WORKFLOW_POLL_SECONDS=str(LATENCY_INTERVAL),
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "slack_bot", "--port", "0", "--log-level", "warning",
+            env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        seen: list[str] = []
+        try:
+            await asyncio.wait_for(_bot_ready(proc, seen), 60)
+            draining = asyncio.ensure_future(_drain(proc))
+            async with httpx.AsyncClient(base_url=sb.api, headers=OTHER, timeout=60) as http:
+                found = await http.post("/workflow/tasks/search", json={"status": "open"}, params={"_limit": 200})
+                uuids = [
+                    t["workflow_task_uuid"]
+                    for t in found.json()["tasks"]
+                    if t.get("assigned_to_user_id") != SAM_UC
+                ]
+                await asyncio.sleep(2 * LATENCY_INTERVAL)  # the bot's baseline is done
+                for uuid in uuids[:samples]:
+                    await asyncio.sleep(rng.uniform(0, LATENCY_INTERVAL))  # a random moment of the interval
+                    mark = slack.mark()
+                    task = (await http.get(f"/workflow/tasks/{uuid}")).json()["task"]
+                    task.pop("assigned_to_group_id", None)
+                    task["assigned_to_user_id"] = SAM_UC
+                    started = time.perf_counter()
+                    (await http.put(f"/workflow/tasks/{uuid}", json=task)).raise_for_status()
+                    await slack.wait_for(
+                        "chat.postMessage",
+                        timeout=10 * LATENCY_INTERVAL,
+                        after=mark,
+                        where=lambda call: str(call.args.get("channel", "")).endswith(SAM_SLACK[1:]),
+                    )
+                    latencies.append(time.perf_counter() - started)
+            proc.terminate()
+            await asyncio.wait_for(proc.wait(), 15)
+            await draining
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            await slack.stop()
+    return latencies
+
+
 def run(quick: bool = False) -> list[Table]:
     tables: list[Table] = []
     with sandbox("--seed-tasks", str(SEED), "--rate-limit", "none") as sb:
@@ -146,6 +242,31 @@ def run(quick: bool = False) -> list[Table]:
         "one search of up to 500 changed tasks (a second page only past 500 changes in one interval)"
     )
     tables.append(budget)
+    samples = 8 if quick else 20
+    with sandbox() as sb:  # UltraCart's limits on
+        latencies = asyncio.run(change_to_dm(sb, samples))
+    latency = Table(
+        "14. Change feed — from a change in UltraCart to the assignee's DM, the real bot at a "
+        f"{LATENCY_INTERVAL:g} s interval",
+        ["interval", "samples", "median", "p95", "max", "median / interval"],
+    )
+    latency.add(
+        f"{LATENCY_INTERVAL:g} s",
+        len(latencies),
+        f"{median(latencies):.2f} s",
+        f"{percentile(latencies, 95):.2f} s",
+        f"{max(latencies):.2f} s",
+        f"{median(latencies) / LATENCY_INTERVAL:.2f}",
+    )
+    latency.target(
+        f"every DM within one interval plus a second (p95 {percentile(latencies, 95):.2f} s)",
+        percentile(latencies, 95) <= LATENCY_INTERVAL + 1.0,
+    )
+    latency.notes.append(
+        "each change is made at a random moment of the interval with another user's key (a whole-task PUT, "
+        "as UltraCart's screens do); the DM is timed when the mock Slack Web API receives chat.postMessage"
+    )
+    tables.append(latency)
     return tables
 
 
