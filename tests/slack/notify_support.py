@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_harness import SANDBOX_URL, Bot, FAST_RETRIES
+from slack_harness import FAST_RETRIES, SANDBOX_URL, Bot
 
 from shared_client.client import WorkflowClient
 from shared_client.feed.events import Change, became_overdue, diff

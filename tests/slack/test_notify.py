@@ -81,7 +81,7 @@ async def test_a_task_that_becomes_overdue_reaches_its_assignee(rig: tuple[Bot, 
     await update(alice, task=task.uuid, assignee="Sam Rivera")
     await feed.poll()
     await run(feed.store, FINGERPRINT)
-    (assigned,) = dms(bot, "USAM")
+    assert len(dms(bot, "USAM")) == 1  # the assignment
     mark = bot.slack.mark()
     await update(alice, task=task.uuid, due="2020-01-01")  # its due date has passed
     await feed.poll()
