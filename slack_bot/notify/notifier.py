@@ -9,13 +9,16 @@ Each call
    once, by its identity) and advances the cursor, in one transaction;
 2. sends what is pending (:mod:`slack_bot.notify.outbox`): per channel in order, paced, retried.
 
-Identities: ``dm:MEMBER:TASK:TAG:VERSION`` and ``ch:CHANNEL:TASK:TAG:VERSION`` (TAG ``v`` for a task's
-version, its ``last_update_dts`` in Unix seconds; ``o`` for "became overdue", the due date that passed).
+Identities: ``dm:MEMBER:TASK:TAG:VERSION`` and ``ch:CHANNEL:TASK:TAG:VERSION:DIGEST`` (TAG ``v`` for a
+task's version, its ``last_update_dts`` in Unix seconds; ``o`` for "became overdue", the due date that
+passed; DIGEST: which changes, since two writes within a second share a version). A DM's identity has no
+digest: the immediate DM to a new assignee (:func:`dm_identity`) knows only the task's version.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -113,6 +116,12 @@ def _before(task: WorkflowTask, changes: Sequence[Change]) -> WorkflowTask | Non
         return WorkflowTask.model_validate(wire)
     except ValueError:
         return None
+
+
+def _digest(changes: Sequence[Change]) -> str:
+    """Which changes a message tells: two writes within one second share a version (UltraCart's
+    ``last_update_dts``), not their changes."""
+    return hashlib.sha256("\n".join(sorted(ch.key for ch in changes)).encode()).hexdigest()[:12]
 
 
 def _lines(changes: Sequence[Change]) -> list[str]:
@@ -273,7 +282,7 @@ class Notifier:
                 wanted = [ch for ch in found if ch.kind in kinds]
                 deliveries.append(
                     Delivery(
-                        f"ch:{channel}:{task_uuid}:{tag}:{version}",
+                        f"ch:{channel}:{task_uuid}:{tag}:{version}:{_digest(wanted)}",
                         team,
                         channel,
                         CHANNEL,
