@@ -432,7 +432,9 @@ class Notifier:
     async def _deliver(self, store: FeedStore | None, row: Row, next_at: float) -> bool | None:
         """Post one row: True when a message was posted, False when it was found posted already, None
         when it failed (to be retried, or failed for good)."""
-        recovering = row.state != "pending"
+        recovering = row.state != "pending"  # left sending by a process that died, maybe after posting
+        # A try that failed may have reached Slack anyway (a dropped connection, a timeout): look first.
+        look_first = recovering or row.attempts > 0
         mode, thread_ts = row.mode or POST, row.thread_ts
         if not recovering and row.kind == CHANNEL:
             thread_ts = await self.outbox.card(row.channel, row.task_uuid)
@@ -440,7 +442,7 @@ class Notifier:
         if not await self.outbox.claim(row, self.holder, mode, thread_ts):
             return False
         try:
-            if recovering:
+            if look_first:
                 since = (row.claimed_at or row.created_at) - 60.0
                 found = await self._find_posted(
                     row.channel, row.identity, since, thread_ts if mode == REPLY else None

@@ -66,6 +66,8 @@ class Row:
     mode: str | None
     thread_ts: str | None
     created_at: float
+    ts: str | None = None
+    error: str | None = None
 
 
 def _row(r: Any) -> Row:
@@ -85,6 +87,8 @@ def _row(r: Any) -> Row:
         r.mode,
         r.thread_ts,
         float(r.created_at),
+        r.ts,
+        r.error,
     )
 
 

@@ -128,7 +128,7 @@ async def open_tasks(bot: Bot, n: int, *, avoid: tuple[str, ...] = (), **filters
     tasks = [
         t
         for t in found.tasks  # type: ignore[attr-defined]
-        if not t.overdue and t.assignee not in avoid and t.group not in avoid and not t.due
+        if not t.overdue and t.assignee not in avoid and t.group not in avoid
     ]
     assert len(tasks) >= n
     return tasks[:n]
