@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     uc_workflow_redis_url: SecretStr | None = None  # may hold a password
     uc_workflow_database_url: SecretStr | None = None  # may hold a password
     uc_workflow_call_deadline: float = 60.0
+    uc_workflow_poll_seconds: float = 60.0  # the change feed's interval
     uc_workflow_secret_key: SecretStr | None = None  # a Fernet key: members' own UltraCart keys at rest
 
     slack_bot_token: SecretStr | None = None
@@ -109,6 +110,13 @@ class Settings(BaseSettings):
         # Checked at start, not at the first /task connect. A Fernet key is 32 bytes, URL-safe base64.
         if value is not None and not is_fernet_key(value.get_secret_value()):
             raise ValueError(f"use a Fernet key; {MAKE_FERNET_KEY}")
+        return value
+
+    @field_validator("uc_workflow_poll_seconds")
+    @classmethod
+    def _poll_seconds(cls, value: float) -> float:
+        if not 1.0 <= value <= 86400.0:
+            raise ValueError("use a number of seconds from 1 to 86400 (default 60)")
         return value
 
     @field_validator("ultracart_base_url", "slack_api_url")

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from shared_client import commandline
 
 if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
     from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
     from shared_client.settings import Settings
@@ -88,13 +90,13 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def _serve_with(settings: Settings, args: argparse.Namespace, database: Database) -> None:
-    from aiohttp import web
 
     from shared_client.factory import build_backend_async
     from shared_client.tools import ToolContext
     from slack_bot.app import build_app
     from slack_bot.deps import Deps, slack_web_client
     from slack_bot.identity import IdentityStore
+    from slack_bot.watch import feed_runner, running_feed
 
     assert settings.slack_bot_token is not None
     # Socket Mode requests are not signed (Bolt checks the signature of HTTP requests only).
@@ -119,37 +121,47 @@ async def _serve_with(settings: Settings, args: argparse.Namespace, database: Da
         channels=settings.slack_channels,
     )
     app = build_app(deps)
+    runner = feed_runner(settings, database, backend.client, consumers=[])
     try:
         me = await slack_check("SLACK_BOT_TOKEN", client.auth_test(), settings.slack_api_url)
         who = f"as @{me.get('user')} in {me.get('team')}; UltraCart: {backend.description}"
         deps.refresh_people()  # warm the people cache so the first picker answers at once
-        if settings.slack_app_token is not None:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            app_token = settings.slack_app_token.get_secret_value()
-            # Checked once here: the Socket Mode client itself retries a refused token for ever.
-            opened = client.apps_connections_open(app_token=app_token)
-            await slack_check("SLACK_APP_TOKEN", opened, settings.slack_api_url)
-            handler = AsyncSocketModeHandler(app, app_token)
-            await handler.connect_async()  # type: ignore[no-untyped-call]
-            commandline.report(PROG, f"connected to Slack in Socket Mode {who}")
-            try:
-                await asyncio.Event().wait()
-            finally:
-                await handler.close_async()  # type: ignore[no-untyped-call]
-        else:
-            runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=args.port))
-            await runner.setup()
-            await web.TCPSite(runner, args.host, args.port).start()
-            port = runner.addresses[0][1]  # the one bound: --port 0 picks a free one
-            commandline.report(PROG, f"listening on http://{args.host}:{port}{EVENTS_PATH} {who}")
-            try:
-                await asyncio.Event().wait()
-            finally:
-                await runner.cleanup()
+        async with running_feed(runner):
+            await _listen(settings, args, app, client, who)
     finally:
         await members.aclose()
         await backend.client.aclose()
+
+
+async def _listen(
+    settings: Settings, args: argparse.Namespace, app: AsyncApp, client: AsyncWebClient, who: str
+) -> None:
+    from aiohttp import web
+
+    if settings.slack_app_token is not None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        app_token = settings.slack_app_token.get_secret_value()
+        # Checked once here: the Socket Mode client itself retries a refused token for ever.
+        opened = client.apps_connections_open(app_token=app_token)
+        await slack_check("SLACK_APP_TOKEN", opened, settings.slack_api_url)
+        handler = AsyncSocketModeHandler(app, app_token)
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        commandline.report(PROG, f"connected to Slack in Socket Mode {who}")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+    else:
+        runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=args.port))
+        await runner.setup()
+        await web.TCPSite(runner, args.host, args.port).start()
+        port = runner.addresses[0][1]  # the one bound: --port 0 picks a free one
+        commandline.report(PROG, f"listening on http://{args.host}:{port}{EVENTS_PATH} {who}")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
 
 
 def run(args: argparse.Namespace) -> None:

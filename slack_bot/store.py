@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Float, Index, LargeBinary, String, Table
 
+import shared_client.feed.store  # noqa: F401  (the change feed's tables, created with the bot's)
 from shared_client.database import (
     ID,
     SETTING,

@@ -14,6 +14,7 @@ one). The same change seen twice (a poll repeated after a crash, an overlapping 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,7 @@ __all__ = [
     "ChangeLog",
     "RecentChanges",
     "became_overdue",
+    "content_of",
     "diff",
     "is_overdue",
     "version_of",
@@ -127,6 +129,20 @@ def _iso(value: datetime | None) -> str | None:
     return format_uc_datetime(value) if value is not None else None
 
 
+def content_of(task: WorkflowTask) -> str:
+    """The task as the feed keeps and compares it: UltraCart's JSON without ``histories`` (they only grow,
+    and nothing the feed compares is in them). Two versions in one second (UltraCart's timestamps have
+    seconds) have the same ``last_update_dts``, so the content, not the version, says whether it changed."""
+    wire = task.to_wire()
+    wire.pop("histories", None)
+    for attachment in [
+        *wire.get("attachments", []),
+        *(a for n in wire.get("notes", []) for a in n.get("attachments", [])),
+    ]:
+        attachment.pop("download_key", None)  # a temporary URL, new in every answer
+    return json.dumps(wire, separators=(",", ":"), sort_keys=True)
+
+
 def version_of(task: WorkflowTask) -> str:
     """The version a task is in: its ``last_update_dts`` (ISO), or ``""`` if UltraCart left it out."""
     return _iso(task.last_update_dts) or ""
@@ -192,7 +208,9 @@ def diff(old: WorkflowTask | None, new: WorkflowTask, *, baseline: datetime | No
     changes: list[Change] = []
 
     def add(kind: ChangeKind, part: str = "", **detail: Any) -> None:
-        changes.append(Change(uuid, kind, version, {k: v for k, v in detail.items() if v is not None}, part))
+        kept = {k: v for k, v in detail.items() if v is not None}
+        # Two changes of one kind in one second share the version: what it became tells them apart.
+        changes.append(Change(uuid, kind, version, kept, part or _hash(kept.get("to"))))
 
     if old is None:
         if new.created_dts is None or baseline is None or new.created_dts < baseline:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 
 from shared_client.database import ID, Database, metadata
-from shared_client.feed.events import Change, ChangeKind, RecentChanges, version_of
+from shared_client.feed.events import Change, ChangeKind, RecentChanges, content_of, version_of
 from shared_client.models import WorkflowTask
 
 __all__ = [
@@ -121,16 +121,12 @@ class FeedState:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A task as the feed last saw it, and the due date it was last reported overdue for."""
+    """A task as the feed last saw it (``content``: :func:`~shared_client.feed.events.content_of`), and the
+    due date it was last reported overdue for."""
 
     task: WorkflowTask
     overdue_for: str | None
-
-
-def _doc(task: WorkflowTask) -> str:
-    wire = task.to_wire()
-    wire.pop("histories", None)  # they only grow; nothing the feed compares is in them
-    return json.dumps(wire, separators=(",", ":"), sort_keys=True)
+    content: str = ""
 
 
 def _ts(value: datetime | None) -> float | None:
@@ -188,7 +184,7 @@ class FeedStore:
                     )
                 )
                 for row in rows:
-                    found[row.task_uuid] = Snapshot(_task(row.doc), row.overdue_for)
+                    found[row.task_uuid] = Snapshot(_task(row.doc), row.overdue_for, row.doc)
         return found
 
     async def task(self, fingerprint: str, uuid: str) -> WorkflowTask | None:
@@ -235,12 +231,14 @@ class FeedStore:
         expected_version: int | None,
         tasks: Sequence[WorkflowTask],
         changes: Sequence[Change],
+        overdue_marks: Mapping[str, str] | None = None,
         watermark: float | None,
         baseline_at: float,
         interval: float,
         leader: str,
     ) -> bool:
-        """One poll, all or nothing: the tasks' new versions, the changes (each once), the watermark.
+        """One poll, all or nothing: the tasks' new versions, the changes (each once), the watermark, and
+        ``overdue_marks`` (task → due date reported overdue, without a change: the baseline's).
         ``expected_version``: the state version the poll started from (None: the feed's first poll, the
         baseline). False, with nothing written, when another poll was committed since (a lost lease)."""
         now = self.clock()
@@ -281,11 +279,12 @@ class FeedStore:
                     await conn.rollback()
                     return False
             overdue = {c.task_uuid: c.version for c in changes if c.kind == ChangeKind.OVERDUE}
+            overdue.update(overdue_marks or {})
             for task in tasks:
                 row = {
                     "number": task.global_task_number,
                     "version": version_of(task),
-                    "doc": _doc(task),
+                    "doc": content_of(task),
                     "user_id": task.assigned_to_user_id,
                     "group_id": task.assigned_to_group_id,
                     "due_at": _ts(task.due_dts),

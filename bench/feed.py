@@ -1,0 +1,157 @@
+"""The change feed: its UltraCart requests per hour, and the time from a change to its DM.
+
+Run: ``python bench/feed.py``.
+
+1. Budget. A sandbox account of 10,000 tasks (``--seed-tasks``); one hour of the feed at the default interval
+   (60 s: 60 polls), with 100 changes an hour made with another user's key between polls (priority, status,
+   assignee, notes, due dates, new tasks), spread over the hour. The polls run back to back (the hour is
+   compressed; what the feed asks for does not depend on the wall clock between polls, only on what changed),
+   and every request the feed makes is counted. Target: at most 10% of UltraCart's hourly budget (100 of
+   1,000), the baseline (the first poll, once per deployment) shown apart.
+2. Latency. The Slack bot's feed at a 5 s interval, its notifier DMing the assignee through a local mock of
+   Slack's Web API; a task is assigned to a linked member with another user's key at a random moment, and the
+   time until the DM reaches Slack is measured, side by side with the interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import Sandbox, Table, bench_main, median, percentile, sandbox
+from shared_client import constants
+from shared_client.database import open_database, sqlite_url
+from shared_client.feed.poller import ChangeFeed
+from shared_client.feed.store import FeedStore
+
+SEED = 10_000
+CHANGES_PER_HOUR = 100
+POLLS_PER_HOUR = 60  # UC_WORKFLOW_POLL_SECONDS default: 60
+HOURLY_BUDGET = 1000
+OTHER = {
+    "x-ultracart-simple-key": "user:alice@demo.example",
+    "X-UltraCart-Api-Version": constants.API_VERSION,
+}
+PRIORITIES = ["1 - low", "2 - medium", "3 - high", "4 - critical"]
+STATUSES = ["open", "delayed", "awaiting customer feedback"]
+USERS = [1002, 1003, 1004, 1005, 1006, 1007]
+
+
+async def _change_one(http: httpx.AsyncClient, uuids: list[str], rng: random.Random) -> None:
+    """One change as UltraCart's screens make it: GET the task, change one thing, PUT it whole."""
+    what = rng.choice(["priority", "status", "assign", "note", "due", "create"])
+    if what == "create":
+        made = await http.post("/workflow/tasks", json={"task_name": f"New {rng.random():.6f}"})
+        made.raise_for_status()
+        return
+    uuid = rng.choice(uuids)
+    task = (await http.get(f"/workflow/tasks/{uuid}")).json()["task"]
+    if what == "priority":
+        task["priority"] = rng.choice([p for p in PRIORITIES if p != task.get("priority")])
+    elif what == "status":
+        task["status"] = rng.choice([s for s in STATUSES if s != task.get("status")])
+    elif what == "assign":
+        task.pop("assigned_to_group_id", None)
+        task["assigned_to_user_id"] = rng.choice([u for u in USERS if u != task.get("assigned_to_user_id")])
+    elif what == "note":
+        task["notes"] = [*(task.get("notes") or []), {"note": f"Followed up {rng.random():.6f}"}]
+    else:
+        due = datetime.now(UTC) + timedelta(days=rng.randint(1, 30))
+        task["due_dts"] = due.isoformat(timespec="seconds")
+    (await http.put(f"/workflow/tasks/{uuid}", json=task)).raise_for_status()
+
+
+async def budget_hour(sb: Sandbox, polls: int, changes: int) -> dict[str, Any]:
+    rng = random.Random(13)
+    with tempfile.TemporaryDirectory(prefix="uc-bench-feed-") as tmp:
+        db = await open_database(sqlite_url(Path(tmp) / "feed.sqlite3"))
+        try:
+            async with sb.client(limits=False) as client:
+                feed = ChangeFeed(client, FeedStore(db), interval=60, leader="bench")
+                started = time.perf_counter()
+                baseline = await feed.poll()
+                baseline_s = time.perf_counter() - started
+                async with httpx.AsyncClient(base_url=sb.api, headers=OTHER, timeout=60) as http:
+                    body, limit = {"status": "open"}, {"_limit": 500}
+                    page = await http.post("/workflow/tasks/search", json=body, params=limit)
+                    uuids = [t["workflow_task_uuid"] for t in page.json()["tasks"]]
+                    # `changes` changes over `polls` polls: which poll each falls before, at random.
+                    slots = sorted(rng.randrange(polls) for _ in range(changes))
+                    calls, found = 0, 0
+                    kinds: dict[str, int] = {}
+                    poll_times: list[float] = []
+                    for number in range(polls):
+                        while slots and slots[0] == number:
+                            slots.pop(0)
+                            await _change_one(http, uuids, rng)
+                        t0 = time.perf_counter()
+                        result = await feed.poll()
+                        poll_times.append(time.perf_counter() - t0)
+                        calls += result.calls
+                        found += len(result.changes)
+                        for change in result.changes:
+                            kinds[change.kind.value] = kinds.get(change.kind.value, 0) + 1
+        finally:
+            await db.aclose()
+    return {
+        "baseline_calls": baseline.calls,
+        "baseline_tasks": baseline.tasks_seen,
+        "baseline_s": baseline_s,
+        "calls": calls,
+        "changes_found": found,
+        "kinds": kinds,
+        "poll_median": median(poll_times),
+        "poll_p95": percentile(poll_times, 95),
+    }
+
+
+def run(quick: bool = False) -> list[Table]:
+    tables: list[Table] = []
+    with sandbox("--seed-tasks", str(SEED), "--rate-limit", "none") as sb:
+        figures = asyncio.run(budget_hour(sb, POLLS_PER_HOUR, CHANGES_PER_HOUR))
+    budget = Table(
+        f"13. Change feed — UltraCart requests for one hour at the default interval "
+        f"({SEED:,}-task account, {CHANGES_PER_HOUR} changes an hour)",
+        ["what", "UltraCart requests", "share of 1,000/hour", "notes"],
+    )
+    share = figures["calls"] / HOURLY_BUDGET
+    budget.add(
+        f"{POLLS_PER_HOUR} polls (one hour at 60 s)",
+        figures["calls"],
+        f"{share:.1%}",
+        f"{figures['changes_found']} changes typed; poll median {figures['poll_median'] * 1000:.0f} ms, "
+        f"p95 {figures['poll_p95'] * 1000:.0f} ms",
+    )
+    budget.add(
+        "baseline (first poll ever, once per deployment)",
+        figures["baseline_calls"],
+        f"{figures['baseline_calls'] / HOURLY_BUDGET:.1%}",
+        f"{figures['baseline_tasks']:,} tasks listed in {figures['baseline_s']:.1f} s; nobody notified",
+    )
+    budget.target(f"at most 10% of the hourly budget ({share:.1%})", share <= 0.10)
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(figures["kinds"].items()))
+    budget.notes.append(f"changes found by kind: {kinds}")
+    budget.notes.append(
+        "two changes of one kind to one task between two polls are one change (what it became); a poll is "
+        "one search of up to 500 changed tasks (a second page only past 500 changes in one interval)"
+    )
+    tables.append(budget)
+    return tables
+
+
+def main() -> None:
+    bench_main(run)
+
+
+if __name__ == "__main__":
+    main()
