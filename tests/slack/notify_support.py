@@ -1,6 +1,5 @@
-"""For the notification tests: the change feed's own pieces (``FeedStore.commit`` with ``diff`` and
-``became_overdue``) polling the sandbox, other UltraCart users acting straight on the sandbox's REST API,
-and a clock the tests move."""
+"""For the notification tests: the change feed's own poller on the sandbox, other UltraCart users acting
+straight on the sandbox's REST API, and a clock the tests move."""
 
 from __future__ import annotations
 
@@ -13,15 +12,13 @@ from typing import Any
 from slack_harness import FAST_RETRIES, SANDBOX_URL, Bot
 
 from shared_client.client import WorkflowClient
-from shared_client.feed.events import Change, became_overdue, diff
+from shared_client.feed.events import Change
+from shared_client.feed.poller import ChangeFeed
 from shared_client.feed.store import FeedStore
-from shared_client.models import WorkflowTask, WorkflowTasksRequest
 from shared_client.pacing import BudgetSpec
 from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
 from shared_client.tools import ToolContext, get_tool
 from slack_bot.notify.notifier import Notifier
-
-FINGERPRINT = "feed-test-fingerprint"
 
 
 @dataclass
@@ -41,61 +38,17 @@ class Clock:
 
 
 class Feed:
-    """One poll = every task, compared with the snapshot, committed (the feed's own diff and commit)."""
+    """The change feed's own poller (:class:`ChangeFeed`) on the bot's UltraCart client and database."""
 
     def __init__(self, bot: Bot, store: FeedStore, clock: Clock) -> None:
         self.bot, self.store, self.clock = bot, store, clock
-
-    async def _all(self) -> list[WorkflowTask]:
-        return [t async for t in self.bot.ctx.client.iter_tasks(WorkflowTasksRequest())]
+        self.feed = ChangeFeed(bot.ctx.client, store, interval=60.0, leader="test")
+        self.fingerprint = self.feed.fingerprint
 
     async def poll(self) -> list[Change]:
-        tasks = await self._all()
-        state = await self.store.state(FINGERPRINT)
-        now = datetime.now(UTC)
-        if state is None:  # the baseline: overdue tasks are known as overdue already
-            known = [c for t in tasks if (c := became_overdue(t, now, already=None)) is not None]
-            assert await self.store.commit(
-                FINGERPRINT,
-                expected_version=None,
-                tasks=tasks,
-                changes=known,
-                watermark=None,
-                baseline_at=now.timestamp(),
-                interval=60.0,
-                leader="test",
-            )
-            return []
-        snapshots = await self.store.snapshot(FINGERPRINT, [t.workflow_task_uuid or "" for t in tasks])
-        changed: list[WorkflowTask] = []
-        changes: list[Change] = []
-        for task in tasks:
-            old = snapshots.get(task.workflow_task_uuid or "")
-            # Compared whole: the sandbox's last_update_dts has whole seconds, two writes in one second
-            # share it.
-            if old is None or _doc(old.task) != _doc(task):
-                changed.append(task)
-                changes += diff(old.task if old else None, task, baseline=state.baseline)
-            overdue = became_overdue(task, now, already=old.overdue_for if old else None)
-            if overdue is not None:
-                changes.append(overdue)
-        assert await self.store.commit(
-            FINGERPRINT,
-            expected_version=state.version,
-            tasks=changed,
-            changes=changes,
-            watermark=None,
-            baseline_at=state.baseline_at,
-            interval=60.0,
-            leader="test",
-        )
-        return changes
-
-
-def _doc(task: WorkflowTask) -> dict[str, Any]:
-    wire = task.to_wire()
-    wire.pop("histories", None)
-    return wire
+        result = await self.feed.poll()
+        assert result.committed
+        return result.changes
 
 
 def other_user(bot: Bot, login: str) -> ToolContext:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from cryptography.fernet import Fernet
-from notify_support import FINGERPRINT, Clock, Feed, dms, note, notifier, open_tasks, other_user, update
+from notify_support import Clock, Feed, dms, note, notifier, open_tasks, other_user, update
 from slack_harness import TEAM, Bot, MakeBot
 
 from shared_client.feed.store import FeedStore
@@ -33,7 +33,7 @@ async def test_a_task_assigned_by_another_user_reaches_the_linked_and_the_connec
     await vault.save(TEAM, "UTOM", "user:marcus@demo.example", WorkflowUser(user_id=1005, user="Marcus Lee"))
     bot.deps.connected_members = vault.connected_members
     first = notifier(bot, clock)
-    await first(feed.store, FINGERPRINT)  # starts at the feed's newest change: nothing old is sent
+    await first(feed.store, feed.fingerprint)  # starts at the feed's newest change: nothing old is sent
     assert bot.slack.of("chat.postMessage") == []
 
     sam = other_user(bot, "sam@demo.example")
@@ -41,7 +41,7 @@ async def test_a_task_assigned_by_another_user_reaches_the_linked_and_the_connec
     await update(sam, task=for_alice.uuid, assignee="Alice Carter")
     await update(sam, task=for_marcus.uuid, assignee="Marcus Lee", priority="high")
     await feed.poll()
-    await first(feed.store, FINGERPRINT)
+    await first(feed.store, feed.fingerprint)
 
     (alice,) = dms(bot, "UALICE")
     assert f"#{for_alice.number}" in alice.text_of_blocks()
@@ -52,7 +52,7 @@ async def test_a_task_assigned_by_another_user_reaches_the_linked_and_the_connec
     assert any(b.get("type") == "actions" for b in tom.blocks)  # the card's buttons
     assert {c.args["channel"] for c in bot.slack.of("chat.postMessage")} == {"UALICE", "UTOM"}
 
-    await first(feed.store, FINGERPRINT)  # again: nothing new
+    await first(feed.store, feed.fingerprint)  # again: nothing new
     assert len(bot.slack.of("chat.postMessage")) == 2
 
 
@@ -61,11 +61,11 @@ async def test_a_group_assignment_reaches_the_members_of_the_group(rig: tuple[Bo
     for member in ("UPRIYA", "USAM"):
         await bot.deps.identities.join(TEAM, member, 203)  # Fraud Review
     run = notifier(bot, clock)
-    await run(feed.store, FINGERPRINT)
+    await run(feed.store, feed.fingerprint)
     (task,) = await open_tasks(bot, 1, avoid=("Fraud Review",))
     await update(other_user(bot, "owner@demo.example"), task=task.uuid, assignee="group:Fraud Review")
     await feed.poll()
-    await run(feed.store, FINGERPRINT)
+    await run(feed.store, feed.fingerprint)
     for member in ("UPRIYA", "USAM"):
         (dm,) = dms(bot, member)
         assert "your group *Fraud Review*" in dm.text_of_blocks()
@@ -75,34 +75,34 @@ async def test_a_group_assignment_reaches_the_members_of_the_group(rig: tuple[Bo
 async def test_a_task_that_becomes_overdue_reaches_its_assignee(rig: tuple[Bot, Feed, Clock]) -> None:
     bot, feed, clock = rig
     run = notifier(bot, clock)
-    await run(feed.store, FINGERPRINT)
+    await run(feed.store, feed.fingerprint)
     (task,) = await open_tasks(bot, 1, avoid=("Sam Rivera",))
     alice = other_user(bot, "alice@demo.example")
     await update(alice, task=task.uuid, assignee="Sam Rivera")
     await feed.poll()
-    await run(feed.store, FINGERPRINT)
+    await run(feed.store, feed.fingerprint)
     assert len(dms(bot, "USAM")) == 1  # the assignment
     mark = bot.slack.mark()
     await update(alice, task=task.uuid, due="2020-01-01")  # its due date has passed
     await feed.poll()
-    await run(feed.store, FINGERPRINT)
+    await run(feed.store, feed.fingerprint)
     (dm,) = dms(bot, "USAM", after=mark)
     assert "This task of yours is overdue (due 2020-01-01)" in dm.text_of_blocks()
     assert f"#{task.number}" in dm.text_of_blocks()
     await feed.poll()  # still overdue: not again
-    await run(feed.store, FINGERPRINT)
+    await run(feed.store, feed.fingerprint)
     assert dms(bot, "USAM", after=mark) == [dm]
 
 
 async def test_nobody_hears_of_their_own_change_from_slack(rig: tuple[Bot, Feed, Clock]) -> None:
     bot, feed, clock = rig
     run = notifier(bot, clock)
-    await run(feed.store, FINGERPRINT)
+    await run(feed.store, feed.fingerprint)
     (task,) = await open_tasks(bot, 1, avoid=("Alice Carter",))
     _, name = await bot.command(f"assign #{task.number} me", user="UALICE")
     assert "Alice" in (await bot.response(name)).text_of_blocks()
     await feed.poll()
-    await run(feed.store, FINGERPRINT)
+    await run(feed.store, feed.fingerprint)
     assert dms(bot, "UALICE") == []
     assert (await Outbox(bot.deps.identities.db).rows(task_uuid=task.uuid)) == []
 
@@ -110,14 +110,14 @@ async def test_nobody_hears_of_their_own_change_from_slack(rig: tuple[Bot, Feed,
 async def test_the_dm_of_a_reassignment_from_slack_is_not_sent_twice(rig: tuple[Bot, Feed, Clock]) -> None:
     bot, feed, clock = rig
     run = notifier(bot, clock)
-    await run(feed.store, FINGERPRINT)
+    await run(feed.store, feed.fingerprint)
     (task,) = await open_tasks(bot, 1, avoid=("Sam Rivera",))
     _, name = await bot.command(f"assign #{task.number} <@USAM|sam>", user="UALICE")
     await bot.response(name)
     immediate = await bot.slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "USAM")
     assert "<@UALICE> assigned you this task" in immediate.text_of_blocks()
     await feed.poll()
-    await run(feed.store, FINGERPRINT)
+    await run(feed.store, feed.fingerprint)
     assert dms(bot, "USAM") == [immediate]
     (row,) = await Outbox(bot.deps.identities.db).rows(task_uuid=task.uuid)
     assert row.state == "sent" and row.channel == "USAM"
@@ -128,14 +128,14 @@ async def test_a_note_by_another_user_on_my_task_is_no_dm_but_an_assignment_is(
 ) -> None:
     bot, feed, clock = rig
     run = notifier(bot, clock)
-    await run(feed.store, FINGERPRINT)
+    await run(feed.store, feed.fingerprint)
     (task,) = await open_tasks(bot, 1, avoid=("Sam Rivera",))
     alice = other_user(bot, "alice@demo.example")
     await note(alice, task.uuid, "Called the customer")
     await feed.poll()
-    await run(feed.store, FINGERPRINT)
+    await run(feed.store, feed.fingerprint)
     assert bot.slack.of("chat.postMessage") == []  # DMs are for assignments and overdue tasks
     await update(alice, task=task.uuid, assignee="Sam Rivera")
     await feed.poll()
-    await run(feed.store, FINGERPRINT)
+    await run(feed.store, feed.fingerprint)
     assert len(dms(bot, "USAM")) == 1

@@ -4,7 +4,7 @@ on the sandbox's REST API) posted as one card per task and replies in its thread
 from __future__ import annotations
 
 import pytest
-from notify_support import FINGERPRINT, Clock, Feed, note, notifier, open_tasks, other_user, update
+from notify_support import Clock, Feed, note, notifier, open_tasks, other_user, update
 from slack_harness import CHANNEL, Bot, MakeBot
 
 from shared_client.feed.store import FeedStore
@@ -20,7 +20,7 @@ async def rig(make_bot: MakeBot) -> tuple[Bot, Feed, Notifier]:
     feed = Feed(bot, FeedStore(bot.deps.identities.db), clock)
     await feed.poll()  # the baseline
     run = notifier(bot, clock)
-    await run(feed.store, FINGERPRINT)
+    await run(feed.store, feed.fingerprint)
     return bot, feed, run
 
 
@@ -31,7 +31,7 @@ async def subscribe(bot: Bot, text: str, *, channel: str = CHANNEL, user: str = 
 
 async def step(feed: Feed, run: Notifier) -> None:
     await feed.poll()
-    await run(feed.store, FINGERPRINT)
+    await run(feed.store, feed.fingerprint)
 
 
 async def test_one_card_then_replies_in_its_thread_with_the_card_updated(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from notify_support import FINGERPRINT, Clock, Feed, dms, notifier, open_tasks, other_user, update
+from notify_support import Clock, Feed, dms, notifier, open_tasks, other_user, update
 from slack_harness import CHANNEL, Bot, MakeBot
 from sqlalchemy import update as sql_update
 
@@ -21,7 +21,7 @@ async def rig(make_bot: MakeBot) -> tuple[Bot, Feed, Clock]:
     clock = Clock()
     feed = Feed(bot, FeedStore(bot.deps.identities.db), clock)
     await feed.poll()  # the baseline
-    await notifier(bot, clock)(feed.store, FINGERPRINT)  # the cursor starts here
+    await notifier(bot, clock)(feed.store, feed.fingerprint)  # the cursor starts here
     return bot, feed, clock
 
 
@@ -32,22 +32,22 @@ async def test_a_restart_sends_nothing_again_and_misses_nothing(rig: tuple[Bot, 
     before = notifier(bot, clock)
     await update(owner, task=one.uuid, assignee="Sam Rivera")
     await feed.poll()
-    await before(feed.store, FINGERPRINT)
+    await before(feed.store, feed.fingerprint)
     assert len(dms(bot, "USAM")) == 1
     await update(owner, task=two.uuid, assignee="Sam Rivera")
     await feed.poll()
-    await before.plan(feed.store, FINGERPRINT, "T1")  # planned, then the process stops before sending
+    await before.plan(feed.store, feed.fingerprint, "T1")  # planned, then the process stops before sending
 
     after = notifier(bot, clock)  # the bot again, on the same database
     await update(owner, task=three.uuid, assignee="Sam Rivera")  # while it was down
     await feed.poll()
-    await after(feed.store, FINGERPRINT)
+    await after(feed.store, feed.fingerprint)
     sent = dms(bot, "USAM")
     assert len(sent) == 3
     for task, dm in zip((one, two, three), sent, strict=True):
         assert f"#{task.number} " in dm.text_of_blocks() or f"#{task.number}*" in dm.text_of_blocks()
-    await after(feed.store, FINGERPRINT)
-    await before(feed.store, FINGERPRINT)
+    await after(feed.store, feed.fingerprint)
+    await before(feed.store, feed.fingerprint)
     assert len(dms(bot, "USAM")) == 3
 
 
@@ -60,14 +60,14 @@ async def test_a_failed_post_is_retried_later_then_sent_once(
     await update(other_user(bot, "owner@demo.example"), task=task.uuid, assignee="Sam Rivera")
     await feed.poll()
     bot.slack.fail["chat.postMessage"] = "internal_error"
-    await run(feed.store, FINGERPRINT)
+    await run(feed.store, feed.fingerprint)
     (row,) = await Outbox(bot.deps.identities.db).rows(task_uuid=task.uuid)
     assert (row.state, row.attempts) == ("pending", 1)
     del bot.slack.fail["chat.postMessage"]
-    await run(feed.store, FINGERPRINT)  # not yet: it waits its back-off
+    await run(feed.store, feed.fingerprint)  # not yet: it waits its back-off
     assert bot.slack.posted("USAM") == []
     clock.now += 5.0
-    await run(feed.store, FINGERPRINT)
+    await run(feed.store, feed.fingerprint)
     (posted,) = bot.slack.posted("USAM")
     assert f"#{task.number}" in str(posted["blocks"])
     (row,) = await Outbox(bot.deps.identities.db).rows(task_uuid=task.uuid)
@@ -80,7 +80,7 @@ async def test_a_failed_post_is_retried_later_then_sent_once(
     bot.slack.fail["chat.postMessage"] = "internal_error"
     with caplog.at_level(logging.INFO, logger="slack_bot.notify"):
         for _ in range(3):
-            await run(feed.store, FINGERPRINT)
+            await run(feed.store, feed.fingerprint)
             clock.now += 60.0
     (row,) = await Outbox(bot.deps.identities.db).rows(task_uuid=other.uuid)
     assert (row.state, row.attempts, row.error) == ("failed", 3, "internal_error")
@@ -99,10 +99,10 @@ async def test_a_post_that_reached_slack_before_its_process_died_is_not_posted_a
     dead = notifier(bot, clock, lease=120.0)
     await update(owner, task=task.uuid, assignee="Sam Rivera")
     await feed.poll()
-    await dead(feed.store, FINGERPRINT)
+    await dead(feed.store, feed.fingerprint)
     await update(owner, task=task.uuid, priority="critical")
     await feed.poll()
-    await dead(feed.store, FINGERPRINT)
+    await dead(feed.store, feed.fingerprint)
     (dm,) = bot.slack.posted("USAM")
     (card,) = bot.slack.posted(CHANNEL)
     (reply,) = bot.slack.posted(CHANNEL, thread_ts=card["ts"])
@@ -115,10 +115,10 @@ async def test_a_post_that_reached_slack_before_its_process_died_is_not_posted_a
         )
     mark = bot.slack.mark()
     revived = notifier(bot, clock, lease=120.0)
-    await revived(feed.store, FINGERPRINT)
+    await revived(feed.store, feed.fingerprint)
     assert bot.slack.calls[mark:] == []  # its lease holds: the other process may be alive
     clock.now += 121.0
-    await revived(feed.store, FINGERPRINT)
+    await revived(feed.store, feed.fingerprint)
     assert [c for c in bot.slack.of("chat.postMessage") if c.index >= mark] == []
     assert {c.method for c in bot.slack.calls[mark:]} >= {"conversations.history", "conversations.replies"}
     rows = {r.channel + (r.mode or ""): r for r in await Outbox(db).rows(task_uuid=task.uuid)}
@@ -137,6 +137,6 @@ async def test_posts_to_one_channel_are_paced_not_dropped(rig: tuple[Bot, Feed, 
     paced = notifier(bot, clock)
     paced.pace = 1.0
     start = clock.now
-    await paced(feed.store, FINGERPRINT)
+    await paced(feed.store, feed.fingerprint)
     assert len(bot.slack.posted(CHANNEL)) == 3
     assert clock.slept == [1.0, 1.0] and clock.now == start + 2.0

@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 from collections import Counter
 
-from notify_support import FINGERPRINT, Clock, Feed, note, open_tasks, other_user, update
+from notify_support import Clock, Feed, note, open_tasks, other_user, update
 from slack_harness import CHANNEL, MakeBot
 
 from shared_client.feed.store import FeedStore
@@ -31,7 +31,7 @@ async def test_two_replicas_send_each_notification_once(make_bot: MakeBot, postg
     stores = [feed.store, FeedStore(second_db)]
 
     async def both() -> None:
-        await asyncio.gather(*(r(s, FINGERPRINT) for r, s in zip(replicas, stores, strict=True)))
+        await asyncio.gather(*(r(s, feed.fingerprint) for r, s in zip(replicas, stores, strict=True)))
 
     await both()
     await bot.command("subscribe")  # every task, in CHANNEL
