@@ -3,14 +3,20 @@ feed's own store, and changes made by other UltraCart users straight on the sand
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from cryptography.fernet import Fernet
 from notify_support import Clock, Feed, dms, note, notifier, open_tasks, other_user, update
 from slack_harness import TEAM, Bot, MakeBot
 
+from shared_client.feed.lease import FileLease
+from shared_client.feed.poller import ChangeFeed
+from shared_client.feed.runner import FeedRunner
 from shared_client.feed.store import FeedStore
 from shared_client.models import WorkflowUser
 from slack_bot.keys import KeyVault
+from slack_bot.notify.notifier import Notifier
 from slack_bot.notify.outbox import Outbox
 
 
@@ -139,3 +145,28 @@ async def test_a_note_by_another_user_on_my_task_is_no_dm_but_an_assignment_is(
     await feed.poll()
     await run(feed.store, feed.fingerprint)
     assert len(dms(bot, "USAM")) == 1
+
+
+async def test_through_the_feed_runner_a_dm_arrives_within_one_round_and_nothing_of_the_past(
+    make_bot: MakeBot, tmp_path: Path
+) -> None:
+    bot = await make_bot()
+    store = FeedStore(bot.deps.identities.db)
+    feed = ChangeFeed(bot.ctx.client, store, interval=60.0, leader="test")
+    lease = FileLease(tmp_path, feed.fingerprint)
+    sam = other_user(bot, "sam@demo.example")
+    old, new = await open_tasks(bot, 2, avoid=("Alice Carter",))
+    before = FeedRunner(feed, lease)  # a feed without the notifier (an older deployment)
+    assert (await before.run_round()).result.baseline  # type: ignore[union-attr]
+    await update(sam, task=old.uuid, assignee="Alice Carter")
+    assert (await before.run_round()).result.changes  # type: ignore[union-attr]
+
+    runner = FeedRunner(feed, lease, consumers=[Notifier(bot.deps, pace=0.0)])  # its team from auth.test
+    await runner.run_round()
+    assert bot.slack.of("chat.postMessage") == []  # the notifier's first round: nothing of the past
+    await update(sam, task=new.uuid, assignee="Alice Carter")
+    outcome = await runner.run_round()
+    assert outcome.leader and outcome.result is not None and outcome.result.changes
+    (dm,) = dms(bot, "UALICE")
+    assert f"#{new.number}" in dm.text_of_blocks()
+    await lease.release()
