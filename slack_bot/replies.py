@@ -22,7 +22,7 @@ from slack_bot.blocks.card import card_text, task_card
 from slack_bot.blocks.home import home_view
 from slack_bot.deps import Deps, slack_retry_handlers
 from slack_bot.mine import my_tasks
-from slack_bot.notify.notifier import dm_identity, notification_metadata
+from slack_bot.notify.notifier import dm_identity, notification_metadata, payload_task
 from slack_bot.notify.outbox import DM, Delivery, Outbox
 from slack_bot.origin import Origin
 
@@ -112,7 +112,7 @@ async def notify_assignee(deps: Deps, actor: Actor, task: TaskDetail) -> None:
         return
     intro = f":inbox_tray: <@{actor.slack_id}> assigned you this task."
     identity = dm_identity(slack_id, task.uuid, task.updated)
-    payload = {"task": task.model_dump(mode="json"), "intro": intro, "lines": [], "authors": [actor.slack_id]}
+    payload = {"task": payload_task(task), "intro": intro, "lines": [], "authors": [actor.slack_id]}
     delivery = Delivery(identity, actor.team, slack_id, DM, task.uuid, "", payload)
     outbox = Outbox(deps.identities.db)
     holder = f"immediate-{uuid.uuid4().hex[:12]}"

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 import uuid
@@ -37,6 +36,7 @@ from shared_client.feed.store import FeedStore
 from shared_client.models import WorkflowTask
 from shared_client.tools.outputs import TaskDetail, detail
 from slack_bot import text as t
+from slack_bot.access import posts_allowed_in
 from slack_bot.actors import slack_user_for
 from slack_bot.blocks import common as c
 from slack_bot.blocks.card import card_text, task_card
@@ -68,6 +68,9 @@ PERMANENT = frozenset(
         "invalid_metadata_schema",
     }
 )
+RETENTION = 30 * 86400.0  # sent and failed notifications (and who made which version) are kept this long
+PRUNE_EVERY = 3600.0
+
 # Changes that take a task out of a subscription's filters: posted when the task matched before them.
 _REVERTIBLE = {
     ChangeKind.STATUS: "status",
@@ -154,6 +157,7 @@ class Notifier:
         send_budget: float = 30.0,
         batch: int = 500,
         concurrency: int = 8,
+        retention: float = RETENTION,
         name: str | None = None,
     ) -> None:
         self.deps = deps
@@ -167,6 +171,8 @@ class Notifier:
         self.send_budget = send_budget
         self.batch = batch
         self.concurrency = concurrency
+        self.retention = retention
+        self._pruned_at = 0.0
         self.holder = name or f"notifier-{uuid.uuid4().hex[:12]}"
         self.outbox = Outbox(self.db, clock=clock, lease=lease)
         self.subscriptions = SubscriptionStore(self.db, clock=clock)
@@ -175,6 +181,9 @@ class Notifier:
         team = await self.team()
         await self.plan(store, fingerprint, team)
         await self.send(store)
+        if self.clock() - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = self.clock()
+            await self.outbox.prune(self.clock() - self.retention)
 
     async def team(self) -> str:
         """The workspace the bot serves (auth.test, once)."""
@@ -264,7 +273,7 @@ class Notifier:
             task = snapshot.task
             view = detail(task, now)
             authors = await made_by(self.db, task_uuid, [found[0].version]) if tag == "v" else set()
-            base = {"task": view.model_dump(mode="json"), "authors": sorted(authors)}
+            base = {"task": payload_task(view), "authors": sorted(authors)}
             for member, intro in (await self._dm_targets(team, found, authors)).items():
                 others = [ch for ch in found if ch.kind not in {ChangeKind.ASSIGNED, ChangeKind.OVERDUE}]
                 deliveries.append(
@@ -383,7 +392,7 @@ class Notifier:
                     matched = sub.filters.matches(before, now)
                 if not matched and reassigned:
                     matched = (sub.channel, task.workflow_task_uuid or "") in cards
-            if matched:
+            if matched and posts_allowed_in(self.deps, sub.channel):  # UC_WORKFLOW_SLACK_CHANNELS
                 targets.setdefault(sub.channel, set()).update(kinds)
         return targets
 
@@ -581,5 +590,7 @@ class Notifier:
         return None
 
 
-def payload_json(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, separators=(",", ":"), sort_keys=True)
+def payload_task(view: TaskDetail) -> dict[str, Any]:
+    """The task as an outbox row keeps it (for a card when the feed's snapshot has no newer one): without
+    its history, which only grows."""
+    return view.model_copy(update={"history": []}).model_dump(mode="json")

@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from shared_client.database import Database
-from slack_bot.notify.tables import notify_cards, notify_channels, notify_outbox
+from slack_bot.notify.tables import notify_cards, notify_channels, notify_outbox, notify_slack_writes
 
 __all__ = [
     "CHANNEL",
@@ -218,6 +218,18 @@ class Outbox:
             await conn.execute(
                 update(notify_outbox).where(o.id == row.id, o.claimed_by == holder).values(**values)
             )
+
+    async def prune(self, before: float) -> int:
+        """Forget notifications sent or failed before ``before`` (Unix time), and who made which version
+        from Slack then: the change feed does not hand a change over twice, so their identities are no
+        longer needed. A card's ts is kept: its thread goes on."""
+        o, w = notify_outbox.c, notify_slack_writes.c
+        async with self.db.begin() as conn:
+            gone = await conn.execute(
+                delete(notify_outbox).where(o.state.in_([SENT, FAILED]), o.created_at < before)
+            )
+            await conn.execute(delete(notify_slack_writes).where(w.written_at < before))
+        return int(gone.rowcount or 0)
 
     # ------------------------------------------------------------------ channels
 

@@ -140,3 +140,18 @@ async def test_posts_to_one_channel_are_paced_not_dropped(rig: tuple[Bot, Feed, 
     await paced(feed.store, feed.fingerprint)
     assert len(bot.slack.posted(CHANNEL)) == 3
     assert clock.slept == [1.0, 1.0] and clock.now == start + 2.0
+
+
+async def test_sent_notifications_are_forgotten_after_the_retention(rig: tuple[Bot, Feed, Clock]) -> None:
+    bot, feed, clock = rig
+    run = notifier(bot, clock, retention=86400.0)
+    (task,) = await open_tasks(bot, 1, avoid=("Sam Rivera",))
+    await update(other_user(bot, "owner@demo.example"), task=task.uuid, assignee="Sam Rivera")
+    await feed.poll()
+    await run(feed.store, feed.fingerprint)
+    outbox = Outbox(bot.deps.identities.db)
+    assert [r.state for r in await outbox.rows(task_uuid=task.uuid)] == ["sent"]
+    clock.now += 86400.0 + 3600.0
+    await run(feed.store, feed.fingerprint)
+    assert await outbox.rows(task_uuid=task.uuid) == []
+    assert len(dms(bot, "USAM")) == 1  # and nothing sent again
