@@ -232,7 +232,9 @@ def serve(args: argparse.Namespace) -> None:
         check_http_binding(args.host, token)
 
     from server.app import build_server
+    from server.changes import change_log_for
 
+    change_log = change_log_for(settings)  # list_recent_changes: what the change feed saw, if one runs
     context: ToolContext | CallerContexts
     callers: CallerContexts | None = None
     if per_request:
@@ -243,7 +245,7 @@ def serve(args: argparse.Namespace) -> None:
         if settings.has_ultracart_credentials:
             logger.info("--credentials per-request: the UltraCart credential in the settings is not used")
         context = callers = CallerContexts(
-            keyed.client_for, sandbox=keyed.sandbox, description=keyed.description
+            keyed.client_for, sandbox=keyed.sandbox, description=keyed.description, change_log=change_log
         )
         where = f"{keyed.description}, with each caller's own key"
     else:
@@ -257,6 +259,7 @@ def serve(args: argparse.Namespace) -> None:
             description=backend.description,
             # Over HTTP the caller may be on another machine: attach_file must not read this one's files.
             allow_local_files=args.transport == "stdio",
+            change_log=change_log,
         )
         where = backend.description
     security = None

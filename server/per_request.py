@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from shared_client.client import WorkflowClient
+    from shared_client.feed.events import ChangeLog
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +117,10 @@ class CallerContexts:
         verified_for: float = VERIFIED_FOR,
         refused_for: float = REFUSED_FOR,
         clock: Callable[[], float] = time.monotonic,
+        change_log: ChangeLog | None = None,
     ) -> None:
         self.client_for = client_for
+        self.change_log = change_log  # the change feed's events, read with each caller's key's fingerprint
         self.sandbox = sandbox
         self.description = description
         self.max_clients = max_clients
@@ -155,6 +158,7 @@ class CallerContexts:
                 sandbox=self.sandbox,
                 description=self.description,
                 allow_local_files=False,  # the caller is on another machine
+                change_log=self.change_log,
                 _task_locks=self._task_locks,
             )
             caller = self._callers[fingerprint] = _Caller(context)

@@ -92,9 +92,11 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
 async def _serve_with(settings: Settings, args: argparse.Namespace, database: Database) -> None:
 
     from shared_client.factory import build_backend_async
+    from shared_client.feed.store import FeedStore
     from shared_client.tools import ToolContext
     from slack_bot.app import build_app
     from slack_bot.deps import Deps, slack_web_client
+    from slack_bot.digest.sender import Digests
     from slack_bot.identity import IdentityStore
     from slack_bot.notify.notifier import Notifier
     from slack_bot.watch import feed_runner, running_feed
@@ -104,7 +106,11 @@ async def _serve_with(settings: Settings, args: argparse.Namespace, database: Da
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     backend = await build_backend_async(settings, force_sandbox=args.sandbox)  # announces the sandbox once
     tools = ToolContext(
-        backend.client, sandbox=backend.sandbox, description=backend.description, allow_local_files=False
+        backend.client,
+        sandbox=backend.sandbox,
+        description=backend.description,
+        allow_local_files=False,
+        change_log=FeedStore(database),  # list_recent_changes reads the bot's own feed
     )
     client = slack_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     identities = IdentityStore(database)
@@ -123,7 +129,8 @@ async def _serve_with(settings: Settings, args: argparse.Namespace, database: Da
     )
     app = build_app(deps)
     notifier = Notifier(deps)  # its workspace: auth.test's team, asked on its first round
-    runner = feed_runner(settings, database, backend.client, consumers=[notifier])
+    runner = feed_runner(settings, database, backend.client, consumers=[notifier, Digests(deps)])
+    deps.feed, deps.feed_fingerprint = runner.feed.store, runner.feed.fingerprint  # App Home: newly assigned
     try:
         me = await slack_check("SLACK_BOT_TOKEN", client.auth_test(), settings.slack_api_url)
         who = f"as @{me.get('user')} in {me.get('team')}; UltraCart: {backend.description}"

@@ -20,10 +20,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from shared_client.constants import DEFAULT_BASE_URL
 from shared_client.tools import ToolContext
 from shared_client.tools.directory import PeopleSnapshot
+from slack_bot.digest.store import DigestSettings
 from slack_bot.event_log import EventLog
 from slack_bot.identity import IdentityStore
 
 if TYPE_CHECKING:
+    from shared_client.feed.store import FeedStore
     from slack_bot.keys import MemberKeys
 
 SLACK_RESPONSE_URL_PREFIXES = ("https://hooks.slack.com/",)
@@ -120,6 +122,10 @@ class Deps:
     clock: Callable[[], float] = time.monotonic  # for the caches' ages
     # Members' own UltraCart keys (/task connect, :mod:`slack_bot.keys`); None: not offered.
     member_keys: MemberKeys | None = None
+    # The change feed of the workspace's key (its store and credential fingerprint), when it runs in this
+    # deployment: App Home's "newly assigned" reads its changes. None: not known.
+    feed: FeedStore | None = None
+    feed_fingerprint: str = ""
     # Caches (per process).
     profiles: dict[str, SlackProfile] = field(default_factory=dict)
     slack_ids_by_email: dict[str, str] = field(default_factory=dict)
@@ -128,9 +134,12 @@ class Deps:
     _people_refresh: asyncio.Task[PeopleSnapshot] | None = None
     # Which replica handles each Events API delivery: on the identities' database (a test may replace it).
     events: EventLog = field(init=False, repr=False)
+    # Members' daily digests (/task digest, :mod:`slack_bot.digest`), with the clock they go by.
+    digest_settings: DigestSettings = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.events = EventLog(self.identities.db)
+        self.digest_settings = DigestSettings(self.identities.db)
 
     async def people(self) -> PeopleSnapshot:
         return await self.tools.people.get()

@@ -132,6 +132,15 @@ class ShowSubscriptions:
 
 
 @dataclass(frozen=True)
+class DigestSetting:
+    """``/task digest on|off|HH:MM``: ``action`` is "on", "off", "at" (``at``: hour and minute, 24-hour)
+    or "show" (``/task digest`` alone)."""
+
+    action: str
+    at: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
 class UsageError:
     message: str
     text: str
@@ -167,6 +176,7 @@ Parsed = (
     | Subscribe
     | Unsubscribe
     | ShowSubscriptions
+    | DigestSetting
 )
 
 # --------------------------------------------------------------------------- usage text
@@ -193,6 +203,7 @@ USAGE: dict[str, str] = {
     "(in a channel: post matching tasks as they change; FILTERS as for search)",
     "unsubscribe": "/task unsubscribe [N|all]",
     "subscriptions": "/task subscriptions (this channel's)",
+    "digest": "/task digest on|off|HH:MM (a daily DM: your overdue, due today and newly assigned tasks)",
 }
 REF_HELP = f"REF is {TASK_REF_ACCEPTS}"
 ALIASES = {
@@ -382,6 +393,8 @@ def parse(text: str) -> Parsed:
         return _subscribe(text, words)
     if verb in {"unsubscribe", "subscriptions"}:
         return _subscriptions(text, words, verb)
+    if verb == "digest":
+        return _digest(text, words)
     if verb in {"groups", "join", "leave"}:
         group = _rest(text, words, 1).strip("\"“”'")
         if verb != "groups" and not group:
@@ -495,6 +508,40 @@ def _subscriptions(text: str, words: list[Word], verb: str) -> Unsubscribe | Sho
             verb,
         )
     return Unsubscribe(which)
+
+
+DIGEST_TIMES = "on, off, or a time such as 09:00, 17:30, 9am or 5:30pm"
+_CLOCK = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?(am|pm|a\.m\.|p\.m\.)?$")
+
+
+def parse_clock(text: str) -> tuple[int, int] | None:
+    """``09:00``, ``9:30``, ``17:45`` (24-hour), ``9`` (an hour), ``8am``, ``5:30pm``, ``12am`` (midnight):
+    the hour and minute, or None."""
+    found = _CLOCK.match("".join(text.lower().split()))
+    if found is None:
+        return None
+    hour, minute = int(found.group(1)), int(found.group(2) or 0)
+    half = found.group(3)
+    if half is not None:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if half.startswith("p") else 0)
+    if hour > 23 or minute > 59:
+        return None
+    return hour, minute
+
+
+def _digest(text: str, words: list[Word]) -> DigestSetting | UsageError:
+    value = _rest(text, words, 1)
+    if not value:
+        return DigestSetting("show")
+    if value.lower() in {"on", "off"}:
+        return DigestSetting(value.lower())
+    at = parse_clock(value)
+    if at is None:
+        word = Word(value, words[1].start, words[-1].end)
+        return _error(f"{_code(value)} is not a digest setting; use {DIGEST_TIMES}.", text, word, "digest")
+    return DigestSetting("at", at)
 
 
 def _date_range(

@@ -21,6 +21,7 @@ MORE_RESULTS = "results_more"
 HOME_NEW_TASK = "home_new_task"
 HOME_SEARCH = "home_search"
 HOME_REFRESH = "home_refresh"
+SHOW_TASK = "task_show"  # a "Show" button on a digest's row: the task's card (value: its uuid)
 
 # Overflow option values: "<verb>|<task uuid>".
 MENU_ASSIGN_ME = "assign_me"

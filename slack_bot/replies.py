@@ -21,6 +21,7 @@ from slack_bot.blocks import common as c
 from slack_bot.blocks.card import card_text, task_card
 from slack_bot.blocks.home import home_view
 from slack_bot.deps import Deps, slack_retry_handlers
+from slack_bot.digest.home import home_lists
 from slack_bot.mine import my_tasks
 from slack_bot.notify.notifier import dm_identity, notification_metadata, payload_task
 from slack_bot.notify.outbox import DM, Delivery, Outbox
@@ -146,7 +147,8 @@ async def publish_home(deps: Deps, team: str, slack_id: str) -> None:
         else:
             mine = await my_tasks(deps, actor)
             who = f"You are *{t.one_line(actor.user.user, 100)}* in UltraCart ({how_known(actor)})."
-            view = home_view(mine.direct, mine.in_groups, who=who, groups_note=mine.note)
+            today = await home_lists(deps, actor, mine)  # from the same search, and the change feed
+            view = home_view(mine.direct, mine.in_groups, who=who, groups_note=mine.note, today=today)
     except ToolError as exc:
         view = home_view([], [], who=":warning: UltraCart did not answer", problem=t.escape(exc.message))
     await deps.client.views_publish(user_id=slack_id, view=view.to_dict())

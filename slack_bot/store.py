@@ -18,12 +18,14 @@ from shared_client.database import (
     shown_url,
     sqlite_url,
 )
+from slack_bot.digest.store import digest_settings  # each member's daily digest: created at start too
 
 __all__ = [
     "SETTING",
     "Database",
     "DatabaseUnavailable",
     "connected_keys",
+    "digest_settings",
     "group_memberships",
     "identities",
     "identity_requests",

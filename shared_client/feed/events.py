@@ -197,14 +197,20 @@ def _excerpt(text: str | None, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def diff(old: WorkflowTask | None, new: WorkflowTask, *, baseline: datetime | None) -> list[Change]:
+def diff(
+    old: WorkflowTask | None, new: WorkflowTask, *, baseline: datetime | None, seen_at: datetime | None = None
+) -> list[Change]:
     """The changes from ``old`` (the snapshot; None: never seen) to ``new``.
 
     A task never seen is ``created`` (and ``assigned``, if it has an assignee) when it was created after the
-    feed's ``baseline``; one created before it is learned silently: the feed cannot know what changed on it.
+    feed's ``baseline`` (without ``created_dts``: changed after it); one created before it is learned
+    silently: the feed cannot know what changed on it. A task without ``last_update_dts`` (UltraCart left it
+    out) is in the version of ``seen_at``, the poll's time: else every change to it would share the version
+    ``""``, and one that brings a field back to an earlier value would have an earlier change's identity and
+    be dropped as already recorded.
     """
     uuid = new.workflow_task_uuid or ""
-    version = version_of(new)
+    version = version_of(new) or (_iso(seen_at) or "")
     changes: list[Change] = []
 
     def add(kind: ChangeKind, part: str = "", **detail: Any) -> None:
@@ -213,7 +219,10 @@ def diff(old: WorkflowTask | None, new: WorkflowTask, *, baseline: datetime | No
         changes.append(Change(uuid, kind, version, kept, part or _hash(kept.get("to"))))
 
     if old is None:
-        if new.created_dts is None or baseline is None or new.created_dts < baseline:
+        # Without created_dts (UltraCart left it out), its first version tells: a task the feed meets after
+        # its baseline, changed since, was not there when the baseline listed every task.
+        born = new.created_dts or new.last_update_dts
+        if born is None or baseline is None or born < baseline:
             return []
         add(ChangeKind.CREATED, by=_name(new.created_by))
         if _assignee(new) != (None, None):

@@ -33,6 +33,7 @@ LOG = logging.getLogger(__name__)
 Consumer = Callable[[FeedStore, str], Awaitable[None]]
 """Awaited by the leader after each round with the store and the credential's fingerprint."""
 
+PRUNE_EVERY = 3600.0  # seconds between two prunings of old changes (FeedStore.prune)
 MAX_STRETCH = 8  # a tight budget or failures put the next poll off by at most this many intervals
 
 
@@ -58,6 +59,7 @@ class FeedRunner:
         self.monotonic = monotonic
         self.stretch = 1
         self.rounds = 0
+        self._pruned_at: float | None = None
         self._wake = asyncio.Event()
         self.round_done = asyncio.Condition()  # notified after every round (tests wait on it)
 
@@ -89,6 +91,12 @@ class FeedRunner:
                     outcome.error = _line(exc)
                     LOG.warning("change feed: the poll failed (%s); retrying later", outcome.error)
                 took = self.monotonic() - started
+                if self._pruned_at is None or self.monotonic() - self._pruned_at > PRUNE_EVERY:
+                    self._pruned_at = self.monotonic()
+                    try:
+                        await self.feed.store.prune(self.feed.fingerprint)
+                    except Exception as exc:
+                        LOG.warning("change feed: pruning old changes failed (%s)", _line(exc))
                 for consumer in self.consumers:
                     try:
                         await consumer(self.feed.store, self.feed.fingerprint)
@@ -116,15 +124,37 @@ class FeedRunner:
         try:
             while True:
                 self._wake.clear()  # a wake() during the round brings the next one at once
-                await self.run_round()
+                outcome = await self.run_round()
                 self.rounds += 1
                 async with self.round_done:
                     self.round_done.notify_all()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.interval * self.stretch)
+                # Only after a poll that worked (slow or not): a replica whose polls fail (its database, its
+                # network) lets the lease lapse while it backs off, so that a healthy one may take over.
+                await self._wait(
+                    self.interval * self.stretch, leading=outcome.leader and outcome.error is None
+                )
         finally:
             with contextlib.suppress(Exception):
                 await self.lease.release()
+
+    async def _wait(self, delay: float, *, leading: bool) -> None:
+        """Until the next round (or a :meth:`wake`). A ``leading`` runner keeps its lease meanwhile, one
+        interval at a time: a wait stretched past the lease's TTL for a tight budget must not hand the feed to
+        a replica that was never stretched (it would poll at once, and the back-off would be lost)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + delay
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), min(remaining, self.interval))
+                return
+            if leading and deadline - loop.time() > 0:
+                try:
+                    leading = await self.lease.acquire()
+                except Exception:  # Redis down: the next round says so
+                    leading = False
 
     async def wait_rounds(self, count: int) -> None:
         """Wait until ``count`` more rounds have run (tests: under ``asyncio.timeout``)."""

@@ -32,6 +32,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
+    delete,
     or_,
     select,
     update,
@@ -52,7 +54,11 @@ __all__ = [
 
 FP = 64  # a credential fingerprint (pacing.credential_fingerprint)
 UUID = 64
-STALE_INTERVALS = 5  # a feed whose last poll is older than this many intervals is not running
+# A feed whose last poll is older than this many intervals is not running. More than the runner's MAX_STRETCH
+# (8): a feed backing off for a tight budget is still running between its polls.
+KEEP_CHANGES = 30 * 86400.0  # seconds a found change is kept
+STALE_INTERVALS = 10
+BATCH = 1000  # snapshot rows a statement
 
 feed_state = Table(
     "feed_state",
@@ -98,6 +104,7 @@ feed_changes = Table(
     Column("seen_at", Float, nullable=False),  # Unix time the feed found it (our clock)
     UniqueConstraint("fingerprint", "task_uuid", "kind", "version", "part", name="feed_changes_once"),
     Index("feed_changes_task", "fingerprint", "task_uuid", "at"),
+    Index("feed_changes_seen", "fingerprint", "seen_at"),  # the digest's "newly assigned"; pruning
 )
 
 
@@ -280,8 +287,10 @@ class FeedStore:
                     return False
             overdue = {c.task_uuid: c.version for c in changes if c.kind == ChangeKind.OVERDUE}
             overdue.update(overdue_marks or {})
-            for task in tasks:
-                row = {
+            rows = [
+                {
+                    "fingerprint": fingerprint,
+                    "task_uuid": task.workflow_task_uuid,
                     "number": task.global_task_number,
                     "version": version_of(task),
                     "doc": content_of(task),
@@ -290,18 +299,28 @@ class FeedStore:
                     "due_at": _ts(task.due_dts),
                     "closed": bool(task.status is not None and task.status.is_closed),
                 }
-                statement = self.db.insert(feed_tasks).values(
-                    fingerprint=fingerprint, task_uuid=task.workflow_task_uuid, **row
+                for task in tasks
+            ]
+            upsert = self.db.insert(feed_tasks)
+            kept = ("number", "version", "doc", "user_id", "group_id", "due_at", "closed")
+            upsert = upsert.on_conflict_do_update(
+                index_elements=["fingerprint", "task_uuid"],
+                set_={name: upsert.excluded[name] for name in kept},
+            )
+            # One statement for all the rows (executemany, in batches): a baseline of 10,000 tasks is one
+            # transaction, and row-by-row it held SQLite's write lock for seconds.
+            for start in range(0, len(rows), BATCH):
+                await conn.execute(upsert, rows[start : start + BATCH])
+            marks = [{"mark_uuid": uuid, "mark_due": due} for uuid, due in overdue.items()]
+            mark = (
+                update(feed_tasks)
+                .where(
+                    feed_tasks.c.fingerprint == fingerprint, feed_tasks.c.task_uuid == bindparam("mark_uuid")
                 )
-                await conn.execute(
-                    statement.on_conflict_do_update(index_elements=["fingerprint", "task_uuid"], set_=row)
-                )
-            for uuid, due in overdue.items():
-                await conn.execute(
-                    update(feed_tasks)
-                    .where(feed_tasks.c.fingerprint == fingerprint, feed_tasks.c.task_uuid == uuid)
-                    .values(overdue_for=due)
-                )
+                .values(overdue_for=bindparam("mark_due"))
+            )
+            for start in range(0, len(marks), BATCH):  # a baseline marks every task overdue already
+                await conn.execute(mark, marks[start : start + BATCH])
             for change in changes:
                 at = _version_time(change, now)
                 await conn.execute(
@@ -321,6 +340,17 @@ class FeedStore:
                     )
                 )
         return True
+
+    async def prune(self, fingerprint: str, *, keep: float = KEEP_CHANGES) -> int:
+        """Forget the changes found more than ``keep`` seconds ago (consumers are long past them; the
+        digest looks back a week at most, ``list_recent_changes`` then answers from the tasks' history)."""
+        async with self.db.begin() as conn:
+            gone = await conn.execute(
+                delete(feed_changes).where(
+                    feed_changes.c.fingerprint == fingerprint, feed_changes.c.seen_at < self.clock() - keep
+                )
+            )
+        return int(gone.rowcount or 0)
 
     async def changes_after(
         self, fingerprint: str, after_id: int, *, limit: int = 1000

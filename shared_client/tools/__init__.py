@@ -5,6 +5,7 @@ Read-only is the tool's own annotation; there are no parallel lists. Where each 
 =========================  =============================================================================
 ``people.py``              get_me, list_assignable_users, list_assignable_groups
 ``search.py``              search_tasks
+``recent.py``              list_recent_changes
 ``tasks.py``               get_task, get_tasks_for_object, count_open_tasks, list_task_tags
 ``create.py``              create_task
 ``update.py``              update_task
@@ -32,6 +33,7 @@ from shared_client.tools.directory import PeopleDirectory
 from shared_client.tools.errors import ErrorKind, FieldError, ToolError, ToolInputError
 from shared_client.tools.notes import ADD_TASK_NOTE
 from shared_client.tools.people import GET_ME, LIST_ASSIGNABLE_GROUPS, LIST_ASSIGNABLE_USERS
+from shared_client.tools.recent import LIST_RECENT_CHANGES
 from shared_client.tools.search import SEARCH_TASKS
 from shared_client.tools.tasks import COUNT_OPEN_TASKS, GET_TASK, GET_TASKS_FOR_OBJECT, LIST_TASK_TAGS
 from shared_client.tools.update import UPDATE_TASK
@@ -48,6 +50,7 @@ __all__ = [
     "GET_TASKS_FOR_OBJECT",
     "LIST_ASSIGNABLE_GROUPS",
     "LIST_ASSIGNABLE_USERS",
+    "LIST_RECENT_CHANGES",
     "LIST_TASK_TAGS",
     "SEARCH_TASKS",
     "TOOLSETS",
@@ -73,6 +76,7 @@ ALL_TOOLS: tuple[Tool[Any, Any], ...] = (
     LIST_ASSIGNABLE_USERS,
     LIST_ASSIGNABLE_GROUPS,
     SEARCH_TASKS,
+    LIST_RECENT_CHANGES,
     GET_TASK,
     GET_TASKS_FOR_OBJECT,
     CREATE_TASK,

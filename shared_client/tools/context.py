@@ -1,5 +1,6 @@
 """What a tool handler gets: the client, the people directory (cached), the task-number map, and who is
-acting; with ``UC_WORKFLOW_REDIS_URL``, the caches shared across replicas and where the write locks live."""
+acting; with ``UC_WORKFLOW_REDIS_URL``, the caches shared across replicas and where the write locks live;
+where the deployment's change feed keeps what it saw (``change_log``), when one runs."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from shared_client.client import WorkflowClient
 from shared_client.tools.directory import PeopleDirectory
 
 if TYPE_CHECKING:
+    from shared_client.feed.events import ChangeLog
     from shared_client.shared_cache import SharedCache
 
 
@@ -38,6 +40,9 @@ class ToolContext:
     redis_url: str | None = field(default_factory=configured_redis_url, repr=False)
     """Where the write locks and the shared caches live (default: ``UC_WORKFLOW_REDIS_URL``); None: the
     locks are this machine's (``UC_WORKFLOW_STATE_DIR``) and the caches this process's."""
+    change_log: ChangeLog | None = field(default=None, repr=False)
+    """The change feed's events (``list_recent_changes`` says what changed from them); None: no feed in
+    this deployment, and tasks say what changed from their own history."""
     people: PeopleDirectory = field(init=False)
     shared_cache: SharedCache | None = field(init=False, repr=False)
     task_numbers: dict[int, str] = field(default_factory=dict)

@@ -4,6 +4,7 @@ input model is the single source of its schema and its validation."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
@@ -15,6 +16,7 @@ from shared_client.tools.values import (
     parse_sort,
     parse_status,
     parse_when,
+    parse_when_ago,
     visible_text,
 )
 
@@ -46,8 +48,19 @@ def _date_field(end_of_day: bool) -> Callable[[str], str]:
     return check
 
 
+def _when_ago_field(end_of_day: bool) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        parse_when_ago(value, end_of_day=end_of_day, now=datetime.now(UTC))  # the handler uses its clock
+        return value
+
+    return check
+
+
 DueDate = Annotated[str, AfterValidator(_date_field(True))]
 StartDate = Annotated[str, AfterValidator(_date_field(False))]
+# A date, a date-time, or a time ago ("24 hours ago"): the bounds of "what changed since ...".
+SinceTime = Annotated[str, Field(max_length=100), AfterValidator(_when_ago_field(False))]
+UntilTime = Annotated[str, Field(max_length=100), AfterValidator(_when_ago_field(True))]
 CLEAR_WORDS = {"", "none", "null", "clear", "no"}
 
 Tag = Annotated[str, Field(min_length=1, max_length=100)]

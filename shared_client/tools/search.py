@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
@@ -41,8 +41,21 @@ from shared_client.tools.values import (
     parse_when,
 )
 
+Cursor = Annotated[str | None, Field(max_length=200, description="next_cursor of the previous page.")]
+Detail = Annotated[bool, Field(description="true: full tasks (notes, history) instead of summaries.")]
 
-class SearchInput(InputModel):
+
+def page_limit(default: int) -> Any:
+    """The ``limit`` field of a paged task list (UltraCart's page is at most 500)."""
+    return Field(
+        default=default, ge=1, le=constants.MAX_PAGE_SIZE_TASKS, description="Tasks per page (max 500)."
+    )
+
+
+class SearchFilters(InputModel):
+    """The filters of UltraCart's task search, as people write them: ``search_tasks`` and
+    ``list_recent_changes`` both take them (the latter has its own window on ``last_update_dts``)."""
+
     status: SearchStatus | None = Field(default=None, description=f"One of {SEARCH_STATUS_ACCEPTS}.")
     priority: Priority | None = Field(default=None, description=f"{PRIORITY_ACCEPTS}.")
     assignee: str | None = Field(
@@ -81,23 +94,19 @@ class SearchInput(InputModel):
     due_before: DueDate | None = Field(default=None, description="Due on or before this date/date-time.")
     created_after: StartDate | None = None
     created_before: DueDate | None = None
-    updated_after: StartDate | None = None
-    updated_before: DueDate | None = None
     delay_until_after: StartDate | None = None
     delay_until_before: DueDate | None = None
-    sort: SortSpec | None = Field(
-        default=None,
-        description="Fields: due, priority, created, updated, status, name, number, assignee, delay_until, "
-        "type; '-' for descending; comma-separated. E.g. 'due' or '-priority,due'.",
-    )
-    limit: int = Field(
-        default=25, ge=1, le=constants.MAX_PAGE_SIZE_TASKS, description="Tasks per page (max 500)."
-    )
-    cursor: str | None = Field(default=None, max_length=200, description="next_cursor of the previous page.")
-    detail: bool = Field(default=False, description="true: full tasks (notes, history) instead of summaries.")
+
+    def date_ranges(self) -> dict[str, tuple[str | None, str | None]]:
+        """UltraCart's date field → the (after, before) given for it."""
+        return {
+            "due_dts": (self.due_after, self.due_before),
+            "created_dts": (self.created_after, self.created_before),
+            "delay_until_dts": (self.delay_until_after, self.delay_until_before),
+        }
 
     @model_validator(mode="after")
-    def _object(self) -> SearchInput:
+    def _object(self) -> SearchFilters:
         if self.object_id and not self.object_type:
             raise ValueError("object_type: is required with object_id, e.g. 'order'")
         if self.object_type == ObjectTypeEnum.STOREFRONT and not self.object_id:
@@ -106,6 +115,22 @@ class SearchInput(InputModel):
                 f"storefront's tasks, or use {SEARCH_OBJECT_TYPE_ACCEPTS}"
             )
         return self
+
+
+class SearchInput(SearchFilters):
+    updated_after: StartDate | None = None
+    updated_before: DueDate | None = None
+    sort: SortSpec | None = Field(
+        default=None,
+        description="Fields: due, priority, created, updated, status, name, number, assignee, delay_until, "
+        "type; '-' for descending; comma-separated. E.g. 'due' or '-priority,due'.",
+    )
+    limit: int = page_limit(25)
+    cursor: Cursor = None
+    detail: Detail = False
+
+    def date_ranges(self) -> dict[str, tuple[str | None, str | None]]:
+        return {**super().date_ranges(), "last_update_dts": (self.updated_after, self.updated_before)}
 
 
 class SearchOutput(TaskListOutput):
@@ -128,8 +153,9 @@ class SearchOutput(TaskListOutput):
 _NOT_THE_QUERY = frozenset({"limit", "cursor", "detail"})
 
 
-def query_fingerprint(params: SearchInput) -> str:
-    """The search a cursor belongs to: its filters and sort, as validated (so 'high' and '3 - high' agree)."""
+def query_fingerprint(params: SearchFilters) -> str:
+    """The search a cursor belongs to: its filters and sort (and any other argument but the page size and
+    view), as validated (so 'high' and '3 - high' agree)."""
     query = params.model_dump(mode="json", exclude=set(_NOT_THE_QUERY), exclude_none=True)
     return hashlib.sha256(json.dumps(query, sort_keys=True).encode()).hexdigest()[:10]  # catches mix-ups
 
@@ -191,7 +217,7 @@ async def _creator(ctx: ToolContext, text: str) -> WorkflowUser:
     return await ctx.people.resolve(pick)
 
 
-async def build_search_request(ctx: ToolContext, params: SearchInput) -> WorkflowTasksRequest:
+async def build_search_request(ctx: ToolContext, params: SearchFilters) -> WorkflowTasksRequest:
     request = WorkflowTasksRequest(
         status=params.status, priority=params.priority, object_type=params.object_type
     )
@@ -216,13 +242,7 @@ async def build_search_request(ctx: ToolContext, params: SearchInput) -> Workflo
         request.assigned_to_group_id = (await ctx.people.resolve(lambda s: resolve_group(s, group))).group_id
     if params.created_by:
         request.created_by = await _creator(ctx, params.created_by)
-    ranges = {
-        "due_dts": (params.due_after, params.due_before),
-        "created_dts": (params.created_after, params.created_before),
-        "last_update_dts": (params.updated_after, params.updated_before),
-        "delay_until_dts": (params.delay_until_after, params.delay_until_before),
-    }
-    for field, (begin, end) in ranges.items():
+    for field, (begin, end) in params.date_ranges().items():
         if begin:
             setattr(request, f"{field}_begin", parse_when(begin, end_of_day=False))
         if end:
@@ -294,8 +314,8 @@ def _sort_in_hand(tasks: list[WorkflowTask], sort: str | None) -> list[WorkflowT
     return ordered
 
 
-async def _search_object(
-    ctx: ToolContext, params: SearchInput, request: WorkflowTasksRequest
+async def search_object(
+    ctx: ToolContext, params: SearchFilters, request: WorkflowTasksRequest, sort: str | None
 ) -> list[WorkflowTask]:
     """UltraCart's search has no object-id filter: take the object's tasks (few) and filter them here."""
     page = await ctx.client.get_tasks_by_object(params.object_type or "", params.object_id or "")
@@ -308,7 +328,7 @@ async def _search_object(
         mine = {t.workflow_task_uuid or "" async for t in ctx.client.iter_tasks(narrowed)}
     request.object_type = None  # the endpoint already chose the object
     found = [t for t in page.tasks or [] if _matches(t, request, mine)]
-    return _sort_in_hand(found, params.sort)
+    return _sort_in_hand(found, sort)
 
 
 async def _search(ctx: ToolContext, params: SearchInput) -> SearchOutput:
@@ -327,7 +347,7 @@ async def _search(ctx: ToolContext, params: SearchInput) -> SearchOutput:
     request = await build_search_request(ctx, params)
     total: int | None
     if params.object_id:
-        everything = await _search_object(ctx, params, request)
+        everything = await search_object(ctx, params, request, params.sort)
         tasks = everything[offset : offset + params.limit]
         more = offset + len(tasks) < len(everything)
         next_offset, total = offset + len(tasks), len(everything)

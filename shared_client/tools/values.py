@@ -181,6 +181,34 @@ def parse_when(value: str, *, end_of_day: bool, now: datetime | None = None) -> 
     return parsed.replace(microsecond=0)
 
 
+_AGO = re.compile(
+    r"(?:last\s+|past\s+)?(\d{1,6})\s*(m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?)(?:\s+ago)?"
+)
+_AGO_UNITS = {
+    "m": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+    "w": timedelta(weeks=1),
+}
+WHEN_AGO_ACCEPTS = f"{DATE_ACCEPTS}, or a time ago such as 90 minutes, 24 hours ago, 2d or 1 week"
+
+
+def parse_when_ago(value: str, *, end_of_day: bool, now: datetime) -> datetime:
+    """:func:`parse_when`, or a time before ``now`` written as an amount and a unit (``24 hours ago``,
+    ``2d``, ``last 3 days``): for "what changed since ..."."""
+    ago = _AGO.fullmatch(" ".join(value.strip().lower().split()))
+    if ago:
+        unit = "m" if ago.group(2).startswith("mi") or ago.group(2) == "m" else ago.group(2)[0]
+        try:
+            return (now - int(ago.group(1)) * _AGO_UNITS[unit]).replace(microsecond=0)
+        except OverflowError:
+            raise ValueError(f"use {WHEN_AGO_ACCEPTS}; {shown(value)} is too long ago") from None
+    try:
+        return parse_when(value, end_of_day=end_of_day, now=now)
+    except ValueError:
+        raise ValueError(f"use {WHEN_AGO_ACCEPTS}; got {shown(value.strip())}") from None
+
+
 _INVISIBLE_CATEGORIES = {"Cf", "Co", "Cs"}  # format (zero-width, bidi controls), private use, surrogates
 _KEEP = {"\n", "\t"}
 

@@ -23,7 +23,7 @@ from slack_bot.deps import Deps
 from slack_bot.errors import Listener, guard, guarded
 from slack_bot.forms import edit_initial
 from slack_bot.origin import Origin, meta_for, origin_of
-from slack_bot.replies import publish_home
+from slack_bot.replies import publish_home, show_card
 from slack_bot.task_lists import show_more
 from slack_bot.text import escape
 
@@ -45,6 +45,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def row_menu(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         await on_row_menu(deps, body)
+
+    @app.action(ids.SHOW_TASK)
+    @guard(deps)
+    async def show(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await on_show(deps, body)
 
     @app.action(ids.MORE_RESULTS)
     @guard(deps)
@@ -90,6 +96,14 @@ def _card_modal(deps: Deps, kind: str) -> Listener:
 def _action(body: dict[str, Any]) -> dict[str, Any]:
     actions = body.get("actions") or [{}]
     return dict(actions[0])
+
+
+async def on_show(deps: Deps, body: dict[str, Any]) -> None:
+    """A digest row's "Show": the task's card, where the digest is (their DM with the app)."""
+    origin = origin_of(body)
+    actor = await identify(deps, origin.team, origin.user, required=False)
+    task = (await run_tool(deps, actor, GET_TASK, {"task": str(_action(body).get("value") or "")})).task
+    await show_card(deps, origin, task)
 
 
 async def on_card_change(deps: Deps, body: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from slack_bot.blocks.help import help_blocks, notice_blocks, usage_blocks
 from slack_bot.blocks.modals import create_modal, search_modal, titled_prefill
 from slack_bot.changes import add_note, announce_change, change_task
 from slack_bot.deps import Deps
+from slack_bot.digest.command import handle_digest
 from slack_bot.errors import guard
 from slack_bot.listeners.connect import disconnect, open_connect
 from slack_bot.notify import commands as notify_commands
@@ -77,6 +78,8 @@ async def handle_command(deps: Deps, body: dict[str, Any]) -> None:
         await notify_commands.show_subscriptions(deps, origin)
     elif isinstance(parsed, grammar.ConnectKey):
         await (open_connect(deps, origin) if parsed.connect else disconnect(deps, origin))
+    elif isinstance(parsed, grammar.DigestSetting):
+        await handle_digest(deps, origin, parsed)
     else:
         await run_call(deps, origin, parsed, text)
 

@@ -339,3 +339,18 @@ async def test_the_loop_polls_every_interval_and_on_wake(
             await task
     # Stopped: its lease is free for another replica.
     assert await FileLease(tmp_path, owner.fingerprint).acquire()
+
+
+async def test_changes_older_than_a_month_are_forgotten(make_client: MakeClient, database: Database) -> None:
+    owner, alice = make_client().client, make_client(key=ALICE).client
+    now = [1_800_000_000.0]
+    store = FeedStore(database, clock=lambda: now[0])
+    feed = ChangeFeed(owner, store, interval=60, leader="t", clock=Clock())
+    await feed.poll()
+    task = await some_open_task(owner)
+    await change(alice, task.workflow_task_uuid or "", priority=Priority.HIGH)
+    assert (await feed.poll()).changes
+    assert await store.prune(owner.fingerprint) == 0  # a fresh change is kept
+    now[0] += 31 * 86400
+    assert await store.prune(owner.fingerprint) == 1
+    assert await store.changes_after(owner.fingerprint, 0) == []

@@ -67,6 +67,10 @@ CASES: dict[str, tuple[Args, Args]] = {
         lambda f: {"assignee": "me", "status": "open", "sort": "-priority", "limit": 5},
         lambda f: {"priority": "whenever"},
     ),
+    "list_recent_changes": (
+        lambda f: {"since": "60 days ago", "assignee": "me", "limit": 5},
+        lambda f: {"since": "whenever"},
+    ),
     "get_task": (lambda f: {"task": f"#{f.task_number}"}, lambda f: {"task": "#99999999"}),
     "get_tasks_for_object": (
         lambda f: {"object_type": f.object_type, "object_id": f.object_id},

@@ -83,6 +83,8 @@ def plausible(task_uuid: str, small_file: Path) -> dict[str, list[Any]]:
         "due_before": dates,
         "created_after": dates,
         "updated_before": dates,
+        "since": [*dates, "24 hours ago", "2d", "999999 weeks"],
+        "until": [*dates, "1 hour ago"],
         "assignee": people,
         "group": ["Fraud Review", "Customer Service", "no such group", "7"],
         "created_by": people,

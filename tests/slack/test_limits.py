@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
@@ -26,7 +27,8 @@ from shared_client.tools.outputs import Assigned, LinkedObject, NoteView, TaskDe
 from slack_bot import blocks as blocks_package
 from slack_bot import ids
 from slack_bot.actors import NotMapped, no_mapping_message
-from slack_bot.blocks import card, common, help, home, modals, options, results
+from slack_bot.blocks import card, common, digest, help, home, modals, options, results
+from slack_bot.digest.lists import DigestLists
 from slack_bot.errors import error_message
 from slack_bot.forms import Meta, State, edit_initial, refilled_blocks, typed_entries
 from slack_bot.grammar import UsageError, parse
@@ -93,6 +95,13 @@ ERRORS: list[Exception] = [
     SlackApiError("x", {"ok": False, "error": EVIL * 10}),
     RuntimeError(EVIL),
 ]
+
+DIGEST = DigestLists(
+    [summary(n) for n in range(100)],
+    [summary(n) for n in range(100, 200)],
+    [summary(n) for n in range(200, 300)],
+)
+DAY = date(2026, 12, 2)
 
 Payload = tuple[str, Any]  # ("message", blocks) | ("view", view) | ("options", answer)
 
@@ -204,7 +213,29 @@ CASES: dict[str, Callable[[], list[Payload]]] = {
             )
         ),
         view(home.home_view([], [], who="hi", problem=no_mapping_message("U1") + escape(EVIL * 100))),
+        view(
+            home.home_view(
+                [summary(n) for n in range(300)],
+                [summary(n) for n in range(300, 600)],
+                who="x" * 5000,
+                groups_note="g" * 5000,
+                today=DigestLists(
+                    [summary(n) for n in range(100)],
+                    [summary(n) for n in range(100, 200)],
+                    [summary(n) for n in range(200, 300)],
+                ),
+            )
+        ),
     ],
+    "digest.digest_blocks": lambda: [
+        message(digest.digest_blocks(DIGEST, DAY)),
+        message(digest.digest_blocks(DigestLists([], [summary(1)], None), DAY)),
+    ],
+    "digest.home_digest_blocks": lambda: [
+        message(digest.home_digest_blocks(DIGEST)),
+        message(digest.home_digest_blocks(DigestLists([], [], []))),
+    ],
+    "digest.digest_row": lambda: [message([digest.digest_row(summary(1))])],
     "modals.create_modal": lambda: [
         view(
             modals.create_modal(
@@ -291,7 +322,7 @@ def test_every_builder_is_walked() -> None:
     """A new builder (a public function of slack_bot.blocks returning blocks, a view or options) must
     be added to CASES."""
     found = set()
-    for module in (card, common, help, home, modals, options, results):
+    for module in (card, common, digest, help, home, modals, options, results):
         for name, function in inspect.getmembers(module, inspect.isfunction):
             if function.__module__ != module.__name__ or name.startswith("_"):
                 continue

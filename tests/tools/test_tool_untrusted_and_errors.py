@@ -82,6 +82,8 @@ async def test_get_task_cleans_and_flags(tools: Tools, hostile_task: str) -> Non
     [
         ("search_tasks", {"object_type": "order", "limit": 100}),
         ("search_tasks", {"object_type": "order", "limit": 100, "detail": True}),
+        ("list_recent_changes", {"object_type": "order", "since": "1 hour ago"}),
+        ("list_recent_changes", {"object_type": "order", "since": "1 hour ago", "detail": True}),
         ("get_tasks_for_object", {"object_type": "order", "object_id": "DEMO-0007777"}),
         ("get_tasks_for_object", {"object_type": "order", "object_id": "DEMO-0007777", "detail": True}),
     ],
@@ -155,8 +157,8 @@ async def test_attach_file_result_cleans_file_name(tools: Tools) -> None:
 
 
 def test_every_result_that_carries_task_text_has_the_notice() -> None:
-    carries_text = {"search_tasks", "get_task", "get_tasks_for_object", "create_task", "update_task",
-                    "add_task_note", "attach_file"}  # fmt: skip
+    carries_text = {"search_tasks", "list_recent_changes", "get_task", "get_tasks_for_object", "create_task",
+                    "update_task", "add_task_note", "attach_file"}  # fmt: skip
     for tool in ALL_TOOLS:
         has_notice = "notice" in tool.output_model.model_fields
         if tool.name in carries_text:
