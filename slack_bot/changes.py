@@ -14,6 +14,7 @@ from shared_client.tools.outputs import TaskDetail
 from slack_bot.actors import Actor, run_tool
 from slack_bot.blocks.card import activity_line
 from slack_bot.deps import Deps
+from slack_bot.notify.writes import record_slack_write
 from slack_bot.origin import Origin
 from slack_bot.replies import notify_assignee, show_card
 
@@ -33,6 +34,8 @@ async def apply_change(deps: Deps, actor: Actor, args: dict[str, Any], *, note: 
     """update_task as the Slack user (then the note, if any). Nothing is posted to Slack."""
     output = await run_tool(deps, actor, UPDATE_TASK, args)
     change = Change(output.task, list(output.changes), output.reassigned)
+    if output.changes:  # the member made this version: the change feed tells them nothing about it
+        await record_slack_write(deps.identities.db, change.task.uuid, change.task.updated, actor.slack_id)
     if note:
         noted = await add_note(deps, actor, {"task": change.task.uuid, "text": note})
         change = Change(noted.task, change.changes + noted.changes, change.reassigned)
@@ -42,6 +45,7 @@ async def apply_change(deps: Deps, actor: Actor, args: dict[str, Any], *, note: 
 async def add_note(deps: Deps, actor: Actor, args: dict[str, Any]) -> Change:
     """add_task_note as the Slack user. Nothing is posted to Slack."""
     output = await run_tool(deps, actor, ADD_TASK_NOTE, args)
+    await record_slack_write(deps.identities.db, output.task.uuid, output.task.updated, actor.slack_id)
     return Change(output.task, [NOTE_ADDED])
 
 

@@ -98,6 +98,7 @@ async def _serve_with(settings: Settings, args: argparse.Namespace, database: Da
     from slack_bot.deps import Deps, slack_web_client
     from slack_bot.digest.sender import Digests
     from slack_bot.identity import IdentityStore
+    from slack_bot.notify.notifier import Notifier
     from slack_bot.watch import feed_runner, running_feed
 
     assert settings.slack_bot_token is not None
@@ -127,7 +128,8 @@ async def _serve_with(settings: Settings, args: argparse.Namespace, database: Da
         channels=settings.slack_channels,
     )
     app = build_app(deps)
-    runner = feed_runner(settings, database, backend.client, consumers=[Digests(deps)])
+    notifier = Notifier(deps)  # its workspace: auth.test's team, asked on its first round
+    runner = feed_runner(settings, database, backend.client, consumers=[notifier, Digests(deps)])
     deps.feed, deps.feed_fingerprint = runner.feed.store, runner.feed.fingerprint  # App Home: newly assigned
     try:
         me = await slack_check("SLACK_BOT_TOKEN", client.auth_test(), settings.slack_api_url)

@@ -12,10 +12,12 @@ entities, mentions as ``<@U123|name>``, links as ``<url|label>``. Words are spli
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared_client.feed.events import NOTIFIABLE
 from shared_client.tools import ADD_TASK_NOTE, GET_TASK, SEARCH_TASKS, UPDATE_TASK, Tool
 from shared_client.tools.directory import UNASSIGNED_WORDS
 from shared_client.tools.task_refs import TASK_REF_ACCEPTS, is_task_ref, task_ref_problem
@@ -110,6 +112,26 @@ class GroupMembership:
 
 
 @dataclass(frozen=True)
+class Subscribe:
+    """``/task subscribe FILTERS [events:LIST]``: ``search`` is the filters as ``/task search`` parses
+    them; ``events`` the subscription event names (:data:`SUBSCRIPTION_EVENTS`, default all)."""
+
+    search: ToolCall
+    events: tuple[str, ...]
+    filters: str  # as typed, without the events word
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    which: str  # "": the channel's only subscription; "all"; or its number in /task subscriptions
+
+
+@dataclass(frozen=True)
+class ShowSubscriptions:
+    pass
+
+
+@dataclass(frozen=True)
 class DigestSetting:
     """``/task digest on|off|HH:MM``: ``action`` is "on", "off", "at" (``at``: hour and minute, 24-hour)
     or "show" (``/task digest`` alone)."""
@@ -151,6 +173,9 @@ Parsed = (
     | LinkMember
     | UnlinkMember
     | ShowPeople
+    | Subscribe
+    | Unsubscribe
+    | ShowSubscriptions
     | DigestSetting
 )
 
@@ -174,6 +199,10 @@ USAGE: dict[str, str] = {
     "link": "/task link @member USER (admins)",
     "unlink": "/task unlink @member (admins)",
     "people": "/task people (admins: who is who)",
+    "subscribe": "/task subscribe FILTERS [events:created,assigned,status,priority,due,note,closed,overdue] "
+    "(in a channel: post matching tasks as they change; FILTERS as for search)",
+    "unsubscribe": "/task unsubscribe [N|all]",
+    "subscriptions": "/task subscriptions (this channel's)",
     "digest": "/task digest on|off|HH:MM (a daily DM: your overdue, due today and newly assigned tasks)",
 }
 REF_HELP = f"REF is {TASK_REF_ACCEPTS}"
@@ -360,6 +389,10 @@ def parse(text: str) -> Parsed:
         if len(words) > 1:
             return _error("`people` takes nothing after it.", text, words[1], verb)
         return ShowPeople()
+    if verb == "subscribe":
+        return _subscribe(text, words)
+    if verb in {"unsubscribe", "subscriptions"}:
+        return _subscriptions(text, words, verb)
     if verb == "digest":
         return _digest(text, words)
     if verb in {"groups", "join", "leave"}:
@@ -419,6 +452,62 @@ def _link(text: str, words: list[Word], verb: str) -> LinkMember | UnlinkMember 
     if not who:
         return _error("`link` needs the UltraCart user (a name or id) after the member.", text, None, verb)
     return LinkMember(mention.group(1), who)
+
+
+# Subscription event names (CONTRACT: created,assigned,status,priority,due,note,closed,overdue).
+SUBSCRIPTION_EVENTS: tuple[str, ...] = tuple(NOTIFIABLE)
+EVENTS_KEY = "events"
+
+
+def _subscribe(text: str, words: list[Word]) -> Subscribe | UsageError:
+    """The search's filters (the same parser, so the same errors) and an ``events:LIST`` word."""
+    given = [w for w in words[1:] if w.text.split(":", 1)[0].strip().lower() == EVENTS_KEY and ":" in w.text]
+    every = ",".join(SUBSCRIPTION_EVENTS)
+    events = SUBSCRIPTION_EVENTS
+    if len(given) > 1:
+        return _error(
+            "`events:` is given twice; list them in one, e.g. `events:assigned,closed`.",
+            text,
+            given[1],
+            "subscribe",
+        )
+    if given:
+        names = [n.strip().lower() for n in given[0].text.split(":", 1)[1].split(",") if n.strip()]
+        unknown = [n for n in names if n not in NOTIFIABLE and n != "all"]
+        if not names or unknown:
+            what = f"{_code(unknown[0])} is not an event" if unknown else "`events:` needs a list"
+            return _error(f"{what}; use some of {every} (default: all).", text, given[0], "subscribe")
+        if "all" not in names:
+            events = tuple(e for e in SUBSCRIPTION_EVENTS if e in names)
+    filters = [w for w in words[1:] if w not in given]
+    search = parse_search(text, filters)
+    if isinstance(search, UsageError):
+        return dataclasses.replace(search, usage=USAGE["subscribe"])
+    if "sort" in search.args:
+        return _error(
+            "`sort:` means nothing to a subscription; leave it out.", text, search.words["sort"], "subscribe"
+        )
+    shown = " ".join(slack_to_plain(text[w.start : w.end]) for w in filters)
+    return Subscribe(search, events, shown)
+
+
+def _subscriptions(text: str, words: list[Word], verb: str) -> Unsubscribe | ShowSubscriptions | UsageError:
+    if verb == "subscriptions":
+        if len(words) > 1:
+            return _error("`subscriptions` takes nothing after it.", text, words[1], verb)
+        return ShowSubscriptions()
+    if len(words) > 2:
+        return _error("`unsubscribe` takes one number, or `all`.", text, words[2], verb)
+    which = words[1].text.strip().lower().lstrip("#") if len(words) > 1 else ""
+    if which and which != "all" and not (which.isdigit() and int(which) > 0):
+        return _error(
+            f"{_code(words[1].text)} is not a subscription: give its number in `/task subscriptions` "
+            "or `all`.",
+            text,
+            words[1],
+            verb,
+        )
+    return Unsubscribe(which)
 
 
 DIGEST_TIMES = "on, off, or a time such as 09:00, 17:30, 9am or 5:30pm"

@@ -4,11 +4,14 @@ channel, a DM), the task card, the new assignee's DM, and App Home."""
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from shared_client.database import DatabaseUnavailable
 from shared_client.tools import ToolError
 from shared_client.tools.outputs import TaskDetail
 from slack_bot import text as t
@@ -20,6 +23,8 @@ from slack_bot.blocks.home import home_view
 from slack_bot.deps import Deps, slack_retry_handlers
 from slack_bot.digest.home import home_lists
 from slack_bot.mine import my_tasks
+from slack_bot.notify.notifier import dm_identity, notification_metadata, payload_task
+from slack_bot.notify.outbox import DM, Delivery, Outbox
 from slack_bot.origin import Origin
 
 log = logging.getLogger("slack_bot")
@@ -97,18 +102,41 @@ async def show_card(
 
 
 async def notify_assignee(deps: Deps, actor: Actor, task: TaskDetail) -> None:
-    """A DM with the card to the new assignee, when they have a Slack account (and are not the actor)."""
+    """A DM with the card to the new assignee, when they have a Slack account (and are not the actor).
+    Sent as the change feed's notification of this assignment (the same outbox identity,
+    :func:`slack_bot.notify.notifier.dm_identity`): the feed, finding it there, sends no second DM; had the
+    feed planned it first, it is the feed's to send."""
     if task.assigned.user_id is None:
         return
     slack_id = await slack_user_for(deps, actor.team, task.assigned.user_id)
     if not slack_id or slack_id == actor.slack_id:
         return
     intro = f":inbox_tray: <@{actor.slack_id}> assigned you this task."
-    await deps.client.chat_postMessage(
-        channel=slack_id,  # their DM with the app, as in reply()
-        blocks=c.dump(task_card(task, deps.ultracart_url, intro=intro)),
-        text=t.truncate(f"<@{actor.slack_id}> assigned you {card_text(task)}", c.MAX_MESSAGE_TEXT),
-    )
+    identity = dm_identity(slack_id, task.uuid, task.updated)
+    payload = {"task": payload_task(task), "intro": intro, "lines": [], "authors": [actor.slack_id]}
+    delivery = Delivery(identity, actor.team, slack_id, DM, task.uuid, "", payload)
+    outbox = Outbox(deps.identities.db)
+    holder = f"immediate-{uuid.uuid4().hex[:12]}"
+    try:
+        if not await outbox.add_claimed(delivery, holder):
+            return  # the change feed found this assignment first: it sends the DM
+        row = await outbox.get(identity)
+    except DatabaseUnavailable as exc:
+        log.warning("the outbox is not answering (%s); the new assignee's DM is sent without it", exc.cause)
+        row = None
+    try:
+        answer = await deps.client.chat_postMessage(
+            channel=slack_id,  # their DM with the app, as in reply()
+            blocks=c.dump(task_card(task, deps.ultracart_url, intro=intro)),
+            text=t.truncate(f"<@{actor.slack_id}> assigned you {card_text(task)}", c.MAX_MESSAGE_TEXT),
+            metadata=notification_metadata(identity),
+        )
+    except SlackApiError as exc:
+        if row is not None:  # the notifier tries again (it looks in Slack first)
+            await outbox.failed(row, holder, str(exc.response.get("error") or "error"), retry_at=time.time())
+        raise
+    if row is not None:
+        await outbox.sent(row, holder, str(answer.get("ts") or "") or None)
 
 
 async def publish_home(deps: Deps, team: str, slack_id: str) -> None:

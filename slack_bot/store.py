@@ -95,3 +95,7 @@ slack_events = Table(
     Column("handled", Boolean, nullable=False),  # its listener has finished
     Index("slack_events_claimed", "claimed_at"),
 )
+
+# The notifications' tables (DMs, subscriptions, the outbox) live with their queries in slack_bot.notify;
+# imported here so that they are on ``metadata`` when the tables are created at start.
+from slack_bot.notify import tables as _notify_tables  # noqa: E402, F401

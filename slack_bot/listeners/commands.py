@@ -26,6 +26,7 @@ from slack_bot.deps import Deps
 from slack_bot.digest.command import handle_digest
 from slack_bot.errors import guard
 from slack_bot.listeners.connect import disconnect, open_connect
+from slack_bot.notify import commands as notify_commands
 from slack_bot.origin import Origin, meta_for, origin_of
 from slack_bot.replies import reply, show_card
 from slack_bot.task_lists import show_mine, show_search
@@ -69,6 +70,12 @@ async def handle_command(deps: Deps, body: dict[str, Any]) -> None:
         await linking.show_people(deps, origin)
     elif isinstance(parsed, grammar.GroupMembership):
         await membership(deps, origin, parsed)
+    elif isinstance(parsed, grammar.Subscribe):
+        await notify_commands.subscribe(deps, origin, parsed, text)
+    elif isinstance(parsed, grammar.Unsubscribe):
+        await notify_commands.unsubscribe(deps, origin, parsed)
+    elif isinstance(parsed, grammar.ShowSubscriptions):
+        await notify_commands.show_subscriptions(deps, origin)
     elif isinstance(parsed, grammar.ConnectKey):
         await (open_connect(deps, origin) if parsed.connect else disconnect(deps, origin))
     elif isinstance(parsed, grammar.DigestSetting):

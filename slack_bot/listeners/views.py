@@ -42,6 +42,7 @@ from slack_bot.forms import (
     search_args,
     typed_entries,
 )
+from slack_bot.notify.writes import record_slack_write
 from slack_bot.origin import Origin, origin_of
 from slack_bot.replies import notify_assignee, publish_home, reply, show_card
 from slack_bot.task_lists import show_search
@@ -198,6 +199,7 @@ async def _on_the_card(
 
 async def _create(deps: Deps, actor: Actor, args: dict[str, Any]) -> Change:
     task = (await run_tool(deps, actor, CREATE_TASK, args)).task
+    await record_slack_write(deps.identities.db, task.uuid, task.updated, actor.slack_id)
     return Change(task, [], reassigned=task.assigned.user_id is not None)
 
 

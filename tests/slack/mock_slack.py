@@ -29,11 +29,18 @@ METHOD_SCOPES = {
     "chat.postMessage": "chat:write",
     "chat.postEphemeral": "chat:write",
     "chat.update": "chat:write",
+    # A notification that may have reached Slack is looked for before it is posted again: in a channel's
+    # history (or a card's thread). A public channel's; private channels and the app's DMs need the
+    # scopes in HISTORY_SCOPES.
+    "conversations.history": "channels:history",
+    "conversations.replies": "channels:history",
     "conversations.open": "im:write",
     "users.info": "users:read",
     "users.list": "users:read",
     "users.lookupByEmail": "users:read.email",
 }
+# Reading a conversation takes the scope of its kind: public (C), private (G), the app's DMs (D).
+HISTORY_SCOPES = {"C": "channels:history", "G": "groups:history", "D": "im:history"}
 SCOPE_FREE = {
     "auth.test",
     "apps.connections.open",  # takes the app-level token (its connections:write), not a bot scope
@@ -128,6 +135,8 @@ class MockSlack:
     root: str = ""
     token: str = BOT_TOKEN
     scopes: set[str] = field(default_factory=manifest_scopes)
+    # What was posted, per channel (a member's id is their DM "D…"), oldest first: for the history.
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _cond: asyncio.Condition = field(default_factory=asyncio.Condition)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -197,6 +206,48 @@ class MockSlack:
     def mark(self) -> int:
         return len(self.calls)
 
+    @staticmethod
+    def dm_channel(channel: str) -> str:
+        """A user id as a channel is the app's DM with them (as conversations.open answers)."""
+        return "D" + channel[1:] if channel.startswith(("U", "W")) else channel
+
+    def posted(self, channel: str, *, thread_ts: str | None = None) -> list[dict[str, Any]]:
+        """The channel's top-level messages (or one thread's replies), oldest first."""
+        found = self.messages.get(self.dm_channel(channel), [])
+        if thread_ts is None:
+            return [m for m in found if m.get("thread_ts") in {None, m["ts"]}]
+        return [m for m in found if m.get("thread_ts") == thread_ts and m["ts"] != thread_ts]
+
+    def _history(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        """conversations.history (top-level messages, newest first) and conversations.replies (the parent,
+        then its replies), after ``oldest``, one page of ``limit``; metadata only with
+        ``include_all_metadata``."""
+        channel = str(args.get("channel") or "")
+        if channel not in self.messages and not channel.startswith(("C", "G", "D")):
+            return {"ok": False, "error": "channel_not_found"}
+        oldest = float(args.get("oldest") or 0)
+        if method == "conversations.history":
+            found = list(reversed(self.posted(channel)))
+        else:
+            parent = str(args.get("ts") or "")
+            top = [m for m in self.posted(channel) if m["ts"] == parent]
+            if not top:
+                return {"ok": False, "error": "thread_not_found"}
+            found = top + self.posted(channel, thread_ts=parent)
+        found = [m for m in found if float(m["ts"]) > oldest]
+        start = int(str(args.get("cursor") or "0") or "0")
+        limit = int(args.get("limit") or 100)
+        page = found[start : start + limit]
+        metadata = str(args.get("include_all_metadata", "")).lower() in {"1", "true"}
+        shown = [m if metadata else {k: v for k, v in m.items() if k != "metadata"} for m in page]
+        more = str(start + limit) if start + limit < len(found) else ""
+        return {
+            "ok": True,
+            "messages": shown,
+            "has_more": bool(more),
+            "response_metadata": {"next_cursor": more},
+        }
+
     # ------------------------------------------------------------------ handlers
 
     async def _args(self, request: web.Request) -> dict[str, Any]:
@@ -229,6 +280,8 @@ class MockSlack:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         await self._record(method, args)
         needed = METHOD_SCOPES.get(method)
+        if method in {"conversations.history", "conversations.replies"}:
+            needed = HISTORY_SCOPES.get(str(args.get("channel") or "")[:1], needed)
         if needed is not None and needed not in self.scopes:
             return web.json_response({"ok": False, "error": "missing_scope", "needed": needed})
         if self.rate_limit.get(method, 0) > 0:
@@ -253,12 +306,19 @@ class MockSlack:
                 "bot_id": "BBOT",
             }
         if method == "chat.postMessage":
-            channel = str(args.get("channel") or "")
-            if channel.startswith(("U", "W")):  # a user id: Slack posts in the app's DM with them
-                channel = "D" + channel[1:]
-            return {"ok": True, "channel": channel, "ts": f"1700000000.{n:06d}", "message": {}}
+            channel = self.dm_channel(str(args.get("channel") or ""))
+            ts = f"{int(time.time())}.{n:06d}"  # as Slack's: the time it was posted
+            message: dict[str, Any] = {"type": "message", "user": "UBOT", "bot_id": "BBOT", "ts": ts}
+            message.update({k: args[k] for k in ("text", "blocks", "thread_ts", "metadata") if args.get(k)})
+            self.messages.setdefault(channel, []).append(message)
+            return {"ok": True, "channel": channel, "ts": ts, "message": message}
         if method == "chat.update":
+            for message in self.messages.get(self.dm_channel(str(args.get("channel") or "")), []):
+                if message["ts"] == args.get("ts"):
+                    message.update({k: args[k] for k in ("text", "blocks") if k in args})
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method in {"conversations.history", "conversations.replies"}:
+            return self._history(method, args)
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000000.{n:06d}"}
         if method in {"views.open", "views.push", "views.update", "views.publish"}:

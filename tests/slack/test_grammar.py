@@ -222,3 +222,45 @@ def test_the_pointer_marks_the_word_as_the_person_typed_it(text: str, shown: str
     assert parsed.shown() == shown
     pointer = parsed.pointer()
     assert pointer.index("^") == shown.index(marked) and pointer.count("^") == len(marked)
+
+
+def test_subscribe_takes_the_search_filters_and_an_events_list() -> None:
+    from slack_bot.grammar import SUBSCRIPTION_EVENTS, Subscribe
+
+    parsed = parse('subscribe status:open assignee:me group:"Fraud Review" events:closed,assigned')
+    assert isinstance(parsed, Subscribe)
+    assert parsed.search.args == {"status": "open", "assignee": SlackUser(None), "group": "Fraud Review"}
+    assert parsed.events == ("assigned", "closed")  # in the contract's order
+    assert parsed.filters == 'status:open assignee:me group:"Fraud Review"'
+    every = parse("subscribe due:overdue")
+    assert isinstance(every, Subscribe) and every.events == SUBSCRIPTION_EVENTS
+    assert every.search.args == {"overdue": True}
+    assert isinstance(parse("subscribe"), Subscribe)  # every task
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("subscribe statsu:open", "is not a search filter"),
+        ("subscribe open", "is not a filter"),
+        ("subscribe events:bogus", "`bogus` is not an event"),
+        ("subscribe events:", "needs a list"),
+        ("subscribe events:closed events:note", "given twice"),
+        ("subscribe sort:due", "`sort:` means nothing"),
+        ("unsubscribe two", "is not a subscription"),
+        ("unsubscribe 1 2", "takes one number"),
+        ("subscriptions now", "takes nothing"),
+    ],
+)
+def test_subscription_commands_say_what_is_wrong(text: str, says: str) -> None:
+    parsed = parse(text)
+    assert isinstance(parsed, UsageError) and says in parsed.message, parsed
+
+
+def test_unsubscribe_and_subscriptions() -> None:
+    from slack_bot.grammar import ShowSubscriptions, Unsubscribe
+
+    assert parse("unsubscribe") == Unsubscribe("")
+    assert parse("unsubscribe #2") == Unsubscribe("2")
+    assert parse("unsubscribe ALL") == Unsubscribe("all")
+    assert parse("subscriptions") == ShowSubscriptions()

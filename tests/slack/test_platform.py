@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from mock_slack import MANIFEST, METHOD_SCOPES, SCOPE_FREE, Call
+from mock_slack import HISTORY_SCOPES, MANIFEST, METHOD_SCOPES, SCOPE_FREE, Call
 from slack_harness import CHANNEL, Bot, MakeBot
 from slack_limits import message_problems, mrkdwn_texts, options_problems, ping_problems, view_problems
 from test_e2e import date, open_task_number, picked, select, text_input, values
@@ -256,6 +256,10 @@ def test_the_manifest_declares_the_app_and_the_fewest_scopes() -> None:
     # A DM is chat.postMessage to the user's id (chat:write alone); im:write is for conversations.open,
     # which tells the bot's own DM with a member from others (UC_WORKFLOW_SLACK_CHANNELS).
     assert "im:write" in needed
+    # A notification's post that may have reached Slack is looked for (conversations.history/replies) in
+    # the conversation it went to: a public or private channel, or the member's DM with the app.
+    if methods & {"conversations.history", "conversations.replies"}:
+        needed |= set(HISTORY_SCOPES.values())
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed
 
 
@@ -263,7 +267,7 @@ def test_the_mock_refuses_what_the_manifest_does_not_grant() -> None:
     from mock_slack import MockSlack
 
     slack = MockSlack()
-    assert "channels:history" not in slack.scopes and "chat:write" in slack.scopes
+    assert "channels:manage" not in slack.scopes and "chat:write" in slack.scopes
 
 
 async def test_without_the_email_scope_the_user_is_told_how_to_fix_it(bot: Bot) -> None:
