@@ -28,7 +28,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Sandbox, Table, bench_main, median, percentile, sandbox
+from bench._common import Sandbox, Table, bench_main, clean_env, median, percentile, sandbox
 from shared_client import constants
 from shared_client.database import open_database, sqlite_url
 from shared_client.feed.poller import ChangeFeed
@@ -137,8 +137,6 @@ async def _drain(proc: asyncio.subprocess.Process) -> None:
 
 async def change_to_dm(sb: Sandbox, samples: int) -> list[float]:
     """Seconds from a change (a task assigned to Sam with Alice's key) to Sam's DM, through the real bot."""
-    import os
-
     from bench._slack import SLACK_TESTS
 
     if str(SLACK_TESTS) not in sys.path:
@@ -158,8 +156,7 @@ async def change_to_dm(sb: Sandbox, samples: int) -> list[float]:
         db = await open_bot_database(url)
         await IdentityStore(db).set("T1", SAM_SLACK, SAM_UC, LINK)  # as an admin's /task link would
         await db.aclose()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ULTRACART_", "UC_WORKFLOW_", "SLACK_"))}
-        env.update(
+        env = clean_env(
             ULTRACART_API_KEY="bench-feed-owner",
             ULTRACART_BASE_URL=sb.api,
             SLACK_BOT_TOKEN=BOT_TOKEN,
@@ -178,7 +175,8 @@ async def change_to_dm(sb: Sandbox, samples: int) -> list[float]:
             await asyncio.wait_for(_bot_ready(proc, seen), 60)
             draining = asyncio.ensure_future(_drain(proc))
             async with httpx.AsyncClient(base_url=sb.api, headers=OTHER, timeout=60) as http:
-                found = await http.post("/workflow/tasks/search", json={"status": "open"}, params={"_limit": 200})
+                body, limit = {"status": "open"}, {"_limit": 200}
+                found = await http.post("/workflow/tasks/search", json=body, params=limit)
                 uuids = [
                     t["workflow_task_uuid"]
                     for t in found.json()["tasks"]

@@ -100,10 +100,16 @@ def notification_metadata(identity: str) -> dict[str, Any]:
 
 
 def _before(task: WorkflowTask, changes: Sequence[Change]) -> WorkflowTask | None:
-    """The task as it was before these changes, as far as they say (status, priority, due date)."""
+    """The task as it was before these changes, as far as they say (status, priority, due date, the
+    assignee)."""
     wire = task.to_wire()
     touched = False
     for change in changes:
+        if change.kind in {ChangeKind.ASSIGNED, ChangeKind.UNASSIGNED}:
+            touched = True  # the detail leaves out a None: neither id means it was unassigned
+            wire["assigned_to_user_id"] = change.detail.get("was_user_id")
+            wire["assigned_to_group_id"] = change.detail.get("was_group_id")
+            continue
         field = _REVERTIBLE.get(change.kind)
         if field is None:
             continue
