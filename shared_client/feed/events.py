@@ -234,9 +234,13 @@ def diff(
             )
         return changes
     if _assignee(old) != _assignee(new):
-        before = {"was_user_id": old.assigned_to_user_id, "was_group_id": old.assigned_to_group_id}
         if _assignee(new) == (None, None):
-            add(ChangeKind.UNASSIGNED, was=_assignee_name(old), **before)
+            add(
+                ChangeKind.UNASSIGNED,
+                was=_assignee_name(old),
+                was_user_id=old.assigned_to_user_id,
+                was_group_id=old.assigned_to_group_id,
+            )
         else:
             add(
                 ChangeKind.ASSIGNED,
@@ -244,7 +248,8 @@ def diff(
                 was=_assignee_name(old),
                 user_id=new.assigned_to_user_id,
                 group_id=new.assigned_to_group_id,
-                **before,
+                was_user_id=old.assigned_to_user_id,
+                was_group_id=old.assigned_to_group_id,
             )
     if str(old.status or "") != str(new.status or ""):
         was, to = str(old.status or "") or None, str(new.status or "") or None
