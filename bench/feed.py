@@ -9,8 +9,9 @@ Run: ``python bench/feed.py``.
    and every request the feed makes is counted. Target: at most 10% of UltraCart's hourly budget (100 of
    1,000), the baseline (the first poll, once per deployment) shown apart.
 2. Latency. The Slack bot's feed at a 5 s interval, its notifier DMing the assignee through a local mock of
-   Slack's Web API; a task is assigned to a linked member with another user's key at a random moment, and the
-   time until the DM reaches Slack is measured, side by side with the interval.
+   Slack's Web API; a task is assigned to a linked member with another user's key at a random moment (an
+   existing task reassigned, or, once those run out, a new task made assigned to them, as UltraCart's rules
+   do), and the time until the DM reaches Slack is measured, side by side with the interval.
 """
 
 from __future__ import annotations
@@ -183,14 +184,23 @@ async def change_to_dm(sb: Sandbox, samples: int) -> list[float]:
                     if t.get("assigned_to_user_id") != SAM_UC
                 ]
                 await asyncio.sleep(2 * LATENCY_INTERVAL)  # the bot's baseline is done
-                for uuid in uuids[:samples]:
+                for number in range(samples):
                     await asyncio.sleep(rng.uniform(0, LATENCY_INTERVAL))  # a random moment of the interval
                     mark = slack.mark()
-                    task = (await http.get(f"/workflow/tasks/{uuid}")).json()["task"]
-                    task.pop("assigned_to_group_id", None)
-                    task["assigned_to_user_id"] = SAM_UC
-                    started = time.perf_counter()
-                    (await http.put(f"/workflow/tasks/{uuid}", json=task)).raise_for_status()
+                    if number < len(uuids):  # a task reassigned to Sam, as in UltraCart's screens
+                        uuid = uuids[number]
+                        task = (await http.get(f"/workflow/tasks/{uuid}")).json()["task"]
+                        task.pop("assigned_to_group_id", None)
+                        task["assigned_to_user_id"] = SAM_UC
+                        started = time.perf_counter()
+                        (await http.put(f"/workflow/tasks/{uuid}", json=task)).raise_for_status()
+                    else:  # a new task assigned to Sam, as UltraCart's rules make them
+                        started = time.perf_counter()
+                        made = await http.post(
+                            "/workflow/tasks",
+                            json={"task_name": f"Review {number}", "assigned_to_user_id": SAM_UC},
+                        )
+                        made.raise_for_status()
                     await slack.wait_for(
                         "chat.postMessage",
                         timeout=10 * LATENCY_INTERVAL,

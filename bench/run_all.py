@@ -31,6 +31,7 @@ BENCHMARKS = (
     "sandbox_scale",
     "shared_gate",
     "team",
+    "feed",
 )
 
 
