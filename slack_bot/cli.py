@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import sys
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING
@@ -75,9 +76,20 @@ async def member_keys(settings: Settings, database: Database, *, sandbox: bool) 
     return MemberKeys(vault, keyed.client_for, sandbox=keyed.sandbox, description=keyed.description)
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (``docker stop``, systemd, a replica scaled down) stops the bot as Ctrl-C does: its change feed
+    hands its lease over at once (rather than when it expires), and its connections close."""
+    task = asyncio.current_task()
+    if task is None:
+        return
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows, nor off the main thread
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
 async def serve(settings: Settings, args: argparse.Namespace) -> None:
     from slack_bot.store import SETTING, open_database
 
+    _stop_on_sigterm()
     # Before the backend: a database that cannot be opened is one line, and nothing else has started.
     if args.database_url is not None:
         database = await open_database(args.database_url, setting="--database-url")
@@ -186,7 +198,7 @@ def run(args: argparse.Namespace) -> None:
         )
     commandline.setup_logging(args.log_level, settings)
     try:
-        with contextlib.suppress(KeyboardInterrupt):
+        with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
             asyncio.run(serve(settings, args))
     except OSError as exc:
         raise commandline.CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None

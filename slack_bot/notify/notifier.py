@@ -72,6 +72,8 @@ RETENTION = 30 * 86400.0  # sent and failed notifications (and who made which ve
 PRUNE_EVERY = 3600.0
 
 # Changes that take a task out of a subscription's filters: posted when the task matched before them.
+SHUTDOWN_GRACE = 10.0  # seconds a stopping replica may take to finish the post it began
+
 _REVERTIBLE = {
     ChangeKind.STATUS: "status",
     ChangeKind.CLOSED: "status",
@@ -456,6 +458,27 @@ class Notifier:
             mode = REPLY if thread_ts else POST
         if not await self.outbox.claim(row, self.holder, mode, thread_ts):
             return False
+        # From the claim to its record, one piece: a replica stopping (SIGTERM, a deploy) finishes the post it
+        # began and records it, rather than leave the row "sending" for another replica to wait out.
+        work = asyncio.ensure_future(self._deliver_claimed(store, row, next_at, mode, thread_ts, look_first))
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            done, _ = await asyncio.wait({work}, timeout=SHUTDOWN_GRACE)
+            if not done:
+                work.cancel()
+                await self.outbox.give_back(row, self.holder)  # another replica looks in Slack, then posts
+            raise
+
+    async def _deliver_claimed(
+        self,
+        store: FeedStore | None,
+        row: Row,
+        next_at: float,
+        mode: str,
+        thread_ts: str | None,
+        look_first: bool,
+    ) -> bool | None:
         try:
             if look_first:
                 since = (row.claimed_at or row.created_at) - 60.0

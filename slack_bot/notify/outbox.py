@@ -219,6 +219,17 @@ class Outbox:
                 update(notify_outbox).where(o.id == row.id, o.claimed_by == holder).values(**values)
             )
 
+    async def give_back(self, row: Row, holder: str) -> None:
+        """A claim this process cannot finish (it is stopping): claimable at once by another replica, which
+        looks for the post in Slack before posting it (it may have gone out)."""
+        o = notify_outbox.c
+        async with self.db.begin() as conn:
+            await conn.execute(
+                update(notify_outbox)
+                .where(o.id == row.id, o.claimed_by == holder, o.state == SENDING)
+                .values(claimed_at=0.0)
+            )
+
     async def prune(self, before: float) -> int:
         """Forget notifications sent or failed before ``before`` (Unix time), and who made which version
         from Slack then: the change feed does not hand a change over twice, so their identities are no

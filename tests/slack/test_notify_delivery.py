@@ -3,6 +3,7 @@ that died before recording it, and pacing per channel."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -11,6 +12,7 @@ from slack_harness import CHANNEL, Bot, MakeBot
 from sqlalchemy import update as sql_update
 
 from shared_client.feed.store import FeedStore
+from slack_bot.notify.notifier import Notifier
 from slack_bot.notify.outbox import Outbox
 from slack_bot.notify.tables import notify_outbox
 
@@ -155,3 +157,37 @@ async def test_sent_notifications_are_forgotten_after_the_retention(rig: tuple[B
     await run(feed.store, feed.fingerprint)
     assert await outbox.rows(task_uuid=task.uuid) == []
     assert len(dms(bot, "USAM")) == 1  # and nothing sent again
+
+
+async def test_a_replica_stopped_mid_send_finishes_that_post_and_records_it(
+    rig: tuple[Bot, Feed, Clock],
+) -> None:
+    """SIGTERM cancels the bot's tasks: a post it has begun still goes out once and is recorded, so another
+    replica neither waits out the claim's lease nor posts it again."""
+    bot, feed, clock = rig
+    await bot.command("subscribe events:priority")
+    owner = other_user(bot, "owner@demo.example")
+    tasks = await open_tasks(bot, 2, avoid=())
+    for task in tasks:
+        await update(owner, task=task.uuid, priority="critical" if task.priority != "critical" else "low")
+    await feed.poll()
+    pacing, go_on = asyncio.Event(), asyncio.Event()
+
+    async def held_sleep(seconds: float) -> None:  # the pause between two posts to the channel
+        pacing.set()
+        await go_on.wait()
+
+    stopping = Notifier(bot.deps, team_id="T1", clock=clock, sleep=held_sleep, pace=1.0)
+    running = asyncio.ensure_future(stopping(feed.store, feed.fingerprint))
+    async with asyncio.timeout(10):
+        await pacing.wait()  # the second post is claimed and waits its turn
+        running.cancel()  # the replica is told to stop
+        await asyncio.sleep(0)
+        go_on.set()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    assert len(bot.slack.posted(CHANNEL)) == 2
+    rows = await Outbox(bot.deps.identities.db).rows(channel=CHANNEL)
+    assert {r.state for r in rows} == {"sent"}
+    await notifier(bot, clock)(feed.store, feed.fingerprint)  # another replica: nothing left to send
+    assert len(bot.slack.posted(CHANNEL)) == 2

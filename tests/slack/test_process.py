@@ -172,12 +172,19 @@ class BotProcess:
     def __init__(self, proc: asyncio.subprocess.Process, port: int, seen: list[str]) -> None:
         self.proc, self.seen = proc, seen
         self.url = f"http://127.0.0.1:{port}/slack/events"
+        # Read on as it runs: a full pipe would stop the bot mid-sentence (its feed logs every poll at info).
+        self.reading = asyncio.ensure_future(self._read_on())
+
+    async def _read_on(self) -> None:
+        assert self.proc.stderr is not None
+        while line := await self.proc.stderr.readline():
+            self.seen.append(line.decode(errors="replace"))
 
     @classmethod
-    async def start(cls, env: dict[str, str], cwd: Path) -> BotProcess:
+    async def start(cls, env: dict[str, str], cwd: Path, *args: str) -> BotProcess:
         command = [sys.executable, "-c", "import sys; from slack_bot.cli import main; sys.exit(main())"]
         proc = await asyncio.create_subprocess_exec(
-            *command, "--port", "0", env=env, stderr=asyncio.subprocess.PIPE, cwd=cwd
+            *command, "--port", "0", *args, env=env, stderr=asyncio.subprocess.PIPE, cwd=cwd
         )
         seen: list[str] = []
         try:
@@ -223,10 +230,9 @@ class BotProcess:
     async def stop(self) -> str:
         if self.proc.returncode is None:
             self.proc.terminate()
-        assert self.proc.stderr is not None
-        rest = await asyncio.wait_for(self.proc.stderr.read(), 15)
+        await asyncio.wait_for(self.reading, 15)
         await asyncio.wait_for(self.proc.wait(), 15)
-        return "".join(self.seen) + rest.decode()
+        return "".join(self.seen)
 
 
 def event_body(user: str, event_id: str) -> bytes:
