@@ -47,9 +47,8 @@ from shared_client.tools.search import (
     encode_cursor,
     page_limit,
     query_fingerprint,
-    search_object,
+    search_page,
 )
-from shared_client.tools.task_refs import remember_numbers
 from shared_client.tools.values import clean_text, parse_when_ago
 
 LOG = logging.getLogger(__name__)
@@ -309,26 +308,9 @@ async def _recent(ctx: ToolContext, params: RecentChangesInput) -> RecentChanges
     request = await build_search_request(ctx, params)
     request.last_update_dts_begin = since
     request.last_update_dts_end = until
-    total: int | None
-    if params.object_id:
-        everything = await search_object(ctx, params, request, NEWEST_CHANGE_FIRST)
-        tasks = everything[offset : offset + params.limit]
-        more = offset + len(tasks) < len(everything)
-        next_offset, total = offset + len(tasks), len(everything)
-    else:
-        page = await ctx.client.search_tasks(
-            request, limit=params.limit, offset=offset, sort=NEWEST_CHANGE_FIRST
-        )
-        tasks = page.tasks or []
-        result_set = page.result_set
-        more = bool(result_set and result_set.more)
-        next_offset = (
-            result_set.next_offset
-            if result_set and result_set.next_offset is not None
-            else offset + len(tasks)
-        )
-        total = result_set.total_records if result_set else None
-    await remember_numbers(ctx, tasks)
+    tasks, more, next_offset, total = await search_page(
+        ctx, params, request, sort=NEWEST_CHANGE_FIRST, offset=offset, limit=params.limit
+    )
     feed = await read_feed(ctx, [t.workflow_task_uuid for t in tasks if t.workflow_task_uuid], since)
     summaries: list[RecentTask] = []
     details: list[RecentTaskDetail] = []

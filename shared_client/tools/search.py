@@ -331,6 +331,38 @@ async def search_object(
     return _sort_in_hand(found, sort)
 
 
+async def search_page(
+    ctx: ToolContext,
+    params: SearchFilters,
+    request: WorkflowTasksRequest,
+    *,
+    sort: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[WorkflowTask], bool, int, int | None]:
+    """One page of a search (``limit`` tasks from ``offset``): the tasks, whether there are more, the next
+    offset and the total when known. One UltraCart call (one object's tasks: see :func:`search_object`)."""
+    total: int | None
+    if params.object_id:
+        everything = await search_object(ctx, params, request, sort)
+        tasks = everything[offset : offset + limit]
+        more = offset + len(tasks) < len(everything)
+        next_offset, total = offset + len(tasks), len(everything)
+    else:
+        page = await ctx.client.search_tasks(request, limit=limit, offset=offset, sort=sort)
+        tasks = page.tasks or []
+        result_set = page.result_set
+        more = bool(result_set and result_set.more)
+        next_offset = (
+            result_set.next_offset
+            if result_set and result_set.next_offset is not None
+            else offset + len(tasks)
+        )
+        total = result_set.total_records if result_set else None
+    await remember_numbers(ctx, tasks)
+    return tasks, more, next_offset, total
+
+
 async def _search(ctx: ToolContext, params: SearchInput) -> SearchOutput:
     """Search tasks
 
@@ -345,24 +377,9 @@ async def _search(ctx: ToolContext, params: SearchInput) -> SearchOutput:
     query = query_fingerprint(params)
     offset = decode_cursor(params.cursor, query) if params.cursor else 0
     request = await build_search_request(ctx, params)
-    total: int | None
-    if params.object_id:
-        everything = await search_object(ctx, params, request, params.sort)
-        tasks = everything[offset : offset + params.limit]
-        more = offset + len(tasks) < len(everything)
-        next_offset, total = offset + len(tasks), len(everything)
-    else:
-        page = await ctx.client.search_tasks(request, limit=params.limit, offset=offset, sort=params.sort)
-        tasks = page.tasks or []
-        result_set = page.result_set
-        more = bool(result_set and result_set.more)
-        next_offset = (
-            result_set.next_offset
-            if result_set and result_set.next_offset is not None
-            else offset + len(tasks)
-        )
-        total = result_set.total_records if result_set else None
-    await remember_numbers(ctx, tasks)
+    tasks, more, next_offset, total = await search_page(
+        ctx, params, request, sort=params.sort, offset=offset, limit=params.limit
+    )
     return SearchOutput(
         **task_list(tasks, params.detail),
         total=total,
