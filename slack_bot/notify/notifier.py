@@ -497,6 +497,9 @@ class Notifier:
             view = await self._task_view(store, row)
             ts = await self._post(row, view, mode, thread_ts)
         except SlackApiError as exc:
+            if exc.response.status_code == 429 or exc.response.get("error") == "ratelimited":
+                await self._rate_limited(row, exc.response.headers.get("Retry-After"))
+                return None
             await self._failed(row, str(exc.response.get("error") or f"HTTP {exc.response.status_code}"))
             return None
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -524,6 +527,18 @@ class Notifier:
         retry_at = self.clock() + self.retry_delay * 2 ** (attempts - 1)
         log.info("notification %s to %s failed (%s); retried later", row.identity, row.channel, error)
         await self.outbox.failed(row, self.holder, error, retry_at=retry_at)
+
+    async def _rate_limited(self, row: Row, retry_after: Any) -> None:
+        """Slack asked us to slow down (past the client's own retries): Slack's pacing, not a failed post,
+        so it uses up none of the bounded attempts; tried again after its Retry-After."""
+        try:
+            wait = max(self.retry_delay, float(retry_after))
+        except (TypeError, ValueError):
+            wait = self.retry_delay
+        log.info(
+            "notification %s to %s rate limited by Slack; retried in %.0f s", row.identity, row.channel, wait
+        )
+        await self.outbox.failed(row, self.holder, "ratelimited", retry_at=self.clock() + wait, counted=False)
 
     def _who(self, row: Row) -> str:
         authors = row.payload.get("authors") or []
