@@ -52,20 +52,32 @@ class Digests:
     """``await digests(store, fingerprint)``: send the digests that are due now (``clock``: now, an aware
     datetime; by default the one ``/task digest`` goes by, ``deps.digest_settings.clock``)."""
 
-    def __init__(self, deps: Deps, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, deps: Deps, *, clock: Callable[[], datetime] | None = None, team_id: str | None = None
+    ) -> None:
         self.deps = deps
         self.settings = deps.digest_settings
         self._clock = clock
+        self.team_id = team_id
+
+    async def team(self) -> str:
+        """The workspace this bot serves (auth.test, once): its token and its key's feed are that
+        workspace's, so only that workspace's members' digests are this bot's to send."""
+        if self.team_id is None:
+            answer = await self.deps.client.auth_test()
+            self.team_id = str(answer.get("team_id") or "")
+        return self.team_id
 
     def now(self) -> datetime:
         return (self._clock or self.settings.clock)()
 
     async def __call__(self, store: FeedStore, fingerprint: str) -> None:
         now = self.now()
+        team = await self.team()
         due = [
             (setting, day)
             for setting in await self.settings.enabled()
-            if (day := self.settings.due_date(setting, now)) is not None
+            if setting.team_id == team and (day := self.settings.due_date(setting, now)) is not None
         ]
         connected: dict[str, dict[str, int]] = {}
         for setting, day in due:
