@@ -27,6 +27,7 @@ from slack_bot.deps import Deps
 from slack_bot.digest.lists import from_feed, window_start
 from slack_bot.digest.store import DigestSetting
 from slack_bot.identity import TRUSTED
+from slack_bot.notify.notifier import find_posted, notification_metadata
 
 __all__ = ["Digests", "trusted_user"]
 
@@ -116,11 +117,19 @@ class Digests:
         if lists.empty:
             await self.settings.sent(setting, day, covered_until=now)  # nothing to say: no DM
             return
+        identity = f"digest:{setting.team_id}:{who}:{day.isoformat()}"
         try:
+            # A claim taken over: the one before may have posted it and died before recording it.
+            retried = setting.last_date == day and setting.claimed_at is not None
+            if retried and await find_posted(self.deps.client, who, identity, (setting.claimed_at or 0) - 60):
+                LOG.info("digest for %s on %s had reached Slack already; not sent again", who, day)
+                await self.settings.sent(setting, day, covered_until=now)
+                return
             await self.deps.client.chat_postMessage(
                 channel=who,  # their DM with the app (as replies.reply does)
                 blocks=c.dump(digest_blocks(lists, day)),
                 text=digest_text(lists, day),
+                metadata=notification_metadata(identity),
             )
         except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             code = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__

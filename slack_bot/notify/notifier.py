@@ -49,7 +49,7 @@ from slack_bot.store import group_memberships
 
 log = logging.getLogger("slack_bot.notify")
 
-__all__ = ["EVENT_TYPE", "Notifier", "dm_identity", "notification_metadata"]
+__all__ = ["EVENT_TYPE", "Notifier", "dm_identity", "find_posted", "notification_metadata"]
 
 EVENT_TYPE = "uc_workflow_notification"
 # Slack errors no retry mends: the message is marked failed at once.
@@ -597,41 +597,47 @@ class Notifier:
     async def _find_posted(
         self, channel: str, identity: str, since: float, thread_ts: str | None
     ) -> str | None:
-        """The ts of a message in ``channel`` (a member: the app's DM with them) whose metadata names
-        ``identity``, posted since ``since``; None if there is none."""
-        if channel.startswith(("U", "W")):
-            opened = await self.deps.client.conversations_open(users=channel)
-            channel = str((opened.get("channel") or {}).get("id") or channel)
-        cursor: str | None = None
-        for _ in range(5):  # a lease's worth of messages; more pages would be older than the claim
-            if thread_ts:
-                answer = await self.deps.client.conversations_replies(
-                    channel=channel,
-                    ts=thread_ts,
-                    oldest=f"{since:.6f}",
-                    include_all_metadata=True,
-                    limit=200,
-                    cursor=cursor,
-                )
-            else:
-                answer = await self.deps.client.conversations_history(
-                    channel=channel,
-                    oldest=f"{since:.6f}",
-                    include_all_metadata=True,
-                    limit=200,
-                    cursor=cursor,
-                )
-            for message in answer.get("messages") or []:
-                meta = message.get("metadata") or {}
-                if (
-                    meta.get("event_type") == EVENT_TYPE
-                    and (meta.get("event_payload") or {}).get("id") == identity
-                ):
-                    return str(message.get("ts") or "") or None
-            cursor = str((answer.get("response_metadata") or {}).get("next_cursor") or "") or None
-            if not cursor:
-                return None
-        return None
+        return await find_posted(self.deps.client, channel, identity, since, thread_ts)
+
+
+async def find_posted(
+    client: Any, channel: str, identity: str, since: float, thread_ts: str | None = None
+) -> str | None:
+    """The ts of a message in ``channel`` (a member: the app's DM with them) whose metadata names
+    ``identity`` (:func:`notification_metadata`), posted since ``since``; None if there is none."""
+    if channel.startswith(("U", "W")):
+        opened = await client.conversations_open(users=channel)
+        channel = str((opened.get("channel") or {}).get("id") or channel)
+    cursor: str | None = None
+    for _ in range(5):  # a lease's worth of messages; more pages would be older than the claim
+        if thread_ts:
+            answer = await client.conversations_replies(
+                channel=channel,
+                ts=thread_ts,
+                oldest=f"{since:.6f}",
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+        else:
+            answer = await client.conversations_history(
+                channel=channel,
+                oldest=f"{since:.6f}",
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+        for message in answer.get("messages") or []:
+            meta = message.get("metadata") or {}
+            if (
+                meta.get("event_type") == EVENT_TYPE
+                and (meta.get("event_payload") or {}).get("id") == identity
+            ):
+                return str(message.get("ts") or "") or None
+        cursor = str((answer.get("response_metadata") or {}).get("next_cursor") or "") or None
+        if not cursor:
+            return None
+    return None
 
 
 def payload_task(view: TaskDetail) -> dict[str, Any]:
