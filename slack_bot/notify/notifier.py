@@ -37,10 +37,11 @@ from shared_client.models import WorkflowTask
 from shared_client.tools.outputs import TaskDetail, detail
 from slack_bot import text as t
 from slack_bot.access import posts_allowed_in
-from slack_bot.actors import slack_user_for
+from slack_bot.actors import identify, slack_user_for
 from slack_bot.blocks import common as c
 from slack_bot.blocks.card import card_text, task_card
 from slack_bot.deps import Deps
+from slack_bot.identity import TRUSTED
 from slack_bot.notify.outbox import CHANNEL, DM, POST, REPLY, Delivery, Outbox, Row
 from slack_bot.notify.subscriptions import Subscription, SubscriptionStore
 from slack_bot.notify.tables import notify_cursor
@@ -320,13 +321,26 @@ class Notifier:
             found = [by_email] if by_email else []
         return list(dict.fromkeys(found))
 
-    async def _members_of_group(self, team: str, group_id: int) -> list[str]:
+    async def _members_of_group(self, team: str, group_id: int, connected: dict[str, int]) -> list[str]:
+        """The group's members who still have an identity (joining needs one; an admin's unlink or a
+        disconnect takes it away, not the membership): a connected key, a trusted link, else their
+        Slack e-mail (as :func:`identify` knows them)."""
         g = group_memberships.c
         query = (
             select(g.slack_user_id).where(g.team_id == team, g.group_id == group_id).order_by(g.slack_user_id)
         )
         async with self.db.connect() as conn:
-            return [str(m) for m in await conn.scalars(query)]
+            joined = [str(m) for m in await conn.scalars(query)]
+        found = []
+        for member in joined:
+            if member not in connected:
+                mapping = await self.deps.identities.get(team, member)
+                if mapping is None or mapping.source not in TRUSTED:
+                    actor = await identify(self.deps, team, member, required=False)
+                    if actor.user is None:
+                        continue
+            found.append(member)
+        return found
 
     def _group_name(self, group_id: int, change: Change) -> str:
         """The group's name: the change's, else the people cache's (no UltraCart call), else its id."""
@@ -347,13 +361,15 @@ class Notifier:
                 continue
             user_id, group_id = change.detail.get("user_id"), change.detail.get("group_id")
             members: list[str] = []
+            if (isinstance(user_id, int) or isinstance(group_id, int)) and connected is None:
+                connected = await self.deps.connected_members(team)
             if isinstance(user_id, int):
-                if connected is None:
-                    connected = await self.deps.connected_members(team)
+                assert connected is not None
                 members = await self._members_of_user(team, user_id, connected)
                 whom = "you"
             elif isinstance(group_id, int):
-                members = await self._members_of_group(team, group_id)
+                assert connected is not None
+                members = await self._members_of_group(team, group_id, connected)
                 whom = f"your group *{self._group_name(group_id, change)}*"
             else:
                 continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from notify_support import Clock, Feed, notifier, open_tasks, other_user, update
-from slack_harness import Bot, MakeBot
+from slack_harness import TEAM, Bot, MakeBot
 
 from shared_client.feed.store import FeedStore
 from slack_bot.notify.outbox import Outbox
@@ -41,3 +41,24 @@ async def test_slack_rate_limiting_delays_a_dm_but_never_drops_it(rig: tuple[Bot
     assert f"#{task.number}" in str(posted["blocks"])
     (row,) = await Outbox(bot.deps.identities.db).rows(task_uuid=task.uuid)
     assert row.state == "sent"
+
+
+async def test_a_member_unlinked_since_joining_a_group_is_not_dmed_its_tasks(
+    rig: tuple[Bot, Feed, Clock],
+) -> None:
+    """``/task groups join`` needs an identity; an admin's ``/task unlink`` takes it away. The group's
+    tasks (their cards, notes, customers' objects) must not go on reaching the unlinked member."""
+    bot, feed, clock = rig
+    for member in ("UPRIYA", "USAM"):
+        await bot.deps.identities.join(TEAM, member, 203)  # Fraud Review
+    reply, _ = await bot.command("unlink <@USAM|sam>", user="UOWNER")
+    assert reply.status == 200
+    assert await bot.deps.identities.get(TEAM, "USAM") is None
+    run = notifier(bot, clock)
+    (task,) = await open_tasks(bot, 1, avoid=("Fraud Review",))
+    await update(other_user(bot, "owner@demo.example"), task=task.uuid, assignee="group:Fraud Review")
+    await feed.poll()
+    await run(feed.store, feed.fingerprint)
+    (dm,) = bot.slack.posted("UPRIYA")
+    assert "your group *Fraud Review*" in str(dm["blocks"])
+    assert bot.slack.posted("USAM") == []
