@@ -4,6 +4,7 @@ Slack Web API, a real SQLite database, the feed's store and an injected clock)."
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -94,3 +95,19 @@ async def test_a_digest_setting_of_another_workspace_is_not_served_with_this_one
     async with bot.deps.identities.db.connect() as conn:
         (row,) = (await conn.execute(digest_settings.select())).all()
     assert row.last_date is None  # left for T2's own bot
+
+
+async def test_a_digest_whose_answer_was_lost_is_not_sent_twice(bot: Bot) -> None:
+    """Slack posted the digest and the connection dropped before its answer."""
+    clock = Clock(utc("2026-12-01T08:00:00"))
+    digests = with_clock(bot, clock)
+    store = feed_of(bot, clock)
+    set_zone(bot, "UALICE", "UTC", 0)
+    await command(bot, "digest on")
+    await poll(store, [task(44, user=1002, due=utc("2026-11-30T12:00:00"))], at=clock.now)
+    bot.slack.drop["chat.postMessage"] = 1
+    for minute in (0, 6, 12):
+        clock.now = utc("2026-12-01T09:00:00") + timedelta(minutes=minute)
+        await digests(store, FP)
+    assert bot.slack.drop["chat.postMessage"] == 0
+    assert len(bot.slack.posted("UALICE")) == 1, "the digest went out twice"

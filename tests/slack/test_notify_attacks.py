@@ -62,3 +62,21 @@ async def test_a_member_unlinked_since_joining_a_group_is_not_dmed_its_tasks(
     (dm,) = bot.slack.posted("UPRIYA")
     assert "your group *Fraud Review*" in str(dm["blocks"])
     assert bot.slack.posted("USAM") == []
+
+
+async def test_a_post_whose_answer_was_lost_is_not_posted_twice(rig: tuple[Bot, Feed, Clock]) -> None:
+    """The connection drops after Slack posted the DM and before its answer: the post must be looked for
+    (its metadata names it) before it is made again, not re-sent blindly by the Slack client."""
+    bot, feed, clock = rig
+    run = notifier(bot, clock, retry_delay=5.0)
+    (task,) = await open_tasks(bot, 1, avoid=("Sam Rivera",))
+    await update(other_user(bot, "owner@demo.example"), task=task.uuid, assignee="Sam Rivera")
+    await feed.poll()
+    bot.slack.drop["chat.postMessage"] = 1
+    for _ in range(3):
+        await run(feed.store, feed.fingerprint)
+        clock.now += 60.0
+    assert bot.slack.drop["chat.postMessage"] == 0
+    assert len(bot.slack.posted("USAM")) == 1, "the DM was posted twice"
+    (row,) = await Outbox(bot.deps.identities.db).rows(task_uuid=task.uuid)
+    assert row.state == "sent" and row.ts == bot.slack.posted("USAM")[0]["ts"]
