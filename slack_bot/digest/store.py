@@ -81,12 +81,12 @@ def zone_name(zone: tzinfo | None) -> str:
 def zone_named(name: str) -> tzinfo:
     """The time zone :func:`zone_name` stored (UTC if it is no longer known)."""
     fixed = _OFFSET.match(name)
-    if fixed is not None:
-        minutes = int(fixed.group(2)) * 60 + int(fixed.group(3))
-        return timezone(timedelta(minutes=-minutes if fixed.group(1) == "-" else minutes))
     try:
+        if fixed is not None:
+            minutes = int(fixed.group(2)) * 60 + int(fixed.group(3))
+            return timezone(timedelta(minutes=-minutes if fixed.group(1) == "-" else minutes))
         return ZoneInfo(name)
-    except (ValueError, ZoneInfoNotFoundError):
+    except (ValueError, ZoneInfoNotFoundError, OSError):  # not a zone (a directory, too long), past 24 h
         return UTC
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from slack_harness import Bot
+from sqlalchemy import update
 from test_digest import FP, Clock, command, dms, feed_of, poll, set_zone, task, utc, with_clock
 
 from slack_bot.digest.store import digest_settings
@@ -111,3 +112,33 @@ async def test_a_digest_whose_answer_was_lost_is_not_sent_twice(bot: Bot) -> Non
         await digests(store, FP)
     assert bot.slack.drop["chat.postMessage"] == 0
     assert len(bot.slack.posted("UALICE")) == 1, "the digest went out twice"
+
+
+async def test_a_stored_time_zone_that_is_no_zone_falls_back_to_utc_and_stops_nobody_else(bot: Bot) -> None:
+    """A zone name the tz database does not hold as a zone (a directory such as ``America``, a hand-edited
+    or too long name, an offset past 24 hours) must not stop every member's digest."""
+    clock = Clock(utc("2026-12-01T08:00:00"))
+    digests = with_clock(bot, clock)
+    store = feed_of(bot, clock)
+    set_zone(bot, "UALICE", "UTC", 0)
+    set_zone(bot, "USAM", "UTC", 0)
+    await command(bot, "digest on", user="UALICE")
+    await command(bot, "digest on", user="USAM")
+    await poll(
+        store,
+        [
+            task(45, user=1002, due=utc("2026-11-30T12:00:00")),
+            task(46, user=1003, due=utc("2026-11-30T12:00:00")),
+        ],
+        at=clock.now,
+    )
+    for bad in ("America", "UTC+99:99", "Europe/" + "x" * 300):
+        async with bot.deps.identities.db.begin() as conn:
+            await conn.execute(
+                update(digest_settings).where(digest_settings.c.slack_user_id == "UALICE").values(zone=bad)
+            )
+        assert "UTC" in await command(bot, "digest", user="UALICE")
+    clock.now = utc("2026-12-01T09:00:00")
+    await digests(store, FP)
+    assert len(bot.slack.posted("UALICE")) == 1  # in UTC
+    assert len(bot.slack.posted("USAM")) == 1
