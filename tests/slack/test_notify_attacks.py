@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 from notify_support import Clock, Feed, notifier, open_tasks, other_user, update
-from slack_harness import TEAM, Bot, MakeBot
+from slack_harness import CHANNEL, TEAM, Bot, MakeBot
 
 from shared_client.feed.store import FeedStore
 from slack_bot.notify.outbox import Outbox
+from slack_bot.notify.subscriptions import SubscriptionStore
 
 
 @pytest.fixture
@@ -80,3 +81,31 @@ async def test_a_post_whose_answer_was_lost_is_not_posted_twice(rig: tuple[Bot, 
     assert len(bot.slack.posted("USAM")) == 1, "the DM was posted twice"
     (row,) = await Outbox(bot.deps.identities.db).rows(task_uuid=task.uuid)
     assert row.state == "sent" and row.ts == bot.slack.posted("USAM")[0]["ts"]
+
+
+@pytest.mark.parametrize("which", ["²", "1" * 5000, "٣"])
+async def test_unsubscribe_with_a_number_python_cannot_read_is_a_usage_error(
+    rig: tuple[Bot, Feed, Clock], which: str
+) -> None:
+    """``str.isdigit`` accepts superscripts and other scripts' digits that ``int`` refuses (and Python
+    refuses more than 4,300 digits): the member gets the usage, not "something went wrong"."""
+    bot, _, _ = rig
+    await bot.command("subscribe")
+    reply, name = await bot.command(f"unsubscribe {which}")
+    assert reply.status == 200
+    told = str((await bot.response(name)).args)
+    assert "Something went wrong" not in told and ":warning:" in told, told[:300]
+    (kept,) = await SubscriptionStore(bot.deps.identities.db).of_channel(TEAM, CHANNEL)
+    assert kept.created_by == "UALICE"
+
+
+@pytest.mark.parametrize("words", ["assignee:²", "group:²", "created_by:²", "created_by:" + "1" * 5000])
+async def test_a_subscription_filter_with_digits_python_cannot_read_is_refused_clearly(
+    rig: tuple[Bot, Feed, Clock], words: str
+) -> None:
+    bot, _, _ = rig
+    reply, name = await bot.command(f"subscribe {words}")
+    assert reply.status == 200
+    told = str((await bot.response(name)).args)
+    assert "Something went wrong" not in told, told[:300]
+    assert await SubscriptionStore(bot.deps.identities.db).of_channel(TEAM, CHANNEL) == []
