@@ -62,7 +62,7 @@ class Actor:
 def slack_zone(user: dict[str, Any]) -> tzinfo | None:
     """The member's time zone from users.info: ``tz`` (a zone name, right on every day of the year),
     else ``tz_offset`` (seconds east of UTC, as of now)."""
-    with contextlib.suppress(ValueError, ZoneInfoNotFoundError):
+    with contextlib.suppress(ValueError, ZoneInfoNotFoundError, OSError):  # OSError: a directory, too long
         if user.get("tz"):
             return ZoneInfo(str(user["tz"]))
     offset = user.get("tz_offset")

@@ -36,19 +36,30 @@ SLACK_RESPONSE_URL_PREFIXES = ("https://hooks.slack.com/",)
 TRIGGER_METHODS = frozenset({"views.open", "views.push"})
 
 
+# A dropped connection may come after Slack posted the message: posted again blindly it shows twice. Not
+# retried on a connection error (the notifier and the digest look for the post, by its metadata, first).
+POSTING_METHODS = frozenset({"chat.postMessage"})
+
+
+def _method(request: HttpRequest) -> str:
+    return urlsplit(request.url).path.rstrip("/").rsplit("/", 1)[-1]
+
+
 def spends_a_trigger(request: HttpRequest) -> bool:
-    return urlsplit(request.url).path.rstrip("/").rsplit("/", 1)[-1] in TRIGGER_METHODS
+    return _method(request) in TRIGGER_METHODS
 
 
 class NoTriggerRetries(AsyncRetryHandler):
-    """``inner``, except that a call spending a trigger id (:data:`TRIGGER_METHODS`) is not retried."""
+    """``inner``, except that a call spending a trigger id (:data:`TRIGGER_METHODS`), or one of
+    ``methods``, is not retried."""
 
-    def __init__(self, inner: AsyncRetryHandler) -> None:
+    def __init__(self, inner: AsyncRetryHandler, methods: frozenset[str] = frozenset()) -> None:
         super().__init__(inner.max_retry_count, inner.interval_calculator)
         self.inner = inner
+        self.methods = methods
 
     async def can_retry_async(self, *, request: HttpRequest, **attempt: Any) -> bool:
-        if spends_a_trigger(request):
+        if spends_a_trigger(request) or _method(request) in self.methods:
             return False
         return await self.inner.can_retry_async(request=request, **attempt)
 
@@ -58,9 +69,9 @@ class NoTriggerRetries(AsyncRetryHandler):
 
 def slack_retry_handlers() -> list[AsyncRetryHandler]:
     """Slack's own 429s (after its Retry-After) and dropped connections are retried, except for calls
-    that spend a trigger id."""
+    that spend a trigger id, and for posts on a dropped connection (:data:`POSTING_METHODS`)."""
     return [
-        NoTriggerRetries(AsyncConnectionErrorRetryHandler()),
+        NoTriggerRetries(AsyncConnectionErrorRetryHandler(), POSTING_METHODS),
         NoTriggerRetries(AsyncRateLimitErrorRetryHandler(max_retry_count=3)),
     ]
 

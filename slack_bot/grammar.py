@@ -499,7 +499,8 @@ def _subscriptions(text: str, words: list[Word], verb: str) -> Unsubscribe | Sho
     if len(words) > 2:
         return _error("`unsubscribe` takes one number, or `all`.", text, words[2], verb)
     which = words[1].text.strip().lower().lstrip("#") if len(words) > 1 else ""
-    if which and which != "all" and not (which.isdigit() and int(which) > 0):
+    number = len(which) <= 9 and which.isascii() and which.isdigit()  # int() refuses "²" and 4,300 digits
+    if which and which != "all" and not (number and int(which) > 0):
         return _error(
             f"{_code(words[1].text)} is not a subscription: give its number in `/task subscriptions` "
             "or `all`.",

@@ -163,6 +163,12 @@ def _norm(text: str) -> str:
     return " ".join(text.strip().lstrip("@").lower().split())
 
 
+def is_id(text: str) -> bool:
+    """Whether ``text`` is an id ``int`` reads: ASCII digits (``isdigit`` also takes ``²`` and other
+    scripts' digits, which ``int`` refuses), not more than 18 (Python refuses over 4,300)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def match_users(snapshot: PeopleSnapshot, text: str) -> list[WorkflowUser]:
     """The assignable users a name or id could mean (an e-mail where a name is one) (empty: nobody)."""
     return _user_matches(snapshot.users, text)
@@ -170,7 +176,7 @@ def match_users(snapshot: PeopleSnapshot, text: str) -> list[WorkflowUser]:
 
 def _user_matches(users: list[WorkflowUser], text: str) -> list[WorkflowUser]:
     key = _norm(text)
-    if key.isdigit():
+    if is_id(key):
         return [u for u in users if u.user_id == int(key)]
     # UltraCart's users carry no e-mail: an e-mail finds a user only where their name is that address.
     exact = [u for u in users if _norm(u.user or "") == key]
@@ -188,7 +194,7 @@ def _user_matches(users: list[WorkflowUser], text: str) -> list[WorkflowUser]:
 
 def _group_matches(groups: list[WorkflowGroup], text: str) -> list[WorkflowGroup]:
     key = _norm(text)
-    if key.isdigit():
+    if is_id(key):
         return [g for g in groups if g.group_id == int(key)]
     exact = [g for g in groups if _norm(g.group or "") == key]
     return exact or [g for g in groups if key in _norm(g.group or "")]

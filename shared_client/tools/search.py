@@ -25,6 +25,7 @@ from shared_client.tools.directory import (
     SYSTEM_USER_NAME,
     UNASSIGNED_WORDS,
     PeopleSnapshot,
+    is_id,
     match_users,
     resolve_assignee,
     resolve_group,
@@ -200,7 +201,7 @@ async def _creator(ctx: ToolContext, text: str) -> WorkflowUser:
     tasks (creators need not be assignable, and UltraCart knows them by id or name). Any other name is an
     error, as for an assignee: a search that silently finds nothing would read as "no such tasks"."""
     text = text.strip()
-    if text.isdigit():
+    if is_id(text):
         return WorkflowUser(user_id=int(text))
     if text.lower() == SYSTEM_USER_NAME.lower():
         return WorkflowUser(user=SYSTEM_USER_NAME)

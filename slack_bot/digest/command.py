@@ -30,7 +30,7 @@ def when(at: datetime, now: datetime) -> str:
 
 
 def _is_on(setting: DigestSetting, now: datetime) -> str:
-    zone = t.escape(setting.zone_name)
+    zone = t.escape(zone_name(setting.zone))  # the zone it goes by (UTC for a stored name that is none)
     return (
         f"Your daily digest is *on* at {setting.time_text} ({zone}): the next one comes "
         f"*{when(next_digest(setting, now), now)}* your time, as a DM with your overdue tasks, "

@@ -27,6 +27,7 @@ from slack_bot.deps import Deps
 from slack_bot.digest.lists import from_feed, window_start
 from slack_bot.digest.store import DigestSetting
 from slack_bot.identity import TRUSTED
+from slack_bot.notify.notifier import find_posted, notification_metadata
 
 __all__ = ["Digests", "trusted_user"]
 
@@ -52,20 +53,32 @@ class Digests:
     """``await digests(store, fingerprint)``: send the digests that are due now (``clock``: now, an aware
     datetime; by default the one ``/task digest`` goes by, ``deps.digest_settings.clock``)."""
 
-    def __init__(self, deps: Deps, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, deps: Deps, *, clock: Callable[[], datetime] | None = None, team_id: str | None = None
+    ) -> None:
         self.deps = deps
         self.settings = deps.digest_settings
         self._clock = clock
+        self.team_id = team_id
+
+    async def team(self) -> str:
+        """The workspace this bot serves (auth.test, once): its token and its key's feed are that
+        workspace's, so only that workspace's members' digests are this bot's to send."""
+        if self.team_id is None:
+            answer = await self.deps.client.auth_test()
+            self.team_id = str(answer.get("team_id") or "")
+        return self.team_id
 
     def now(self) -> datetime:
         return (self._clock or self.settings.clock)()
 
     async def __call__(self, store: FeedStore, fingerprint: str) -> None:
         now = self.now()
+        team = await self.team()
         due = [
             (setting, day)
             for setting in await self.settings.enabled()
-            if (day := self.settings.due_date(setting, now)) is not None
+            if setting.team_id == team and (day := self.settings.due_date(setting, now)) is not None
         ]
         connected: dict[str, dict[str, int]] = {}
         for setting, day in due:
@@ -104,11 +117,19 @@ class Digests:
         if lists.empty:
             await self.settings.sent(setting, day, covered_until=now)  # nothing to say: no DM
             return
+        identity = f"digest:{setting.team_id}:{who}:{day.isoformat()}"
         try:
+            # A claim taken over: the one before may have posted it and died before recording it.
+            retried = setting.last_date == day and setting.claimed_at is not None
+            if retried and await find_posted(self.deps.client, who, identity, (setting.claimed_at or 0) - 60):
+                LOG.info("digest for %s on %s had reached Slack already; not sent again", who, day)
+                await self.settings.sent(setting, day, covered_until=now)
+                return
             await self.deps.client.chat_postMessage(
                 channel=who,  # their DM with the app (as replies.reply does)
                 blocks=c.dump(digest_blocks(lists, day)),
                 text=digest_text(lists, day),
+                metadata=notification_metadata(identity),
             )
         except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             code = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__

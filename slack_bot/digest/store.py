@@ -59,6 +59,10 @@ digest_settings = Table(
 )
 
 
+# How long after its time a digest missed by the calls (none came between its time and midnight) still
+# goes out, the next day.
+LATE = timedelta(hours=1)
+
 _OFFSET = re.compile(r"^UTC([+-])(\d{2}):(\d{2})$")
 
 
@@ -77,12 +81,12 @@ def zone_name(zone: tzinfo | None) -> str:
 def zone_named(name: str) -> tzinfo:
     """The time zone :func:`zone_name` stored (UTC if it is no longer known)."""
     fixed = _OFFSET.match(name)
-    if fixed is not None:
-        minutes = int(fixed.group(2)) * 60 + int(fixed.group(3))
-        return timezone(timedelta(minutes=-minutes if fixed.group(1) == "-" else minutes))
     try:
+        if fixed is not None:
+            minutes = int(fixed.group(2)) * 60 + int(fixed.group(3))
+            return timezone(timedelta(minutes=-minutes if fixed.group(1) == "-" else minutes))
         return ZoneInfo(name)
-    except (ValueError, ZoneInfoNotFoundError):
+    except (ValueError, ZoneInfoNotFoundError, OSError):  # not a zone (a directory, too long), past 24 h
         return UTC
 
 
@@ -107,6 +111,7 @@ class DigestSetting:
     sent_at: float | None = None
     attempts: int = 0
     covered_until: float | None = None
+    updated_at: float | None = None  # Unix time of the latest /task digest on|off|HH:MM
 
     @property
     def zone(self) -> tzinfo:
@@ -144,6 +149,7 @@ def _row(row: Any) -> DigestSetting:
         sent_at=row.sent_at,
         attempts=int(row.attempts or 0),
         covered_until=row.covered_until,
+        updated_at=row.updated_at,
     )
 
 
@@ -256,11 +262,27 @@ class DigestSettings:
         local = setting.local(now)
         today = local.date()
         if (local.hour, local.minute) < setting.at:
-            return None
+            return self._late(setting, now, today - timedelta(days=1))
         if setting.last_date is None or setting.last_date < today:
             return today
         if setting.last_date == today and self._retryable(setting, now.timestamp()):
             return today
+        return None
+
+    def _late(self, setting: DigestSetting, now: datetime, yesterday: date) -> date | None:
+        """Yesterday, when its digest's time passed less than :data:`LATE` ago and no call came between
+        it and midnight (a poll at 23:58:30, the next at 00:00:30: a 23:59 digest), and the digest was
+        already set then: it goes out late rather than not at all."""
+        hour, minute = setting.at
+        due_at = datetime.combine(yesterday, time(hour, minute), tzinfo=setting.zone)
+        if not timedelta(0) <= now - due_at <= LATE:
+            return None
+        if setting.updated_at is not None and setting.updated_at > due_at.timestamp():
+            return None  # set after that time: that day's was skipped, not missed
+        if setting.last_date is None or setting.last_date < yesterday:
+            return yesterday
+        if setting.last_date == yesterday and self._retryable(setting, now.timestamp()):
+            return yesterday
         return None
 
     def _retryable(self, setting: DigestSetting, now: float) -> bool:

@@ -37,10 +37,11 @@ from shared_client.models import WorkflowTask
 from shared_client.tools.outputs import TaskDetail, detail
 from slack_bot import text as t
 from slack_bot.access import posts_allowed_in
-from slack_bot.actors import slack_user_for
+from slack_bot.actors import identify, slack_user_for
 from slack_bot.blocks import common as c
 from slack_bot.blocks.card import card_text, task_card
 from slack_bot.deps import Deps
+from slack_bot.identity import TRUSTED
 from slack_bot.notify.outbox import CHANNEL, DM, POST, REPLY, Delivery, Outbox, Row
 from slack_bot.notify.subscriptions import Subscription, SubscriptionStore
 from slack_bot.notify.tables import notify_cursor
@@ -49,7 +50,7 @@ from slack_bot.store import group_memberships
 
 log = logging.getLogger("slack_bot.notify")
 
-__all__ = ["EVENT_TYPE", "Notifier", "dm_identity", "notification_metadata"]
+__all__ = ["EVENT_TYPE", "Notifier", "dm_identity", "find_posted", "notification_metadata"]
 
 EVENT_TYPE = "uc_workflow_notification"
 # Slack errors no retry mends: the message is marked failed at once.
@@ -320,13 +321,26 @@ class Notifier:
             found = [by_email] if by_email else []
         return list(dict.fromkeys(found))
 
-    async def _members_of_group(self, team: str, group_id: int) -> list[str]:
+    async def _members_of_group(self, team: str, group_id: int, connected: dict[str, int]) -> list[str]:
+        """The group's members who still have an identity (joining needs one; an admin's unlink or a
+        disconnect takes it away, not the membership): a connected key, a trusted link, else their
+        Slack e-mail (as :func:`identify` knows them)."""
         g = group_memberships.c
         query = (
             select(g.slack_user_id).where(g.team_id == team, g.group_id == group_id).order_by(g.slack_user_id)
         )
         async with self.db.connect() as conn:
-            return [str(m) for m in await conn.scalars(query)]
+            joined = [str(m) for m in await conn.scalars(query)]
+        found = []
+        for member in joined:
+            if member not in connected:
+                mapping = await self.deps.identities.get(team, member)
+                if mapping is None or mapping.source not in TRUSTED:
+                    actor = await identify(self.deps, team, member, required=False)
+                    if actor.user is None:
+                        continue
+            found.append(member)
+        return found
 
     def _group_name(self, group_id: int, change: Change) -> str:
         """The group's name: the change's, else the people cache's (no UltraCart call), else its id."""
@@ -347,13 +361,15 @@ class Notifier:
                 continue
             user_id, group_id = change.detail.get("user_id"), change.detail.get("group_id")
             members: list[str] = []
+            if (isinstance(user_id, int) or isinstance(group_id, int)) and connected is None:
+                connected = await self.deps.connected_members(team)
             if isinstance(user_id, int):
-                if connected is None:
-                    connected = await self.deps.connected_members(team)
+                assert connected is not None
                 members = await self._members_of_user(team, user_id, connected)
                 whom = "you"
             elif isinstance(group_id, int):
-                members = await self._members_of_group(team, group_id)
+                assert connected is not None
+                members = await self._members_of_group(team, group_id, connected)
                 whom = f"your group *{self._group_name(group_id, change)}*"
             else:
                 continue
@@ -497,6 +513,9 @@ class Notifier:
             view = await self._task_view(store, row)
             ts = await self._post(row, view, mode, thread_ts)
         except SlackApiError as exc:
+            if exc.response.status_code == 429 or exc.response.get("error") == "ratelimited":
+                await self._rate_limited(row, exc.response.headers.get("Retry-After"))
+                return None
             await self._failed(row, str(exc.response.get("error") or f"HTTP {exc.response.status_code}"))
             return None
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -524,6 +543,18 @@ class Notifier:
         retry_at = self.clock() + self.retry_delay * 2 ** (attempts - 1)
         log.info("notification %s to %s failed (%s); retried later", row.identity, row.channel, error)
         await self.outbox.failed(row, self.holder, error, retry_at=retry_at)
+
+    async def _rate_limited(self, row: Row, retry_after: Any) -> None:
+        """Slack asked us to slow down (past the client's own retries): Slack's pacing, not a failed post,
+        so it uses up none of the bounded attempts; tried again after its Retry-After."""
+        try:
+            wait = max(self.retry_delay, float(retry_after))
+        except (TypeError, ValueError):
+            wait = self.retry_delay
+        log.info(
+            "notification %s to %s rate limited by Slack; retried in %.0f s", row.identity, row.channel, wait
+        )
+        await self.outbox.failed(row, self.holder, "ratelimited", retry_at=self.clock() + wait, counted=False)
 
     def _who(self, row: Row) -> str:
         authors = row.payload.get("authors") or []
@@ -582,41 +613,47 @@ class Notifier:
     async def _find_posted(
         self, channel: str, identity: str, since: float, thread_ts: str | None
     ) -> str | None:
-        """The ts of a message in ``channel`` (a member: the app's DM with them) whose metadata names
-        ``identity``, posted since ``since``; None if there is none."""
-        if channel.startswith(("U", "W")):
-            opened = await self.deps.client.conversations_open(users=channel)
-            channel = str((opened.get("channel") or {}).get("id") or channel)
-        cursor: str | None = None
-        for _ in range(5):  # a lease's worth of messages; more pages would be older than the claim
-            if thread_ts:
-                answer = await self.deps.client.conversations_replies(
-                    channel=channel,
-                    ts=thread_ts,
-                    oldest=f"{since:.6f}",
-                    include_all_metadata=True,
-                    limit=200,
-                    cursor=cursor,
-                )
-            else:
-                answer = await self.deps.client.conversations_history(
-                    channel=channel,
-                    oldest=f"{since:.6f}",
-                    include_all_metadata=True,
-                    limit=200,
-                    cursor=cursor,
-                )
-            for message in answer.get("messages") or []:
-                meta = message.get("metadata") or {}
-                if (
-                    meta.get("event_type") == EVENT_TYPE
-                    and (meta.get("event_payload") or {}).get("id") == identity
-                ):
-                    return str(message.get("ts") or "") or None
-            cursor = str((answer.get("response_metadata") or {}).get("next_cursor") or "") or None
-            if not cursor:
-                return None
-        return None
+        return await find_posted(self.deps.client, channel, identity, since, thread_ts)
+
+
+async def find_posted(
+    client: Any, channel: str, identity: str, since: float, thread_ts: str | None = None
+) -> str | None:
+    """The ts of a message in ``channel`` (a member: the app's DM with them) whose metadata names
+    ``identity`` (:func:`notification_metadata`), posted since ``since``; None if there is none."""
+    if channel.startswith(("U", "W")):
+        opened = await client.conversations_open(users=channel)
+        channel = str((opened.get("channel") or {}).get("id") or channel)
+    cursor: str | None = None
+    for _ in range(5):  # a lease's worth of messages; more pages would be older than the claim
+        if thread_ts:
+            answer = await client.conversations_replies(
+                channel=channel,
+                ts=thread_ts,
+                oldest=f"{since:.6f}",
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+        else:
+            answer = await client.conversations_history(
+                channel=channel,
+                oldest=f"{since:.6f}",
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+        for message in answer.get("messages") or []:
+            meta = message.get("metadata") or {}
+            if (
+                meta.get("event_type") == EVENT_TYPE
+                and (meta.get("event_payload") or {}).get("id") == identity
+            ):
+                return str(message.get("ts") or "") or None
+        cursor = str((answer.get("response_metadata") or {}).get("next_cursor") or "") or None
+        if not cursor:
+            return None
+    return None
 
 
 def payload_task(view: TaskDetail) -> dict[str, Any]:

@@ -206,10 +206,14 @@ class Outbox:
                 .values(state=SENT, ts=ts, error=None)
             )
 
-    async def failed(self, row: Row, holder: str, error: str, *, retry_at: float | None) -> None:
-        """One more failed try: pending again at ``retry_at``, or failed for good (None)."""
+    async def failed(
+        self, row: Row, holder: str, error: str, *, retry_at: float | None, counted: bool = True
+    ) -> None:
+        """One more failed try: pending again at ``retry_at``, or failed for good (None). ``counted``
+        False: a try Slack turned away (rate limited) that uses up none of the bounded attempts."""
         o = notify_outbox.c
-        values: dict[str, Any] = {"attempts": row.attempts + 1, "error": error[:200], "claimed_by": None}
+        attempts = row.attempts + 1 if counted else row.attempts
+        values: dict[str, Any] = {"attempts": attempts, "error": error[:200], "claimed_by": None}
         if retry_at is None:
             values["state"] = FAILED
         else:

@@ -132,6 +132,8 @@ class MockSlack:
     calls: list[Call] = field(default_factory=list)
     rate_limit: dict[str, int] = field(default_factory=dict)  # method → how many 429s to answer first
     fail: dict[str, str] = field(default_factory=dict)  # method → Slack error code to answer
+    # method → how many calls take effect and then lose their answer (the connection drops before it)
+    drop: dict[str, int] = field(default_factory=dict)
     root: str = ""
     token: str = BOT_TOKEN
     scopes: set[str] = field(default_factory=manifest_scopes)
@@ -291,7 +293,12 @@ class MockSlack:
             )
         if method in self.fail:
             return web.json_response({"ok": False, "error": self.fail[method]})
-        return web.json_response(self._answer(method, args))
+        answer = self._answer(method, args)
+        if self.drop.get(method, 0) > 0 and request.transport is not None:
+            self.drop[method] -= 1
+            request.transport.abort()  # done, but the caller never hears so
+            raise asyncio.CancelledError
+        return web.json_response(answer)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         n = next(self._ids)
