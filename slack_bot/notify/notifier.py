@@ -428,6 +428,9 @@ class Notifier:
         channels = await self.outbox.channels_with_work()
         if not channels:
             return
+        # People before channels: a member's DM (a user or DM id) never waits behind channels' floods, each of
+        # which may hold a sending slot for the whole budget.
+        channels.sort(key=lambda channel: (not channel.startswith(("U", "W", "D")), channel))
         limit = asyncio.Semaphore(self.concurrency)
 
         async def one(channel: str) -> None:

@@ -191,3 +191,16 @@ async def test_a_replica_stopped_mid_send_finishes_that_post_and_records_it(
     assert {r.state for r in rows} == {"sent"}
     await notifier(bot, clock)(feed.store, feed.fingerprint)  # another replica: nothing left to send
     assert len(bot.slack.posted(CHANNEL)) == 2
+
+
+async def test_a_members_dm_goes_out_before_channels_posts(rig: tuple[Bot, Feed, Clock]) -> None:
+    """Channels are sent a slot each; a DM is never left waiting behind their floods."""
+    bot, feed, clock = rig
+    await bot.command("subscribe events:assigned")
+    (task,) = await open_tasks(bot, 1, avoid=("Sam Rivera",))
+    await update(other_user(bot, "owner@demo.example"), task=task.uuid, assignee="Sam Rivera")
+    await feed.poll()
+    mark = bot.slack.mark()
+    await notifier(bot, clock, concurrency=1)(feed.store, feed.fingerprint)
+    posts = [c.args.get("channel") for c in bot.slack.calls[mark:] if c.method == "chat.postMessage"]
+    assert posts == ["USAM", CHANNEL]
