@@ -32,33 +32,32 @@ StoreFactory = Callable[["Database"], "ChangeLog"]
 RETRY_AFTER = 60.0  # seconds without asking a database that failed (a dead one takes 10 s to say so)
 
 
-def change_log_for(settings: Settings, store: StoreFactory | None = None) -> ChangeLog | None:
-    """The change log of this deployment's database (``settings.database_url``, the Slack bot's), or None
-    when the URL is not one this project can use (logged once). ``store``: ``FeedStore`` by default."""
-    from shared_client.database import Database
-
-    if store is None:
-        from shared_client.feed.store import FeedStore
-
-        store = FeedStore
-
-    url = settings.database_url
-    try:
-        Database(url)  # the URL is checked; nothing is connected
-    except ConfigurationError as exc:
-        logger.warning("list_recent_changes will not read the change feed: %s", exc)
-        return None
-    return DatabaseChangeLog(url, store)
+def change_log_for(settings: Settings, store: StoreFactory | None = None) -> DatabaseChangeLog:
+    """The change log of this deployment's database (``settings.database_url``, the Slack bot's).
+    ``store``: ``FeedStore`` by default. Nothing is imported or checked here: SQLAlchemy alone would add a
+    fifth to the server's start, so the URL is checked at the first question (a URL this project cannot
+    use is one log line, then no question again)."""
+    return DatabaseChangeLog(settings.database_url, store)
 
 
 class DatabaseChangeLog:
     """A :class:`ChangeLog` on the deployment database, opened for each question."""
 
-    def __init__(self, url: str, store: StoreFactory, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, url: str, store: StoreFactory | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.url = url
-        self.store = store
+        self._store = store
         self.clock = clock
+        self._unusable = False  # the URL is not one this project can use (said once)
         self._resting_until: float | None = None  # after a failure: no question until then
+
+    def store(self) -> StoreFactory:
+        if self._store is None:
+            from shared_client.feed.store import FeedStore
+
+            self._store = FeedStore
+        return self._store
 
     @property
     def shown(self) -> str:
@@ -69,19 +68,21 @@ class DatabaseChangeLog:
     async def changes_since(
         self, fingerprint: str, task_uuids: Sequence[str], since: datetime
     ) -> RecentChanges | None:
-        if self._resting_until is not None and self.clock() < self._resting_until:
+        if self._unusable or (self._resting_until is not None and self.clock() < self._resting_until):
             return None
         from shared_client.database import Database
 
         try:
-            database = Database(self.url)
-        except ConfigurationError:
-            return None  # checked in change_log_for: not reached
+            database = Database(self.url)  # the URL is checked; nothing is connected
+        except ConfigurationError as exc:
+            logger.warning("list_recent_changes will not read the change feed: %s", exc)
+            self._unusable = True
+            return None
         try:
             path = database.sqlite_path
             if database.dialect == "sqlite" and (path is None or not await asyncio.to_thread(path.is_file)):
                 return None  # no feed has written here (and connecting would create the file)
-            found = await self.store(database).changes_since(fingerprint, task_uuids, since)
+            found = await self.store()(database).changes_since(fingerprint, task_uuids, since)
         except Exception as exc:  # the feed only adds detail: the tool answers from history without it
             if self._resting_until is None:
                 cause = getattr(exc, "cause", None) or type(exc).__name__

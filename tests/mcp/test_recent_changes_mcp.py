@@ -195,9 +195,26 @@ async def test_a_database_that_fails_is_one_log_line_then_a_rest(caplog: pytest.
     assert "cannot read the change feed" in lines[0] and "***" in lines[0] and password not in caplog.text
 
 
-def test_a_url_this_project_cannot_use_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_url_this_project_cannot_use_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
     password = "CANARY-DB-PASSWORD-5551212"
     caplog.set_level(logging.WARNING, logger="server.changes")
-    assert change_log_for(settings_on(f"mysql://feed:{password}@db.example/feed"), SelectStore) is None
+    log = change_log_for(settings_on(f"mysql://feed:{password}@db.example/feed"), SelectStore)
+    assert await log.changes_since("fp", ["u"], NOW) is None
+    assert await log.changes_since("fp", ["u"], NOW) is None
     lines = [r.getMessage() for r in caplog.records if r.name == "server.changes"]
     assert len(lines) == 1 and "UC_WORKFLOW_DATABASE_URL" in lines[0] and password not in caplog.text
+
+
+def test_the_server_starts_without_sqlalchemy() -> None:
+    """SQLAlchemy costs a fifth of the MCP server's start: it is imported at the first question, not before."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, server.cli, server.changes\n"
+        "from shared_client.settings import Settings\n"
+        "server.changes.change_log_for(Settings())\n"
+        "assert 'sqlalchemy' not in sys.modules, 'imported at start'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
