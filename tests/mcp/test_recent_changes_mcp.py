@@ -206,7 +206,7 @@ async def test_a_url_this_project_cannot_use_is_one_log_line(caplog: pytest.LogC
 
 
 def test_the_server_starts_without_sqlalchemy() -> None:
-    """SQLAlchemy costs a fifth of the MCP server's start: it is imported at the first question, not before."""
+    """SQLAlchemy costs a fifth of the MCP server's start: imported at the first question, not before."""
     import subprocess
     import sys
 
