@@ -111,7 +111,11 @@ class RecentChangesOutput(UntrustedOutput):
         description="The change feed's baseline (when the feed said what changed): it knows nothing before",
     )
     polled_at: str | None = Field(default=None, description="The change feed's last poll")
-    complete: bool | None = Field(default=None, description="true: the change feed watched the whole window")
+    complete: bool | None = Field(
+        default=None,
+        description="true: the change feed watched the window from its start (what changed after its last "
+        "poll, polled_at, comes from the tasks' own history)",
+    )
 
     def render(self) -> str:
         head = f"{self.count} task(s)" + (f" of {self.total}" if self.total is not None else "")
