@@ -102,7 +102,6 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def _serve_with(settings: Settings, args: argparse.Namespace, database: Database) -> None:
-
     from shared_client.factory import build_backend_async
     from shared_client.feed.store import FeedStore
     from shared_client.tools import ToolContext
@@ -117,12 +116,13 @@ async def _serve_with(settings: Settings, args: argparse.Namespace, database: Da
     # Socket Mode requests are not signed (Bolt checks the signature of HTTP requests only).
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     backend = await build_backend_async(settings, force_sandbox=args.sandbox)  # announces the sandbox once
+    feed_store = FeedStore(database)
     tools = ToolContext(
         backend.client,
         sandbox=backend.sandbox,
         description=backend.description,
         allow_local_files=False,
-        change_log=FeedStore(database),  # list_recent_changes reads the bot's own feed
+        change_log=feed_store,  # list_recent_changes reads the bot's own feed
     )
     client = slack_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     identities = IdentityStore(database)
@@ -140,11 +140,11 @@ async def _serve_with(settings: Settings, args: argparse.Namespace, database: Da
         channels=settings.slack_channels,
     )
     app = build_app(deps)
-    notifier = Notifier(deps)  # its workspace: auth.test's team, asked on its first round
-    runner = feed_runner(settings, database, backend.client, consumers=[notifier, Digests(deps)])
-    deps.feed, deps.feed_fingerprint = runner.feed.store, runner.feed.fingerprint  # App Home: newly assigned
+    runner = feed_runner(settings, feed_store, backend.client, consumers=[Notifier(deps), Digests(deps)])
+    deps.feed, deps.feed_fingerprint = feed_store, runner.feed.fingerprint  # App Home: newly assigned
     try:
         me = await slack_check("SLACK_BOT_TOKEN", client.auth_test(), settings.slack_api_url)
+        deps.team_id = str(me.get("team_id") or "")  # the workspace the notifier and the digests serve
         who = f"as @{me.get('user')} in {me.get('team')}; UltraCart: {backend.description}"
         deps.refresh_people()  # warm the people cache so the first picker answers at once
         async with running_feed(runner):

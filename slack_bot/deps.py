@@ -137,6 +137,9 @@ class Deps:
     # deployment: App Home's "newly assigned" reads its changes. None: not known.
     feed: FeedStore | None = None
     feed_fingerprint: str = ""
+    # The workspace this bot serves (its token's team): the notifier and the digests send for it only. Set
+    # from the start-up auth.test; else asked once (:meth:`team`).
+    team_id: str | None = None
     # Caches (per process).
     profiles: dict[str, SlackProfile] = field(default_factory=dict)
     slack_ids_by_email: dict[str, str] = field(default_factory=dict)
@@ -151,6 +154,13 @@ class Deps:
     def __post_init__(self) -> None:
         self.events = EventLog(self.identities.db)
         self.digest_settings = DigestSettings(self.identities.db)
+
+    async def team(self) -> str:
+        """The workspace this bot serves (auth.test, once)."""
+        if self.team_id is None:
+            answer = await self.client.auth_test()
+            self.team_id = str(answer.get("team_id") or "")
+        return self.team_id
 
     async def people(self) -> PeopleSnapshot:
         return await self.tools.people.get()

@@ -9,7 +9,6 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 from shared_client.client import WorkflowClient
-from shared_client.database import Database
 from shared_client.feed.lease import lease_for
 from shared_client.feed.poller import ChangeFeed
 from shared_client.feed.runner import Consumer, FeedRunner
@@ -20,7 +19,7 @@ __all__ = ["feed_runner", "running_feed"]
 
 
 def feed_runner(
-    settings: Settings, database: Database, client: WorkflowClient, consumers: Sequence[Consumer]
+    settings: Settings, store: FeedStore, client: WorkflowClient, consumers: Sequence[Consumer]
 ) -> FeedRunner:
     interval = settings.uc_workflow_poll_seconds
     lease = lease_for(
@@ -29,7 +28,7 @@ def feed_runner(
         state_dir=settings.state_dir,
         ttl=max(3 * interval, 30.0),  # a leader that stops is replaced within this long
     )
-    feed = ChangeFeed(client, FeedStore(database), interval=interval, leader=lease.holder)
+    feed = ChangeFeed(client, store, interval=interval, leader=lease.holder)
     return FeedRunner(feed, lease, consumers=consumers)
 
 

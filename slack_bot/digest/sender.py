@@ -64,10 +64,7 @@ class Digests:
     async def team(self) -> str:
         """The workspace this bot serves (auth.test, once): its token and its key's feed are that
         workspace's, so only that workspace's members' digests are this bot's to send."""
-        if self.team_id is None:
-            answer = await self.deps.client.auth_test()
-            self.team_id = str(answer.get("team_id") or "")
-        return self.team_id
+        return self.team_id if self.team_id is not None else await self.deps.team()
 
     def now(self) -> datetime:
         return (self._clock or self.settings.clock)()

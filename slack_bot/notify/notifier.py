@@ -195,11 +195,8 @@ class Notifier:
             await self.outbox.prune(self.clock() - self.retention)
 
     async def team(self) -> str:
-        """The workspace the bot serves (auth.test, once)."""
-        if self.team_id is None:
-            answer = await self.deps.client.auth_test()
-            self.team_id = str(answer.get("team_id") or "")
-        return self.team_id
+        """The workspace the bot serves (``team_id``, else the bot's own: :meth:`Deps.team`)."""
+        return self.team_id if self.team_id is not None else await self.deps.team()
 
     # ------------------------------------------------------------------ planning
 
