@@ -94,7 +94,7 @@ def try_flock(fd: int) -> bool:
     return True
 
 
-def _release(fd: int) -> None:
+def release_flock(fd: int) -> None:
     """Synchronous on purpose: neither call blocks, and a release must not wait for anything."""
     try:
         if fcntl is not None:
@@ -103,7 +103,7 @@ def _release(fd: int) -> None:
         os.close(fd)
 
 
-async def _open_lock_file(locate: Callable[[], Path]) -> int:
+async def open_lock_file(locate: Callable[[], Path]) -> int:
     opening = asyncio.ensure_future(asyncio.to_thread(_open, locate))
     try:
         return await asyncio.shield(opening)
@@ -157,7 +157,7 @@ async def file_lock(
     worker thread), across every process that opens that file. LockTimeout after ``max_wait`` seconds;
     between tries, ``sleep`` backs off from 5 ms to 250 ms."""
     started = clock()
-    fd = await _open_lock_file(locate)
+    fd = await open_lock_file(locate)
     try:
         delay = FIRST_POLL
         while not try_flock(fd):
@@ -172,4 +172,4 @@ async def file_lock(
     try:
         yield
     finally:
-        _release(fd)
+        release_flock(fd)

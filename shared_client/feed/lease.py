@@ -18,7 +18,7 @@ import socket
 from pathlib import Path
 from typing import Protocol
 
-from shared_client.locks import _open_lock_file, _release, lock_name, try_flock
+from shared_client.locks import lock_name, open_lock_file, release_flock, try_flock
 from shared_client.redis_support import redis_client, unavailable
 
 __all__ = ["FileLease", "Lease", "RedisLease", "lease_for"]
@@ -95,7 +95,7 @@ class FileLease:
         async with self._lock:
             if self._fd is not None:
                 return True
-            fd = await _open_lock_file(lambda: self.path)
+            fd = await open_lock_file(lambda: self.path)
             if try_flock(fd):
                 self._fd = fd
                 return True
@@ -106,7 +106,7 @@ class FileLease:
         async with self._lock:
             if self._fd is not None:
                 fd, self._fd = self._fd, None
-                _release(fd)
+                release_flock(fd)
 
 
 def lease_for(fingerprint: str, *, redis_url: str | None, state_dir: Path, ttl: float) -> Lease:
