@@ -25,9 +25,10 @@ from shared_client.retry import RetryPolicy
 from shared_client.sandbox import SandboxConfig, SandboxTransport, create_app
 from shared_client.settings import current_settings
 from shared_client.tools import ToolContext
-from tests.services import postgres_admin_url, postgres_url, redis_server, redis_url
+from tests.services import database_url, postgres_admin_url, postgres_url, redis_server, redis_url
 
-__all__ = ["postgres_admin_url", "postgres_url", "redis_server", "redis_url"]  # fixtures for every test
+# Fixtures for every test.
+__all__ = ["database_url", "postgres_admin_url", "postgres_url", "redis_server", "redis_url"]
 
 # The machine-wide state (gate, budget, write locks) of this session's processes, not the user's own.
 os.environ.setdefault("UC_WORKFLOW_STATE_DIR", str(Path(tempfile.mkdtemp(prefix="ucw-state-"))))

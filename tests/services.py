@@ -189,3 +189,13 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """One empty database, each test run on both kinds: an SQLite file, or a fresh PostgreSQL database."""
+    from shared_client.database import sqlite_url
+
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "state.sqlite3")
+    return str(request.getfixturevalue("postgres_url"))

@@ -34,16 +34,9 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
     await db.aclose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path / "feed.sqlite3")
-    return str(request.getfixturevalue("postgres_url"))
-
-
 @pytest.fixture
-async def any_database(any_database_url: str) -> AsyncIterator[Database]:
-    db = await open_database(any_database_url)
+async def any_database(database_url: str) -> AsyncIterator[Database]:
+    db = await open_database(database_url)
     yield db
     await db.aclose()
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_harness import FAST_RETRIES, SANDBOX_URL, Bot
+from slack_harness import FAST_RETRIES, SANDBOX_URL, Bot, MakeBot
 
 from shared_client.client import WorkflowClient
 from shared_client.feed.events import Change
@@ -85,6 +85,16 @@ async def open_tasks(bot: Bot, n: int, *, avoid: tuple[str, ...] = (), **filters
     ]
     assert len(tasks) >= n
     return tasks[:n]
+
+
+async def started(make_bot: MakeBot) -> tuple[Bot, Feed, Clock]:
+    """A bot whose feed took its baseline and whose notifier's cursor starts there."""
+    bot = await make_bot()
+    clock = Clock()
+    feed = Feed(bot, FeedStore(bot.deps.identities.db), clock)
+    await feed.poll()  # the baseline
+    await notifier(bot, clock)(feed.store, feed.fingerprint)  # the cursor starts here
+    return bot, feed, clock
 
 
 def notifier(bot: Bot, clock: Clock, **options: Any) -> Notifier:

@@ -24,14 +24,6 @@ KEY = "member-key-0123456789"
 ALICE = WorkflowUser(user_id=1002, user="Alice Carter")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """One empty database: an SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path / "slack.sqlite3")
-    return str(request.getfixturevalue("postgres_url"))
-
-
 @pytest.fixture
 async def databases(database_url: str) -> AsyncIterator[tuple[Database, Database]]:
     """Two replicas' engines on one database."""

@@ -4,22 +4,16 @@ them, through the real harness (signed requests, the mock Slack Web API, the san
 from __future__ import annotations
 
 import pytest
-from notify_support import Clock, Feed, notifier, open_tasks, other_user, update
+from notify_support import Clock, Feed, notifier, open_tasks, other_user, started, update
 from slack_harness import CHANNEL, TEAM, Bot, MakeBot
 
-from shared_client.feed.store import FeedStore
 from slack_bot.notify.outbox import Outbox
 from slack_bot.notify.subscriptions import SubscriptionStore
 
 
 @pytest.fixture
 async def rig(make_bot: MakeBot) -> tuple[Bot, Feed, Clock]:
-    bot = await make_bot()
-    clock = Clock()
-    feed = Feed(bot, FeedStore(bot.deps.identities.db), clock)
-    await feed.poll()  # the baseline
-    await notifier(bot, clock)(feed.store, feed.fingerprint)  # the cursor starts here
-    return bot, feed, clock
+    return await started(make_bot)
 
 
 async def test_slack_rate_limiting_delays_a_dm_but_never_drops_it(rig: tuple[Bot, Feed, Clock]) -> None:

@@ -7,11 +7,10 @@ import asyncio
 import logging
 
 import pytest
-from notify_support import Clock, Feed, dms, notifier, open_tasks, other_user, update
+from notify_support import Clock, Feed, dms, notifier, open_tasks, other_user, started, update
 from slack_harness import CHANNEL, Bot, MakeBot
 from sqlalchemy import update as sql_update
 
-from shared_client.feed.store import FeedStore
 from slack_bot.notify.notifier import Notifier
 from slack_bot.notify.outbox import Outbox
 from slack_bot.notify.tables import notify_outbox
@@ -19,12 +18,7 @@ from slack_bot.notify.tables import notify_outbox
 
 @pytest.fixture
 async def rig(make_bot: MakeBot) -> tuple[Bot, Feed, Clock]:
-    bot = await make_bot()
-    clock = Clock()
-    feed = Feed(bot, FeedStore(bot.deps.identities.db), clock)
-    await feed.poll()  # the baseline
-    await notifier(bot, clock)(feed.store, feed.fingerprint)  # the cursor starts here
-    return bot, feed, clock
+    return await started(make_bot)
 
 
 async def test_a_restart_sends_nothing_again_and_misses_nothing(rig: tuple[Bot, Feed, Clock]) -> None:

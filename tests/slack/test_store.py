@@ -18,14 +18,6 @@ from slack_bot.store import Database, DatabaseUnavailable, open_database, shown_
 from tests.services import free_port
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """One empty database: an SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path / "slack.sqlite3")
-    return str(request.getfixturevalue("postgres_url"))
-
-
 @pytest.fixture
 async def open_db(database_url: str) -> AsyncIterator[Callable[[], asyncio.Task[Database]]]:
     """Opens another Database on the same URL (another replica's engine); all closed at the end."""
