@@ -164,10 +164,7 @@ class ChangeFeed:
             if old is not None and _older(task, old.task, believable):
                 continue  # a stale answer (a lagging replica or index): no change back, no snapshot back
             if old is not None and old.content == content_of(task):
-                overdue = became_overdue(task, now, already=old.overdue_for)
-                if overdue is not None:
-                    changes.append(overdue)
-                continue
+                continue  # unchanged (met again in the overlap): its overdue is the snapshot's, below
             changed.append(task)
             if not baseline:
                 changes.extend(diff(old.task if old else None, task, baseline=start, seen_at=now))
@@ -178,9 +175,11 @@ class ChangeFeed:
                 else:
                     changes.append(overdue)
         if not baseline:
+            # Every other task is as the snapshot has it: a due date passing shows there, not in a search.
+            taken = {task.workflow_task_uuid for task in changed}
             for snap in await self.store.overdue_candidates(self.fingerprint, now.timestamp()):
                 uuid = snap.task.workflow_task_uuid or ""
-                if uuid in seen:
+                if uuid in taken:
                     continue
                 overdue = became_overdue(snap.task, now, already=snap.overdue_for)
                 if overdue is not None:
