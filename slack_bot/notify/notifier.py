@@ -84,17 +84,20 @@ _REVERTIBLE = {
 }
 
 
-def _tag_version(change: Change) -> tuple[str, str]:
-    tag = "o" if change.kind == ChangeKind.OVERDUE else "v"
-    seconds = version_seconds(change.version)
-    return tag, str(seconds) if seconds is not None else change.version
-
-
-def dm_identity(member: str, task_uuid: str, version: str | None) -> str:
-    """The identity of the DM to ``member`` about ``version`` of a task (what the immediate DM to a new
-    assignee records, so that the feed's DM for the same assignment is the same notification)."""
+def _version_key(version: str | None) -> str:
     seconds = version_seconds(version)
-    return f"dm:{member}:{task_uuid}:v:{seconds if seconds is not None else version or ''}"
+    return str(seconds) if seconds is not None else version or ""
+
+
+def _tag_version(change: Change) -> tuple[str, str]:
+    return ("o" if change.kind == ChangeKind.OVERDUE else "v"), _version_key(change.version)
+
+
+def dm_identity(member: str, task_uuid: str, version: str | None, *, tag: str = "v") -> str:
+    """The identity of the DM to ``member`` about ``version`` of a task: the planner's, and what the
+    immediate DM to a new assignee records, so that the feed's DM for the same assignment is the same
+    notification (``tag``: "o" for an overdue reminder, whose version is the due date)."""
+    return f"dm:{member}:{task_uuid}:{tag}:{_version_key(version)}"
 
 
 def notification_metadata(identity: str) -> dict[str, Any]:
@@ -284,7 +287,7 @@ class Notifier:
                 others = [ch for ch in found if ch.kind not in {ChangeKind.ASSIGNED, ChangeKind.OVERDUE}]
                 deliveries.append(
                     Delivery(
-                        f"dm:{member}:{task_uuid}:{tag}:{version}",
+                        dm_identity(member, task_uuid, found[0].version, tag=tag),
                         team,
                         member,
                         DM,
