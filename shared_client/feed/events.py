@@ -32,6 +32,7 @@ __all__ = [
     "became_overdue",
     "content_of",
     "diff",
+    "excerpt",
     "is_overdue",
     "version_of",
 ]
@@ -192,7 +193,8 @@ def _files(task: WorkflowTask) -> dict[str, str]:
     return found
 
 
-def _excerpt(text: str | None, limit: int = 300) -> str:
+def excerpt(text: str | None, limit: int = 300) -> str:
+    """``text`` on one line (whitespace folded), cut to ``limit`` characters with ``…``."""
     text = " ".join((text or "").split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -273,7 +275,7 @@ def diff(
                 ident,
                 by=_name(note.user),
                 by_user_id=note.user.user_id if note.user else None,
-                text=_excerpt(note.note),
+                text=excerpt(note.note),
             )
     before = _files(old)
     for ident, name in _files(new).items():

@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared_client.feed.events import Change, RecentChanges
+from shared_client.feed.events import Change, RecentChanges, excerpt
 from shared_client.models import WorkflowTask, WorkflowUser
 from shared_client.tools.base import READ, OutputModel, tool
 from shared_client.tools.context import ToolContext
@@ -202,8 +202,7 @@ def _who(user: WorkflowUser | None) -> str | None:
 
 
 def _excerpt(text: str | None) -> str:
-    text = " ".join((clean_text(text) or "").split())
-    return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
+    return excerpt(clean_text(text), EXCERPT)
 
 
 def _line(when: datetime | None, what: str) -> str:
